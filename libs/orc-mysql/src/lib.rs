@@ -5,8 +5,10 @@
 //! `orc_model::InstanceData`, and the statements that change a topology.
 //! It must not decide anything: callers (prober, recovery) hold the policy.
 
+pub mod probe;
 mod session;
 
+pub use probe::{InstanceProbe, ProbeResult, ProbeSettings};
 pub use session::{ConnectOptions, Row, Session};
 
 use std::time::Duration;

@@ -248,6 +248,44 @@ impl Session {
         }
     }
 
+    /// Like [`Session::query_multi`], but keeps the result sets that
+    /// completed before an error, and returns the error beside them.
+    pub async fn query_multi_partial(&mut self, sql: &str) -> (Vec<Vec<Row>>, Option<Error>) {
+        let timeout = self.opts.read_timeout;
+        let target = self.opts.target();
+        let mut sets: Vec<Vec<Row>> = Vec::new();
+        let work = async {
+            let mut result = self.conn.query_iter(sql).await?;
+            loop {
+                let columns: Arc<[String]> = result
+                    .columns_ref()
+                    .iter()
+                    .map(|c| c.name_str().into_owned())
+                    .collect();
+                let rows: Vec<mysql_async::Row> = result.collect().await?;
+                sets.push(
+                    rows.into_iter()
+                        .map(|r| Row::new(columns.clone(), row_values(r)))
+                        .collect(),
+                );
+                if result.is_empty() {
+                    break;
+                }
+            }
+            Ok::<_, mysql_async::Error>(())
+        };
+        let error = match tokio::time::timeout(timeout, work).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(Error::from_driver(&target, sql, &e)),
+            Err(_) => Some(Error::Timeout {
+                target,
+                operation: sql.chars().take(120).collect(),
+                after: timeout,
+            }),
+        };
+        (sets, error)
+    }
+
     /// Closes the connection politely (bounded by one second).
     pub async fn close(self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.disconnect()).await;
