@@ -12,6 +12,7 @@ use crate::{binaries, ports, process};
 #[derive(Debug)]
 pub struct NatsServer {
     port: u16,
+    name: String,
     dir: PathBuf,
     binary: PathBuf,
     child: Mutex<Option<Child>>,
@@ -36,8 +37,13 @@ impl NatsServer {
         ));
         std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
         let guardian = process::spawn_guardian(std::process::id(), &dir)?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "orcnats".into());
         let server = Self {
             port: 0,
+            name,
             dir,
             binary,
             child: Mutex::new(None),
@@ -62,7 +68,15 @@ impl NatsServer {
 
     async fn spawn(&self) -> Result<(), String> {
         let child = Command::new(&self.binary)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-n",
+                &self.name,
+            ])
             .arg("-sd")
             .arg(self.dir.join("store"))
             .arg("-l")
@@ -82,17 +96,35 @@ impl NatsServer {
             if let Some(status) = exited {
                 return Err(format!("nats-server exited with {status}"));
             }
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return Ok(());
+            match self.server_name_on_port().await {
+                Some(name) if name == self.name => return Ok(()),
+                Some(other) => {
+                    return Err(format!("port {} is taken by server {other}", self.port));
+                }
+                None => {}
             }
             if started.elapsed() > Duration::from_secs(10) {
                 return Err("no connection after 10s".into());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// The `server_name` announced in the INFO line of whatever listens on our port.
+    async fn server_name_on_port(&self) -> Option<String> {
+        use tokio::io::AsyncBufReadExt as _;
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .ok()?;
+        let mut reader = tokio::io::BufReader::new(stream);
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(2), reader.read_line(&mut line))
+            .await
+            .ok()?
+            .ok()?;
+        let json = line.strip_prefix("INFO ")?;
+        let value: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
+        value.get("server_name")?.as_str().map(str::to_string)
     }
 
     fn log(&self) -> PathBuf {

@@ -1,0 +1,200 @@
+//! The message bus of orchestrator-rs; the only crate that names `async-nats`.
+//!
+//! Services talk to each other only through a [`Bus`]: publish/subscribe for
+//! snapshots and events, queue groups for work shared among replicas of a
+//! role, request/reply for commands. Two implementations pass one contract
+//! test suite (`tests/contract.rs`): [`LocalBus`], in-process, for the
+//! all-in-one mode and service tests, and [`NatsBus`] for distributed
+//! deployments. Payloads are bytes; [`encode`]/[`decode`] carry protobuf
+//! messages from `orc-proto`. Subject names live in [`subjects`].
+
+mod local;
+mod nats;
+pub mod subjects;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use local::LocalBus;
+pub use nats::NatsBus;
+
+/// One message received from the bus.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The subject it was published on.
+    pub subject: String,
+    /// Where to send a reply, for requests.
+    pub reply: Option<String>,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+/// A stream of messages; dropping it unsubscribes.
+pub struct Subscription {
+    inner: SubscriptionInner,
+}
+
+enum SubscriptionInner {
+    Local(tokio::sync::mpsc::Receiver<Message>),
+    Nats(async_nats::Subscriber),
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Subscription")
+    }
+}
+
+impl Subscription {
+    /// The next message, or `None` when the bus is gone.
+    pub async fn next(&mut self) -> Option<Message> {
+        match &mut self.inner {
+            SubscriptionInner::Local(rx) => rx.recv().await,
+            SubscriptionInner::Nats(sub) => {
+                use futures_util::StreamExt as _;
+                sub.next().await.map(|m| Message {
+                    subject: m.subject.to_string(),
+                    reply: m.reply.map(|r| r.to_string()),
+                    payload: m.payload,
+                })
+            }
+        }
+    }
+}
+
+/// What can go wrong on the bus.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// Could not reach the bus.
+    #[error("connecting to the bus at {url}: {reason}")]
+    Connect {
+        /// Where.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A publish failed.
+    #[error("publishing on {subject}: {reason}")]
+    Publish {
+        /// Subject.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// A subscription failed.
+    #[error("subscribing to {subject}: {reason}")]
+    Subscribe {
+        /// Subject.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// Nobody listens on the request's subject.
+    #[error("no service answers on {subject}")]
+    NoResponders {
+        /// Subject.
+        subject: String,
+    },
+    /// The request got no answer in time.
+    #[error("no answer on {subject} within {after:?}")]
+    Timeout {
+        /// Subject.
+        subject: String,
+        /// Bound.
+        after: Duration,
+    },
+    /// A request failed otherwise.
+    #[error("request on {subject}: {reason}")]
+    Request {
+        /// Subject.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// A payload did not decode.
+    #[error("decoding a message on {subject}: {reason}")]
+    Decode {
+        /// Subject.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The bus every service uses.
+#[async_trait::async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Publishes to every subscriber (and one member of each queue group).
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), Error>;
+
+    /// Subscribes to a subject; `*` matches one token, `>` the rest.
+    async fn subscribe(&self, subject: &str) -> Result<Subscription, Error>;
+
+    /// Subscribes as a member of `group`: each message goes to one member.
+    async fn queue_subscribe(&self, subject: &str, group: &str) -> Result<Subscription, Error>;
+
+    /// Sends a request and waits for the first reply.
+    async fn request(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, Error>;
+
+    /// Waits until the bus has processed everything this handle published
+    /// or subscribed so far (a barrier).
+    async fn flush(&self) -> Result<(), Error>;
+
+    /// Answers a request.
+    async fn respond(&self, request: &Message, payload: Bytes) -> Result<(), Error> {
+        match &request.reply {
+            Some(reply) => self.publish(reply, payload).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Encodes a protobuf message for the bus.
+pub fn encode<M: prost::Message>(msg: &M) -> Bytes {
+    Bytes::from(msg.encode_to_vec())
+}
+
+/// Decodes a protobuf message received on `subject`.
+pub fn decode<M: prost::Message + Default>(subject: &str, payload: &[u8]) -> Result<M, Error> {
+    M::decode(payload).map_err(|e| Error::Decode {
+        subject: subject.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Whether `subject` matches `pattern` (`*` one token, `>` one or more trailing tokens).
+pub fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut p = pattern.split('.');
+    let mut s = subject.split('.');
+    loop {
+        match (p.next(), s.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject_matches;
+
+    #[test]
+    fn wildcards_match_like_nats() {
+        assert!(subject_matches("orc.snapshot", "orc.snapshot"));
+        assert!(subject_matches("orc.*", "orc.snapshot"));
+        assert!(!subject_matches("orc.*", "orc.snapshot.x"));
+        assert!(subject_matches("orc.>", "orc.snapshot.x"));
+        assert!(!subject_matches("orc.>", "orc"));
+        assert!(!subject_matches("orc.a", "orc.b"));
+        assert!(!subject_matches("orc.a.b", "orc.a"));
+    }
+}

@@ -1,0 +1,163 @@
+//! The in-process bus: subjects, wildcards, queue groups and request/reply
+//! with the same semantics as NATS core, over bounded tokio channels.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::{Bus, Error, Message, Subscription, SubscriptionInner, subject_matches};
+
+/// Messages a slow subscriber may have pending before new ones are dropped
+/// (NATS drops for slow consumers too).
+const CAPACITY: usize = 16_384;
+
+struct Sub {
+    pattern: String,
+    group: Option<String>,
+    tx: mpsc::Sender<Message>,
+}
+
+#[derive(Default)]
+struct Registry {
+    subs: Vec<Sub>,
+    round_robin: u64,
+}
+
+/// An in-process bus. Clones share the same subscribers.
+#[derive(Clone, Default)]
+pub struct LocalBus {
+    registry: Arc<Mutex<Registry>>,
+    inbox: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for LocalBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBus").finish()
+    }
+}
+
+impl LocalBus {
+    /// A bus with no subscriber.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Messages dropped because a subscriber was too slow.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, pattern: &str, group: Option<&str>) -> Subscription {
+        let (tx, rx) = mpsc::channel(CAPACITY);
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        reg.subs.retain(|s| !s.tx.is_closed());
+        reg.subs.push(Sub {
+            pattern: pattern.to_string(),
+            group: group.map(str::to_string),
+            tx,
+        });
+        Subscription {
+            inner: SubscriptionInner::Local(rx),
+        }
+    }
+
+    /// Delivers a message; returns how many subscribers got it.
+    fn deliver(&self, msg: Message) -> usize {
+        let mut targets: Vec<mpsc::Sender<Message>> = Vec::new();
+        {
+            let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+            reg.subs.retain(|s| !s.tx.is_closed());
+            let mut groups: Vec<(&str, Vec<&mpsc::Sender<Message>>)> = Vec::new();
+            for s in reg
+                .subs
+                .iter()
+                .filter(|s| subject_matches(&s.pattern, &msg.subject))
+            {
+                match &s.group {
+                    None => targets.push(s.tx.clone()),
+                    Some(g) => match groups.iter_mut().find(|(name, _)| *name == g.as_str()) {
+                        Some((_, members)) => members.push(&s.tx),
+                        None => groups.push((g.as_str(), vec![&s.tx])),
+                    },
+                }
+            }
+            let turn = reg.round_robin;
+            for (_, members) in &groups {
+                let idx = usize::try_from(turn % members.len() as u64).unwrap_or(0);
+                targets.push(members[idx].clone());
+            }
+            if !groups.is_empty() {
+                reg.round_robin = reg.round_robin.wrapping_add(1);
+            }
+        }
+        let n = targets.len();
+        for tx in targets {
+            if tx.try_send(msg.clone()).is_err() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        n
+    }
+}
+
+#[async_trait::async_trait]
+impl Bus for LocalBus {
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), Error> {
+        self.deliver(Message {
+            subject: subject.to_string(),
+            reply: None,
+            payload,
+        });
+        Ok(())
+    }
+
+    async fn subscribe(&self, subject: &str) -> Result<Subscription, Error> {
+        Ok(self.add(subject, None))
+    }
+
+    async fn queue_subscribe(&self, subject: &str, group: &str) -> Result<Subscription, Error> {
+        Ok(self.add(subject, Some(group)))
+    }
+
+    async fn request(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let inbox = format!(
+            "_INBOX.local.{}",
+            self.inbox.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut replies = self.add(&inbox, None);
+        let delivered = self.deliver(Message {
+            subject: subject.to_string(),
+            reply: Some(inbox),
+            payload,
+        });
+        if delivered == 0 {
+            return Err(Error::NoResponders {
+                subject: subject.to_string(),
+            });
+        }
+        match tokio::time::timeout(timeout, replies.next()).await {
+            Ok(Some(m)) => Ok(m.payload),
+            Ok(None) => Err(Error::Request {
+                subject: subject.to_string(),
+                reason: "bus closed".into(),
+            }),
+            Err(_) => Err(Error::Timeout {
+                subject: subject.to_string(),
+                after: timeout,
+            }),
+        }
+    }
+
+    async fn flush(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! The bus over NATS core (and, for durable streams and leases, JetStream).
+
+use std::time::Duration;
+
+use async_nats::RequestErrorKind;
+use bytes::Bytes;
+
+use crate::{Bus, Error, Subscription, SubscriptionInner};
+
+/// A NATS connection shared by a process's services.
+#[derive(Clone, Debug)]
+pub struct NatsBus {
+    client: async_nats::Client,
+}
+
+impl NatsBus {
+    /// Connects to `url` (several comma-separated URLs are allowed), giving up
+    /// after `timeout`. Once connected, the client reconnects by itself.
+    pub async fn connect(url: &str, name: &str, timeout: Duration) -> Result<Self, Error> {
+        let connect = async_nats::ConnectOptions::new()
+            .name(name)
+            .connection_timeout(timeout)
+            .connect(url);
+        match tokio::time::timeout(timeout, connect).await {
+            Ok(Ok(client)) => Ok(Self { client }),
+            Ok(Err(e)) => Err(Error::Connect {
+                url: url.to_string(),
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(Error::Connect {
+                url: url.to_string(),
+                reason: format!("no connection within {timeout:?}"),
+            }),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Bus for NatsBus {
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), Error> {
+        self.client
+            .publish(subject.to_string(), payload)
+            .await
+            .map_err(|e| Error::Publish {
+                subject: subject.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    async fn subscribe(&self, subject: &str) -> Result<Subscription, Error> {
+        let sub = self
+            .client
+            .subscribe(subject.to_string())
+            .await
+            .map_err(|e| Error::Subscribe {
+                subject: subject.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Subscription {
+            inner: SubscriptionInner::Nats(sub),
+        })
+    }
+
+    async fn queue_subscribe(&self, subject: &str, group: &str) -> Result<Subscription, Error> {
+        let sub = self
+            .client
+            .queue_subscribe(subject.to_string(), group.to_string())
+            .await
+            .map_err(|e| Error::Subscribe {
+                subject: subject.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Subscription {
+            inner: SubscriptionInner::Nats(sub),
+        })
+    }
+
+    async fn request(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let request = async_nats::Request::new()
+            .payload(payload)
+            .timeout(Some(timeout));
+        match self.client.send_request(subject.to_string(), request).await {
+            Ok(msg) => Ok(msg.payload),
+            Err(e) => Err(match e.kind() {
+                RequestErrorKind::NoResponders => Error::NoResponders {
+                    subject: subject.to_string(),
+                },
+                RequestErrorKind::TimedOut => Error::Timeout {
+                    subject: subject.to_string(),
+                    after: timeout,
+                },
+                _ => Error::Request {
+                    subject: subject.to_string(),
+                    reason: e.to_string(),
+                },
+            }),
+        }
+    }
+
+    /// A barrier, not only a buffer flush: the server handles one
+    /// connection's commands in order, so once a message published to a
+    /// private inbox comes back, every earlier publish and subscription of
+    /// this connection has been processed by the server.
+    async fn flush(&self) -> Result<(), Error> {
+        let fail = |reason: String| Error::Publish {
+            subject: "(flush)".into(),
+            reason,
+        };
+        let inbox = self.client.new_inbox();
+        let mut echo = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        self.client
+            .publish(inbox, Bytes::new())
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        use futures_util::StreamExt as _;
+        match tokio::time::timeout(Duration::from_secs(5), echo.next()).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(fail("connection closed".into())),
+            Err(_) => Err(fail("no echo within 5s".into())),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Subject names. Every message type has one home here.
+
+/// `InstanceSnapshot`s from probers.
+pub const SNAPSHOT: &str = "orc.snapshot";
+/// `ProberHeartbeat`s: prober membership.
+pub const PROBER_HEARTBEAT: &str = "orc.prober.heartbeat";
+/// `InstanceRegistry`: every known instance, published by analyzers.
+pub const REGISTRY: &str = "orc.registry";
+/// Request for the current `InstanceRegistry` (analyzers answer).
+pub const REGISTRY_GET: &str = "orc.registry.get";
+/// `ProbeRequest`: probe these instances now (owners act).
+pub const PROBE_NOW: &str = "orc.probe.now";
+/// Request: probe one instance now and reply with its snapshot (any prober).
+pub const PROBE_ONE: &str = "orc.probe.one";
+/// Request: discover an instance (analyzers answer).
+pub const DISCOVER: &str = "orc.analyzer.discover";
+/// Request: forget an instance or a cluster (analyzers answer).
+pub const FORGET: &str = "orc.analyzer.forget";
+/// `ForgetEvent`: every analyzer drops the keys.
+pub const FORGOTTEN: &str = "orc.analyzer.forgotten";
+
+/// Queue group of probers.
+pub const PROBERS: &str = "probers";
+/// Queue group of analyzers.
+pub const ANALYZERS: &str = "analyzers";

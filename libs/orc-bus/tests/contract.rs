@@ -1,0 +1,270 @@
+//! One contract, two buses: every behaviour services rely on is checked
+//! against the in-process bus and against a real nats-server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use orc_bus::{Bus, Error, LocalBus, NatsBus};
+use orc_testkit::NatsServer;
+
+/// A bus under test, keeping its server alive.
+struct Harness {
+    bus: Arc<dyn Bus>,
+    second: Arc<dyn Bus>,
+    _server: Option<NatsServer>,
+}
+
+async fn local() -> Harness {
+    let bus = LocalBus::new();
+    Harness {
+        bus: Arc::new(bus.clone()),
+        second: Arc::new(bus),
+        _server: None,
+    }
+}
+
+async fn nats() -> Harness {
+    let server = NatsServer::start().await.expect("nats-server");
+    let url = server.url();
+    let connect = || NatsBus::connect(&url, "contract", Duration::from_secs(5));
+    let bus = connect().await.expect("connect");
+    let second = connect().await.expect("connect");
+    Harness {
+        bus: Arc::new(bus),
+        second: Arc::new(second),
+        _server: Some(server),
+    }
+}
+
+/// The distribution's nats-server (2.9 on Debian 12), when it differs from
+/// the one the tests use by default: code must keep working with it.
+async fn system_nats() -> Option<Harness> {
+    let path = std::path::PathBuf::from("/usr/sbin/nats-server");
+    if !path.exists() || orc_testkit::nats_server().ok().as_ref() == Some(&path) {
+        return None;
+    }
+    let server = NatsServer::start_with(path)
+        .await
+        .expect("system nats-server");
+    let url = server.url();
+    let bus = NatsBus::connect(&url, "contract", Duration::from_secs(5))
+        .await
+        .expect("connect");
+    let second = NatsBus::connect(&url, "contract", Duration::from_secs(5))
+        .await
+        .expect("connect");
+    Some(Harness {
+        bus: Arc::new(bus),
+        second: Arc::new(second),
+        _server: Some(server),
+    })
+}
+
+const WAIT: Duration = Duration::from_secs(2);
+
+async fn recv(sub: &mut orc_bus::Subscription) -> Option<orc_bus::Message> {
+    tokio::time::timeout(WAIT, sub.next()).await.ok().flatten()
+}
+
+async fn nothing(sub: &mut orc_bus::Subscription) -> bool {
+    tokio::time::timeout(Duration::from_millis(150), sub.next())
+        .await
+        .is_err()
+}
+
+async fn publish_reaches_matching_subscribers_only(h: Harness) {
+    let mut exact = h.second.subscribe("orc.test.a").await.unwrap();
+    let mut star = h.second.subscribe("orc.test.*").await.unwrap();
+    let mut tail = h.second.subscribe("orc.>").await.unwrap();
+    let mut other = h.second.subscribe("orc.test.b").await.unwrap();
+    h.second.flush().await.unwrap();
+    h.bus
+        .publish("orc.test.a", Bytes::from_static(b"hi"))
+        .await
+        .unwrap();
+    h.bus.flush().await.unwrap();
+    for sub in [&mut exact, &mut star, &mut tail] {
+        let m = recv(sub).await.expect("delivered");
+        assert_eq!(m.subject, "orc.test.a");
+        assert_eq!(&m.payload[..], b"hi");
+    }
+    assert!(nothing(&mut other).await);
+}
+
+async fn queue_groups_deliver_each_message_to_one_member(h: Harness) {
+    let mut a = h
+        .second
+        .queue_subscribe("orc.work", "workers")
+        .await
+        .unwrap();
+    let mut b = h
+        .second
+        .queue_subscribe("orc.work", "workers")
+        .await
+        .unwrap();
+    let mut watcher = h.second.subscribe("orc.work").await.unwrap();
+    h.second.flush().await.unwrap();
+    for i in 0..100u8 {
+        h.bus
+            .publish("orc.work", Bytes::from(vec![i]))
+            .await
+            .unwrap();
+    }
+    h.bus.flush().await.unwrap();
+    let (mut got_a, mut got_b) = (0, 0);
+    let mut seen = Vec::new();
+    loop {
+        tokio::select! {
+            Some(m) = a.next() => { got_a += 1; seen.push(m.payload[0]); }
+            Some(m) = b.next() => { got_b += 1; seen.push(m.payload[0]); }
+            _ = tokio::time::sleep(Duration::from_millis(300)) => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        (0..100u8).collect::<Vec<_>>(),
+        "each message exactly once"
+    );
+    assert!(got_a > 0 && got_b > 0, "both members work: {got_a}/{got_b}");
+    for _ in 0..100 {
+        assert!(
+            recv(&mut watcher).await.is_some(),
+            "plain subscribers see everything"
+        );
+    }
+}
+
+async fn requests_get_the_responders_answer(h: Harness) {
+    let mut service = h.second.queue_subscribe("orc.echo", "echo").await.unwrap();
+    h.second.flush().await.unwrap();
+    let responder = h.second.clone();
+    let task = tokio::spawn(async move {
+        while let Some(m) = service.next().await {
+            let mut answer = b"re:".to_vec();
+            answer.extend_from_slice(&m.payload);
+            responder.respond(&m, Bytes::from(answer)).await.unwrap();
+        }
+    });
+    let reply = h
+        .bus
+        .request("orc.echo", Bytes::from_static(b"ping"), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(&reply[..], b"re:ping");
+    task.abort();
+}
+
+async fn requests_without_responders_fail_fast(h: Harness) {
+    let started = Instant::now();
+    let err = h
+        .bus
+        .request("orc.nobody", Bytes::new(), Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoResponders { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+async fn requests_to_silent_responders_time_out(h: Harness) {
+    let _silent = h.second.subscribe("orc.silent").await.unwrap();
+    h.second.flush().await.unwrap();
+    let err = h
+        .bus
+        .request("orc.silent", Bytes::new(), Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+}
+
+async fn dropped_subscriptions_stop_receiving(h: Harness) {
+    let sub = h.second.subscribe("orc.gone").await.unwrap();
+    let mut kept = h.second.subscribe("orc.gone").await.unwrap();
+    h.second.flush().await.unwrap();
+    drop(sub);
+    h.second.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    h.bus
+        .publish("orc.gone", Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    h.bus.flush().await.unwrap();
+    assert!(recv(&mut kept).await.is_some());
+}
+
+async fn one_publishers_messages_arrive_in_order(h: Harness) {
+    let mut sub = h.second.subscribe("orc.ordered").await.unwrap();
+    h.second.flush().await.unwrap();
+    for i in 0..500u32 {
+        h.bus
+            .publish("orc.ordered", Bytes::from(i.to_be_bytes().to_vec()))
+            .await
+            .unwrap();
+    }
+    h.bus.flush().await.unwrap();
+    for i in 0..500u32 {
+        let m = recv(&mut sub).await.expect("message");
+        assert_eq!(u32::from_be_bytes(m.payload[..4].try_into().unwrap()), i);
+    }
+}
+
+async fn garbage_payloads_fail_to_decode_with_the_subject(_h: Harness) {
+    let err =
+        orc_bus::decode::<orc_proto_probe::Probe>("orc.snapshot", b"\xff\xff\xff").unwrap_err();
+    assert!(err.to_string().contains("orc.snapshot"), "{err}");
+}
+
+/// A tiny prost message for the decode contract.
+mod orc_proto_probe {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Probe {
+        #[prost(string, tag = "1")]
+        pub name: String,
+    }
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod in_process {
+            use super::*;
+            $(#[tokio::test] async fn $case() { super::$case(local().await).await; })*
+        }
+        mod over_nats {
+            use super::*;
+            $(#[tokio::test] async fn $case() { super::$case(nats().await).await; })*
+        }
+        mod over_system_nats {
+            use super::*;
+            $(#[tokio::test] async fn $case() {
+                if let Some(h) = system_nats().await { super::$case(h).await; }
+            })*
+        }
+    };
+}
+
+contract!(
+    publish_reaches_matching_subscribers_only,
+    queue_groups_deliver_each_message_to_one_member,
+    requests_get_the_responders_answer,
+    requests_without_responders_fail_fast,
+    requests_to_silent_responders_time_out,
+    dropped_subscriptions_stop_receiving,
+    one_publishers_messages_arrive_in_order,
+    garbage_payloads_fail_to_decode_with_the_subject,
+);
+
+#[tokio::test]
+async fn connecting_to_nothing_is_a_clear_error() {
+    let port = orc_testkit::free_port(&[]).unwrap();
+    let err = NatsBus::connect(
+        &format!("nats://127.0.0.1:{port}"),
+        "x",
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains(&port.to_string()));
+}
