@@ -1,0 +1,242 @@
+//! Persistence of orchestrator-rs; the only crate that names `sqlx`.
+//!
+//! [`Store`] opens the embedded SQLite file (the default) or a shared MySQL
+//! backend, applies the schema migrations ([`migrations`]), and hands out one
+//! repository per aggregate ([`Store::instances`], ...). Every call is
+//! bounded by the configured timeout. Instance state is kept as JSON beside
+//! indexed columns (`hostname`, `port`, `cluster_name`, check times), so the
+//! schema does not have to follow every field the probe learns.
+
+mod instances;
+pub mod migrations;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+pub use instances::{InstanceRepo, StoredInstance};
+
+/// Where the store lives.
+#[derive(Clone)]
+pub enum BackendConfig {
+    /// An SQLite file (created when missing).
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A MySQL-protocol server shared by every process.
+    Mysql {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Database (created when missing and permitted).
+        database: String,
+        /// User.
+        user: String,
+        /// Password (never logged).
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for BackendConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite { path } => write!(f, "sqlite:{}", path.display()),
+            Self::Mysql {
+                host,
+                port,
+                database,
+                user,
+                ..
+            } => write!(f, "mysql://{user}@{host}:{port}/{database}"),
+        }
+    }
+}
+
+/// A failed store operation.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The backend could not be opened or migrated.
+    #[error("opening store {backend}: {reason}")]
+    Open {
+        /// Which backend.
+        backend: String,
+        /// Why.
+        reason: String,
+    },
+    /// A statement failed.
+    #[error("store: {operation}: {reason}")]
+    Query {
+        /// What we were doing.
+        operation: String,
+        /// Why.
+        reason: String,
+    },
+    /// A statement did not finish in time.
+    #[error("store: {operation}: timed out after {after:?}")]
+    Timeout {
+        /// What we were doing.
+        operation: String,
+        /// Bound.
+        after: Duration,
+    },
+    /// A row that does not decode.
+    #[error("store: instance {key}: unreadable state: {reason}")]
+    Corrupt {
+        /// Which instance.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Mysql(MySqlPool),
+}
+
+/// The store: a connection pool and its repositories.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    pub(crate) timeout: Duration,
+}
+
+impl Store {
+    /// Opens (creating when missing) and migrates the store.
+    pub async fn open(config: &BackendConfig, timeout: Duration) -> Result<Self, Error> {
+        let open_err = |reason: String| Error::Open {
+            backend: format!("{config:?}"),
+            reason,
+        };
+        let pool = match config {
+            BackendConfig::Sqlite { path } => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+                }
+                let opts = SqliteConnectOptions::from_str("sqlite://")
+                    .map_err(|e| open_err(e.to_string()))?
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(timeout);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(timeout)
+                    .connect_with(opts);
+                Pool::Sqlite(
+                    tokio::time::timeout(timeout, pool)
+                        .await
+                        .map_err(|_| open_err(format!("no connection within {timeout:?}")))?
+                        .map_err(|e| open_err(e.to_string()))?,
+                )
+            }
+            BackendConfig::Mysql {
+                host,
+                port,
+                database,
+                user,
+                password,
+            } => {
+                let mut base = MySqlConnectOptions::new()
+                    .host(host)
+                    .port(*port)
+                    .username(user);
+                // An empty password must be sent as none at all: a scramble of
+                // "" is not what a password-less account expects.
+                if !password.is_empty() {
+                    base = base.password(password);
+                }
+                let create = async {
+                    use sqlx::ConnectOptions as _;
+                    let mut conn = base.connect().await?;
+                    let sql = format!(
+                        "CREATE DATABASE IF NOT EXISTS `{}`",
+                        database.replace('`', "``")
+                    );
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await?;
+                    Ok::<_, sqlx::Error>(())
+                };
+                match tokio::time::timeout(timeout, create).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "could not create backend database; assuming it exists")
+                    }
+                    Err(_) => return Err(open_err(format!("no connection within {timeout:?}"))),
+                }
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(timeout)
+                    .connect_with(base.database(database));
+                Pool::Mysql(
+                    tokio::time::timeout(timeout, pool)
+                        .await
+                        .map_err(|_| open_err(format!("no connection within {timeout:?}")))?
+                        .map_err(|e| open_err(e.to_string()))?,
+                )
+            }
+        };
+        let store = Self { pool, timeout };
+        migrations::apply(&store)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// Which backend this is (`sqlite` or `mysql`).
+    pub fn backend_name(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Mysql(_) => "mysql",
+        }
+    }
+
+    /// Instance states.
+    pub fn instances(&self) -> InstanceRepo<'_> {
+        InstanceRepo { store: self }
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Mysql(p) => p.close().await,
+        }
+    }
+
+    pub(crate) async fn bounded<T>(
+        &self,
+        operation: &str,
+        fut: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Error::Query {
+                operation: operation.to_string(),
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(Error::Timeout {
+                operation: operation.to_string(),
+                after: self.timeout,
+            }),
+        }
+    }
+}
+
+/// Runs the same query-building expression against whichever pool backs the store.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Mysql($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
