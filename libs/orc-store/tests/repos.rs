@@ -110,7 +110,11 @@ async fn deletes_report_what_existed(b: Backend) {
         .unwrap();
     let unknown = InstanceKey::new("nowhere", 1).unwrap();
     assert_eq!(
-        store.instances().delete(std::slice::from_ref(&unknown)).await.unwrap(),
+        store
+            .instances()
+            .delete(std::slice::from_ref(&unknown))
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(

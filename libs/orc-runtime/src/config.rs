@@ -1,0 +1,717 @@
+//! orchestrator's JSON configuration, accepted as it is, plus our own keys.
+//!
+//! Keys are orchestrator's Go field names (`InstancePollSeconds`,
+//! `MySQLTopologyUser`, ...). Loading reads the file, then `ORC__<Key>`
+//! environment variables (a JSON value, or a plain string), reports every key
+//! it does not act on (unknown, or known but not implemented yet) and
+//! validates the result. Defaults are orchestrator's except where noted
+//! (`BackendDB` defaults to the embedded SQLite).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    // --- service / HTTP ---
+    /// `ListenAddress`: HTTP API (`:3000`).
+    #[serde(rename = "ListenAddress")]
+    pub listen_address: String,
+    /// `GrpcListenAddress` (ours): gRPC API (`:3001`).
+    #[serde(rename = "GrpcListenAddress")]
+    pub grpc_listen_address: String,
+    /// `URLPrefix`: serve the API under a path prefix.
+    #[serde(rename = "URLPrefix")]
+    pub url_prefix: String,
+    /// `ReadOnly`: refuse every mutating API call.
+    #[serde(rename = "ReadOnly")]
+    pub read_only: bool,
+
+    // --- backend ---
+    /// `BackendDB`: `sqlite` (default here) or `mysql`.
+    #[serde(rename = "BackendDB")]
+    pub backend_db: String,
+    /// `SQLite3DataFile`.
+    #[serde(rename = "SQLite3DataFile")]
+    pub sqlite3_data_file: String,
+    /// `MySQLOrchestratorHost`.
+    #[serde(rename = "MySQLOrchestratorHost")]
+    pub mysql_orchestrator_host: String,
+    /// `MySQLOrchestratorPort`.
+    #[serde(rename = "MySQLOrchestratorPort")]
+    pub mysql_orchestrator_port: u16,
+    /// `MySQLOrchestratorDatabase`.
+    #[serde(rename = "MySQLOrchestratorDatabase")]
+    pub mysql_orchestrator_database: String,
+    /// `MySQLOrchestratorUser`.
+    #[serde(rename = "MySQLOrchestratorUser")]
+    pub mysql_orchestrator_user: String,
+    /// `MySQLOrchestratorPassword` (`${ENV}` expanded).
+    #[serde(rename = "MySQLOrchestratorPassword")]
+    pub mysql_orchestrator_password: String,
+    /// `MySQLOrchestratorCredentialsConfigFile` (`[client]` user/password).
+    #[serde(rename = "MySQLOrchestratorCredentialsConfigFile")]
+    pub mysql_orchestrator_credentials_config_file: String,
+    /// `MySQLOrchestratorReadTimeoutSeconds`.
+    #[serde(rename = "MySQLOrchestratorReadTimeoutSeconds")]
+    pub mysql_orchestrator_read_timeout_seconds: f64,
+
+    // --- topology access ---
+    /// `MySQLTopologyUser`.
+    #[serde(rename = "MySQLTopologyUser")]
+    pub mysql_topology_user: String,
+    /// `MySQLTopologyPassword` (`${ENV}` expanded).
+    #[serde(rename = "MySQLTopologyPassword")]
+    pub mysql_topology_password: String,
+    /// `MySQLTopologyCredentialsConfigFile`.
+    #[serde(rename = "MySQLTopologyCredentialsConfigFile")]
+    pub mysql_topology_credentials_config_file: String,
+    /// `MySQLConnectTimeoutSeconds`.
+    #[serde(rename = "MySQLConnectTimeoutSeconds")]
+    pub mysql_connect_timeout_seconds: f64,
+    /// `MySQLDiscoveryReadTimeoutSeconds`.
+    #[serde(rename = "MySQLDiscoveryReadTimeoutSeconds")]
+    pub mysql_discovery_read_timeout_seconds: f64,
+    /// `MySQLTopologyReadTimeoutSeconds`.
+    #[serde(rename = "MySQLTopologyReadTimeoutSeconds")]
+    pub mysql_topology_read_timeout_seconds: f64,
+    /// `DefaultInstancePort`.
+    #[serde(rename = "DefaultInstancePort")]
+    pub default_instance_port: u16,
+
+    // --- discovery ---
+    /// `InstancePollSeconds` (fractions allowed).
+    #[serde(rename = "InstancePollSeconds")]
+    pub instance_poll_seconds: f64,
+    /// `ReasonableInstanceCheckSeconds`.
+    #[serde(rename = "ReasonableInstanceCheckSeconds")]
+    pub reasonable_instance_check_seconds: f64,
+    /// `DiscoverySeeds`.
+    #[serde(rename = "DiscoverySeeds")]
+    pub discovery_seeds: Vec<String>,
+    /// `DiscoverByShowSlaveHosts`.
+    #[serde(rename = "DiscoverByShowSlaveHosts")]
+    pub discover_by_show_slave_hosts: bool,
+    /// `DiscoveryIgnoreHostnameFilters`.
+    #[serde(rename = "DiscoveryIgnoreHostnameFilters")]
+    pub discovery_ignore_hostname_filters: Vec<String>,
+    /// `DiscoveryIgnoreReplicaHostnameFilters`.
+    #[serde(rename = "DiscoveryIgnoreReplicaHostnameFilters")]
+    pub discovery_ignore_replica_hostname_filters: Vec<String>,
+    /// `DiscoveryIgnoreMasterHostnameFilters`.
+    #[serde(rename = "DiscoveryIgnoreMasterHostnameFilters")]
+    pub discovery_ignore_master_hostname_filters: Vec<String>,
+    /// `HostnameResolveMethod`: `default`, `none` (no-op here), `cname`, `ip`.
+    #[serde(rename = "HostnameResolveMethod")]
+    pub hostname_resolve_method: String,
+    /// `MySQLHostnameResolveMethod`: `@@hostname`, `@@report_host` or `none`.
+    #[serde(rename = "MySQLHostnameResolveMethod")]
+    pub mysql_hostname_resolve_method: String,
+    /// `ReplicationLagQuery` (synonym `SlaveLagQuery`).
+    #[serde(rename = "ReplicationLagQuery", alias = "SlaveLagQuery")]
+    pub replication_lag_query: String,
+    /// `DetectDataCenterQuery`.
+    #[serde(rename = "DetectDataCenterQuery")]
+    pub detect_data_center_query: String,
+    /// `DetectRegionQuery`.
+    #[serde(rename = "DetectRegionQuery")]
+    pub detect_region_query: String,
+    /// `DetectPhysicalEnvironmentQuery`.
+    #[serde(rename = "DetectPhysicalEnvironmentQuery")]
+    pub detect_physical_environment_query: String,
+    /// `DetectInstanceAliasQuery`.
+    #[serde(rename = "DetectInstanceAliasQuery")]
+    pub detect_instance_alias_query: String,
+    /// `DetectClusterAliasQuery`.
+    #[serde(rename = "DetectClusterAliasQuery")]
+    pub detect_cluster_alias_query: String,
+    /// `DetectClusterDomainQuery`.
+    #[serde(rename = "DetectClusterDomainQuery")]
+    pub detect_cluster_domain_query: String,
+    /// `DetectPromotionRuleQuery`.
+    #[serde(rename = "DetectPromotionRuleQuery")]
+    pub detect_promotion_rule_query: String,
+    /// `DetectSemiSyncEnforcedQuery`.
+    #[serde(rename = "DetectSemiSyncEnforcedQuery")]
+    pub detect_semi_sync_enforced_query: String,
+    /// `DataCenterPattern`.
+    #[serde(rename = "DataCenterPattern")]
+    pub data_center_pattern: String,
+    /// `RegionPattern`.
+    #[serde(rename = "RegionPattern")]
+    pub region_pattern: String,
+    /// `PhysicalEnvironmentPattern`.
+    #[serde(rename = "PhysicalEnvironmentPattern")]
+    pub physical_environment_pattern: String,
+    /// `ClusterNameToAlias`: regex on cluster name → alias.
+    #[serde(rename = "ClusterNameToAlias")]
+    pub cluster_name_to_alias: BTreeMap<String, String>,
+
+    // --- thresholds ---
+    /// `ReasonableReplicationLagSeconds`.
+    #[serde(rename = "ReasonableReplicationLagSeconds")]
+    pub reasonable_replication_lag_seconds: i64,
+    /// `ReasonableMaintenanceReplicationLagSeconds`.
+    #[serde(rename = "ReasonableMaintenanceReplicationLagSeconds")]
+    pub reasonable_maintenance_replication_lag_seconds: i64,
+
+    // --- recovery scope shown in cluster info ---
+    /// `RecoverMasterClusterFilters`.
+    #[serde(rename = "RecoverMasterClusterFilters")]
+    pub recover_master_cluster_filters: Vec<String>,
+    /// `RecoverIntermediateMasterClusterFilters`.
+    #[serde(rename = "RecoverIntermediateMasterClusterFilters")]
+    pub recover_intermediate_master_cluster_filters: Vec<String>,
+
+    // --- ours: distribution ---
+    /// `NatsUrl` (ours): the bus for distributed roles (also `--nats`).
+    #[serde(rename = "NatsUrl")]
+    pub nats_url: String,
+    /// `ProberId` (ours): stable id of a prober process (default: hostname-pid).
+    #[serde(rename = "ProberId")]
+    pub prober_id: String,
+    /// `ProberVantage` (ours): failure domain of a prober (data centre, zone).
+    #[serde(rename = "ProberVantage")]
+    pub prober_vantage: String,
+    /// `ProberHeartbeatMilliseconds` (ours).
+    #[serde(rename = "ProberHeartbeatMilliseconds")]
+    pub prober_heartbeat_milliseconds: u64,
+    /// `ProberMembershipTtlMilliseconds` (ours): a prober silent this long is dead.
+    #[serde(rename = "ProberMembershipTtlMilliseconds")]
+    pub prober_membership_ttl_milliseconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen_address: ":3000".into(),
+            grpc_listen_address: ":3001".into(),
+            url_prefix: String::new(),
+            read_only: false,
+            backend_db: "sqlite".into(),
+            sqlite3_data_file: "orchestrator.sqlite3".into(),
+            mysql_orchestrator_host: String::new(),
+            mysql_orchestrator_port: 3306,
+            mysql_orchestrator_database: "orchestrator".into(),
+            mysql_orchestrator_user: String::new(),
+            mysql_orchestrator_password: String::new(),
+            mysql_orchestrator_credentials_config_file: String::new(),
+            mysql_orchestrator_read_timeout_seconds: 30.0,
+            mysql_topology_user: String::new(),
+            mysql_topology_password: String::new(),
+            mysql_topology_credentials_config_file: String::new(),
+            mysql_connect_timeout_seconds: 2.0,
+            mysql_discovery_read_timeout_seconds: 10.0,
+            mysql_topology_read_timeout_seconds: 600.0,
+            default_instance_port: 3306,
+            instance_poll_seconds: 5.0,
+            reasonable_instance_check_seconds: 1.0,
+            discovery_seeds: Vec::new(),
+            discover_by_show_slave_hosts: false,
+            discovery_ignore_hostname_filters: Vec::new(),
+            discovery_ignore_replica_hostname_filters: Vec::new(),
+            discovery_ignore_master_hostname_filters: Vec::new(),
+            hostname_resolve_method: "default".into(),
+            mysql_hostname_resolve_method: "@@hostname".into(),
+            replication_lag_query: String::new(),
+            detect_data_center_query: String::new(),
+            detect_region_query: String::new(),
+            detect_physical_environment_query: String::new(),
+            detect_instance_alias_query: String::new(),
+            detect_cluster_alias_query: String::new(),
+            detect_cluster_domain_query: String::new(),
+            detect_promotion_rule_query: String::new(),
+            detect_semi_sync_enforced_query: String::new(),
+            data_center_pattern: String::new(),
+            region_pattern: String::new(),
+            physical_environment_pattern: String::new(),
+            cluster_name_to_alias: BTreeMap::new(),
+            reasonable_replication_lag_seconds: 10,
+            reasonable_maintenance_replication_lag_seconds: 20,
+            recover_master_cluster_filters: Vec::new(),
+            recover_intermediate_master_cluster_filters: Vec::new(),
+            nats_url: String::new(),
+            prober_id: String::new(),
+            prober_vantage: String::new(),
+            prober_heartbeat_milliseconds: 500,
+            prober_membership_ttl_milliseconds: 2000,
+        }
+    }
+}
+
+/// Keys this build acts on (the `rename`s and `alias`es above).
+pub const IMPLEMENTED_KEYS: &[&str] = &[
+    "ListenAddress",
+    "GrpcListenAddress",
+    "URLPrefix",
+    "ReadOnly",
+    "BackendDB",
+    "SQLite3DataFile",
+    "MySQLOrchestratorHost",
+    "MySQLOrchestratorPort",
+    "MySQLOrchestratorDatabase",
+    "MySQLOrchestratorUser",
+    "MySQLOrchestratorPassword",
+    "MySQLOrchestratorCredentialsConfigFile",
+    "MySQLOrchestratorReadTimeoutSeconds",
+    "MySQLTopologyUser",
+    "MySQLTopologyPassword",
+    "MySQLTopologyCredentialsConfigFile",
+    "MySQLConnectTimeoutSeconds",
+    "MySQLDiscoveryReadTimeoutSeconds",
+    "MySQLTopologyReadTimeoutSeconds",
+    "DefaultInstancePort",
+    "InstancePollSeconds",
+    "ReasonableInstanceCheckSeconds",
+    "DiscoverySeeds",
+    "DiscoverByShowSlaveHosts",
+    "DiscoveryIgnoreHostnameFilters",
+    "DiscoveryIgnoreReplicaHostnameFilters",
+    "DiscoveryIgnoreMasterHostnameFilters",
+    "HostnameResolveMethod",
+    "MySQLHostnameResolveMethod",
+    "ReplicationLagQuery",
+    "SlaveLagQuery",
+    "DetectDataCenterQuery",
+    "DetectRegionQuery",
+    "DetectPhysicalEnvironmentQuery",
+    "DetectInstanceAliasQuery",
+    "DetectClusterAliasQuery",
+    "DetectClusterDomainQuery",
+    "DetectPromotionRuleQuery",
+    "DetectSemiSyncEnforcedQuery",
+    "DataCenterPattern",
+    "RegionPattern",
+    "PhysicalEnvironmentPattern",
+    "ClusterNameToAlias",
+    "ReasonableReplicationLagSeconds",
+    "ReasonableMaintenanceReplicationLagSeconds",
+    "RecoverMasterClusterFilters",
+    "RecoverIntermediateMasterClusterFilters",
+    "NatsUrl",
+    "ProberId",
+    "ProberVantage",
+    "ProberHeartbeatMilliseconds",
+    "ProberMembershipTtlMilliseconds",
+];
+
+/// orchestrator keys this build accepts but does not act on yet: each is
+/// reported at start-up, never silently dropped.
+pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
+    "Debug",
+    "EnableSyslog",
+    "ListenSocket",
+    "HTTPAdvertise",
+    "AgentsServerPort",
+    "StatusEndpoint",
+    "UseSSL",
+    "UseMutualTLS",
+    "SSLSkipVerify",
+    "SSLPrivateKeyFile",
+    "SSLCertFile",
+    "SSLCAFile",
+    "SSLValidOUs",
+    "AuthenticationMethod",
+    "HTTPAuthUser",
+    "HTTPAuthPassword",
+    "AuthUserHeader",
+    "PowerAuthUsers",
+    "PowerAuthGroups",
+    "AccessTokenUseExpirySeconds",
+    "AccessTokenExpiryMinutes",
+    "OAuthClientId",
+    "OAuthClientSecret",
+    "OAuthScopes",
+    "MySQLOrchestratorMaxPoolConnections",
+    "MySQLOrchestratorSSLPrivateKeyFile",
+    "MySQLOrchestratorSSLCertFile",
+    "MySQLOrchestratorSSLCAFile",
+    "MySQLOrchestratorSSLSkipVerify",
+    "MySQLOrchestratorUseMutualTLS",
+    "MySQLOrchestratorRejectReadOnly",
+    "MySQLTopologyUseMutualTLS",
+    "MySQLTopologyUseMixedTLS",
+    "MySQLTopologySSLPrivateKeyFile",
+    "MySQLTopologySSLCertFile",
+    "MySQLTopologySSLCAFile",
+    "MySQLTopologySSLSkipVerify",
+    "MySQLConnectionLifetimeSeconds",
+    "MySQLTopologyMaxPoolConnections",
+    "SkipOrchestratorDatabaseUpdate",
+    "PanicIfDifferentDatabaseDeploy",
+    "RaftEnabled",
+    "RaftBind",
+    "RaftAdvertise",
+    "RaftDataDir",
+    "DefaultRaftPort",
+    "RaftNodes",
+    "ExpectFailureAnalysisConcensus",
+    "BackendDBConnectTimeout",
+    "DiscoveryMaxConcurrency",
+    "DiscoveryQueueCapacity",
+    "DiscoveryQueueMaxStatisticsSize",
+    "DiscoveryCollectionRetentionSeconds",
+    "UnseenInstanceForgetHours",
+    "SnapshotTopologiesIntervalHours",
+    "InstanceBulkOperationsWaitTimeoutSeconds",
+    "ExpiryHostnameResolvesMinutes",
+    "RejectHostnameResolvePattern",
+    "ProblemIgnoreHostnameFilters",
+    "VerifyReplicationFilters",
+    "ReasonableLockedSemiSyncMasterSeconds",
+    "CandidateInstanceExpireMinutes",
+    "AuditLogFile",
+    "AuditToSyslog",
+    "AuditToBackendDB",
+    "AuditPurgeDays",
+    "RemoveTextFromHostnameDisplay",
+    "ReadLongRunningQueries",
+    "SkipMaxScaleCheck",
+    "UnseenAgentForgetHours",
+    "StaleSeedFailMinutes",
+    "SeedAcceptableBytesDiff",
+    "SeedWaitSecondsBeforeSend",
+    "AutoPseudoGTID",
+    "PseudoGTIDPattern",
+    "PseudoGTIDPatternIsFixedSubstring",
+    "PseudoGTIDMonotonicHint",
+    "DetectPseudoGTIDQuery",
+    "BinlogEventsChunkSize",
+    "SkipBinlogEventsContaining",
+    "ReduceReplicationAnalysisCount",
+    "FailureDetectionPeriodBlockMinutes",
+    "RecoveryPeriodBlockMinutes",
+    "RecoveryPeriodBlockSeconds",
+    "RecoveryIgnoreHostnameFilters",
+    "PromotionIgnoreHostnameFilters",
+    "ProcessesShellCommand",
+    "OnFailureDetectionProcesses",
+    "PreGracefulTakeoverProcesses",
+    "PreFailoverProcesses",
+    "PostFailoverProcesses",
+    "PostUnsuccessfulFailoverProcesses",
+    "PostMasterFailoverProcesses",
+    "PostIntermediateMasterFailoverProcesses",
+    "PostGracefulTakeoverProcesses",
+    "PostTakeMasterProcesses",
+    "CoMasterRecoveryMustPromoteOtherCoMaster",
+    "DetachLostSlavesAfterMasterFailover",
+    "DetachLostReplicasAfterMasterFailover",
+    "ApplyMySQLPromotionAfterMasterFailover",
+    "PreventCrossDataCenterMasterFailover",
+    "PreventCrossRegionMasterFailover",
+    "MasterFailoverLostInstancesDowntimeMinutes",
+    "MasterFailoverDetachSlaveMasterHost",
+    "MasterFailoverDetachReplicaMasterHost",
+    "FailMasterPromotionOnLagMinutes",
+    "FailMasterPromotionIfSQLThreadNotUpToDate",
+    "DelayMasterPromotionIfSQLThreadNotUpToDate",
+    "PostponeSlaveRecoveryOnLagMinutes",
+    "PostponeReplicaRecoveryOnLagMinutes",
+    "OSCIgnoreHostnameFilters",
+    "GraphiteAddr",
+    "GraphitePath",
+    "GraphiteConvertHostnameDotsToUnderscores",
+    "GraphitePollSeconds",
+    "ConsulAddress",
+    "ConsulScheme",
+    "ConsulAclToken",
+    "ConsulCrossDataCenterDistribution",
+    "ConsulKVStoreProvider",
+    "ConsulMaxKVsPerTransaction",
+    "ZkAddress",
+    "KVClusterMasterPrefix",
+    "WebMessage",
+    "MaxConcurrentReplicaOperations",
+    "EnforceExactSemiSyncReplicas",
+    "RecoverLockedSemiSyncMaster",
+    "RecoverNonWriteableMaster",
+    "UseSuperReadOnly",
+    "BufferInstanceWrites",
+    "InstanceWriteBufferSize",
+    "InstanceFlushIntervalMilliseconds",
+    "InstancePoolExpiryMinutes",
+    "MySQLInterpolateParams",
+];
+
+/// What loading found worth telling the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Keys nobody knows (typos, other tools' keys).
+    pub unknown_keys: Vec<String>,
+    /// orchestrator keys accepted but not acted on by this build.
+    pub not_implemented_keys: Vec<String>,
+    /// Keys set from the environment.
+    pub from_environment: Vec<String>,
+}
+
+impl LoadReport {
+    /// One line per finding, for logs.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w: Vec<String> = self
+            .unknown_keys
+            .iter()
+            .map(|k| format!("unknown configuration key {k:?} (ignored): check its spelling"))
+            .collect();
+        w.extend(self.not_implemented_keys.iter().map(|k| {
+            format!("configuration key {k:?} is not supported by this version yet (ignored)")
+        }));
+        w
+    }
+}
+
+fn config_error(path: Option<&Path>, reason: impl Into<String>) -> Error {
+    Error::Config {
+        path: path.map(Path::to_path_buf),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Loads a file (when given), applies `ORC__<Key>` variables from `env`,
+    /// checks every key and validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<(Self, LoadReport), Error> {
+        let mut object = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| config_error(Some(p), format!("cannot read: {e}")))?;
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Object(map)) => map,
+                    Ok(_) => {
+                        return Err(config_error(Some(p), "the file must hold one JSON object"));
+                    }
+                    Err(e) => return Err(config_error(Some(p), format!("not valid JSON: {e}"))),
+                }
+            }
+            None => Map::new(),
+        };
+        let mut report = LoadReport::default();
+        for (name, raw) in env {
+            if let Some(key) = name.strip_prefix("ORC__") {
+                let value =
+                    serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.clone()));
+                object.insert(key.to_string(), value);
+                report.from_environment.push(key.to_string());
+            }
+        }
+        let mut known = Map::new();
+        for (key, value) in object {
+            if IMPLEMENTED_KEYS.contains(&key.as_str()) {
+                let single: Map<String, Value> =
+                    [(key.clone(), value.clone())].into_iter().collect();
+                if let Err(e) = serde_json::from_value::<Config>(Value::Object(single)) {
+                    return Err(config_error(path, format!("key {key}: {e}")));
+                }
+                known.insert(key, value);
+            } else if NOT_YET_IMPLEMENTED_KEYS.contains(&key.as_str()) {
+                report.not_implemented_keys.push(key);
+            } else {
+                report.unknown_keys.push(key);
+            }
+        }
+        let mut config: Config = serde_json::from_value(Value::Object(known))
+            .map_err(|e| config_error(path, e.to_string()))?;
+        config.expand_secrets(path)?;
+        config
+            .validate()
+            .map_err(|reason| config_error(path, reason))?;
+        Ok((config, report))
+    }
+
+    fn expand_secrets(&mut self, path: Option<&Path>) -> Result<(), Error> {
+        for secret in [
+            &mut self.mysql_topology_password,
+            &mut self.mysql_orchestrator_password,
+        ] {
+            if let Some(var) = secret.strip_prefix("${").and_then(|s| s.strip_suffix('}')) {
+                *secret = std::env::var(var).map_err(|_| {
+                    config_error(
+                        path,
+                        format!("password refers to unset environment variable {var}"),
+                    )
+                })?;
+            }
+        }
+        if !self.mysql_topology_credentials_config_file.is_empty() {
+            let (u, p) =
+                read_credentials_file(Path::new(&self.mysql_topology_credentials_config_file))?;
+            self.mysql_topology_user = u;
+            self.mysql_topology_password = p;
+        }
+        if !self.mysql_orchestrator_credentials_config_file.is_empty() {
+            let (u, p) =
+                read_credentials_file(Path::new(&self.mysql_orchestrator_credentials_config_file))?;
+            self.mysql_orchestrator_user = u;
+            self.mysql_orchestrator_password = p;
+        }
+        Ok(())
+    }
+
+    /// Checks values; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = |name: &str, v: f64, max: f64| {
+            if v.is_finite() && v > 0.0 && v <= max {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{name} must be greater than 0 and at most {max}, got {v}"
+                ))
+            }
+        };
+        positive("InstancePollSeconds", self.instance_poll_seconds, 3600.0)?;
+        positive(
+            "MySQLConnectTimeoutSeconds",
+            self.mysql_connect_timeout_seconds,
+            3600.0,
+        )?;
+        positive(
+            "MySQLDiscoveryReadTimeoutSeconds",
+            self.mysql_discovery_read_timeout_seconds,
+            3600.0,
+        )?;
+        positive(
+            "MySQLTopologyReadTimeoutSeconds",
+            self.mysql_topology_read_timeout_seconds,
+            86400.0,
+        )?;
+        positive(
+            "MySQLOrchestratorReadTimeoutSeconds",
+            self.mysql_orchestrator_read_timeout_seconds,
+            3600.0,
+        )?;
+        positive(
+            "ReasonableInstanceCheckSeconds",
+            self.reasonable_instance_check_seconds,
+            3600.0,
+        )?;
+        if self.default_instance_port == 0 {
+            return Err("DefaultInstancePort must be between 1 and 65535".into());
+        }
+        match self.backend_db.to_ascii_lowercase().as_str() {
+            "sqlite" | "sqlite3" => {
+                if self.sqlite3_data_file.trim().is_empty() {
+                    return Err("SQLite3DataFile is required when BackendDB is sqlite".into());
+                }
+            }
+            "mysql" => {
+                if self.mysql_orchestrator_host.trim().is_empty() {
+                    return Err("MySQLOrchestratorHost is required when BackendDB is mysql".into());
+                }
+            }
+            other => return Err(format!("BackendDB must be sqlite or mysql, got {other:?}")),
+        }
+        match self.mysql_hostname_resolve_method.as_str() {
+            "@@hostname" | "@@report_host" | "none" | "" => {}
+            other => {
+                return Err(format!(
+                    "MySQLHostnameResolveMethod must be @@hostname, @@report_host or none, got {other:?}"
+                ));
+            }
+        }
+        match self.hostname_resolve_method.as_str() {
+            "default" | "none" | "cname" | "ip" | "" => {}
+            other => {
+                return Err(format!(
+                    "HostnameResolveMethod must be default, cname, ip or none, got {other:?}"
+                ));
+            }
+        }
+        parse_listen_address(&self.listen_address).map_err(|e| format!("ListenAddress: {e}"))?;
+        parse_listen_address(&self.grpc_listen_address)
+            .map_err(|e| format!("GrpcListenAddress: {e}"))?;
+        for (name, pattern) in [
+            ("DataCenterPattern", &self.data_center_pattern),
+            ("RegionPattern", &self.region_pattern),
+            (
+                "PhysicalEnvironmentPattern",
+                &self.physical_environment_pattern,
+            ),
+        ] {
+            if !pattern.is_empty() {
+                regex::Regex::new(pattern).map_err(|e| format!("{name}: {e}"))?;
+            }
+        }
+        for pattern in self.cluster_name_to_alias.keys().chain(
+            self.discovery_ignore_hostname_filters
+                .iter()
+                .chain(&self.discovery_ignore_replica_hostname_filters)
+                .chain(&self.discovery_ignore_master_hostname_filters),
+        ) {
+            regex::Regex::new(pattern)
+                .map_err(|e| format!("bad regular expression {pattern:?}: {e}"))?;
+        }
+        for seed in &self.discovery_seeds {
+            orc_model::InstanceKey::parse_with_default_port(seed, self.default_instance_port)
+                .map_err(|e| format!("DiscoverySeeds: {e}"))?;
+        }
+        if self.prober_membership_ttl_milliseconds < self.prober_heartbeat_milliseconds * 2 {
+            return Err("ProberMembershipTtlMilliseconds must be at least twice ProberHeartbeatMilliseconds".into());
+        }
+        Ok(())
+    }
+
+    /// `InstancePollSeconds` as a duration.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.instance_poll_seconds)
+    }
+
+    /// Whether the backend is SQLite.
+    pub fn uses_sqlite(&self) -> bool {
+        self.backend_db.to_ascii_lowercase().starts_with("sqlite")
+    }
+
+    /// The SQLite file.
+    pub fn sqlite_path(&self) -> PathBuf {
+        PathBuf::from(&self.sqlite3_data_file)
+    }
+}
+
+/// `:3000` → `0.0.0.0:3000`; `host:port` kept.
+pub fn parse_listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_string()
+    };
+    full.parse()
+        .map_err(|_| format!("{text:?} is not [host]:port"))
+}
+
+/// Reads `user` and `password` from the `[client]` section of a my.cnf file.
+pub fn read_credentials_file(path: &Path) -> Result<(String, String), Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| config_error(Some(path), format!("cannot read credentials file: {e}")))?;
+    let mut in_client = false;
+    let (mut user, mut password) = (None, None);
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_client = line.eq_ignore_ascii_case("[client]");
+            continue;
+        }
+        if !in_client || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let v = v.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
+            match k.trim() {
+                "user" => user = Some(v),
+                "password" => password = Some(v),
+                _ => {}
+            }
+        }
+    }
+    match user {
+        Some(u) => Ok((u, password.unwrap_or_default())),
+        None => Err(config_error(Some(path), "no user in its [client] section")),
+    }
+}

@@ -1,0 +1,74 @@
+//! Configuration and process lifecycle shared by every orchestrator-rs binary.
+//!
+//! It owns [`Config`] (orchestrator's JSON keys accepted as they are, plus
+//! ours; unknown keys reported, never silently ignored; validated at
+//! start-up), the exit code for bad configuration ([`EXIT_BAD_CONFIG`]),
+//! logging set-up ([`init_tracing`]) and the shutdown token that SIGTERM and
+//! SIGINT cancel ([`shutdown_on_signals`]). It must not know any service.
+
+pub mod config;
+
+pub use config::{Config, LoadReport, parse_listen_address, read_credentials_file};
+
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+/// Exit status for a configuration that cannot be used (`EX_USAGE`).
+pub const EXIT_BAD_CONFIG: u8 = 64;
+
+/// Runtime failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is unusable.
+    #[error("bad configuration{}: {reason}", path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    Config {
+        /// The file, when one was read.
+        path: Option<PathBuf>,
+        /// What is wrong, naming the key.
+        reason: String,
+    },
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A token cancelled on SIGTERM or SIGINT.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        t.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        t.cancel();
+    });
+    token
+}
+
+#[cfg(test)]
+mod tests;
