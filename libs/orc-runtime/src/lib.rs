@@ -72,3 +72,12 @@ pub fn shutdown_on_signals() -> CancellationToken {
 
 #[cfg(test)]
 mod tests;
+
+/// The wall clock as a model timestamp (the edges read clocks; the core takes `now`).
+pub fn wall_clock() -> orc_model::Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    orc_model::Timestamp::from_millis(ms)
+}

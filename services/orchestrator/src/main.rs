@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use orc_runtime::{Config, EXIT_BAD_CONFIG};
+use orchestrator::roles::{self, Roles};
 use orchestrator::sandbox;
 
 #[derive(Parser)]
@@ -13,12 +15,39 @@ use orchestrator::sandbox;
     about = "MySQL/MariaDB replication topology manager"
 )]
 struct Cli {
+    /// orchestrator JSON configuration file.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run every role in one process (in-process bus, SQLite by default).
+    Serve {
+        /// Use NATS instead of the in-process bus.
+        #[arg(long)]
+        nats: Option<String>,
+    },
+    /// Run the prober role (over NATS).
+    Prober {
+        /// NATS URL (or NatsUrl in the configuration).
+        #[arg(long)]
+        nats: Option<String>,
+    },
+    /// Run the analyzer role (over NATS).
+    Analyzer {
+        /// NATS URL (or NatsUrl in the configuration).
+        #[arg(long)]
+        nats: Option<String>,
+    },
+    /// Run the gateway role (over NATS).
+    Gateway {
+        /// NATS URL (or NatsUrl in the configuration).
+        #[arg(long)]
+        nats: Option<String>,
+    },
     /// Run a local MariaDB replication topology to try orchestrator on.
     Sandbox {
         #[command(subcommand)]
@@ -54,10 +83,61 @@ enum SandboxAction {
     },
 }
 
+fn load_config(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    match Config::load(path.map(PathBuf::as_path), &env) {
+        Ok((config, report)) => {
+            for w in report.warnings() {
+                tracing::warn!("{w}");
+            }
+            Ok(config)
+        }
+        Err(e) => {
+            eprintln!("orchestrator: {e}");
+            Err(ExitCode::from(EXIT_BAD_CONFIG))
+        }
+    }
+}
+
+async fn run_roles(path: Option<&PathBuf>, roles: Roles, nats: Option<String>) -> ExitCode {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let shutdown = orc_runtime::shutdown_on_signals();
+    let result = roles::run(config, roles, nats, shutdown, |bound| {
+        println!("orchestrator: HTTP API on http://{}/api", bound.http);
+        println!("orchestrator: gRPC API on {}", bound.grpc);
+    })
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("orchestrator: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    orc_runtime::init_tracing();
     let cli = Cli::parse();
+    let config = cli.config.as_ref();
+    let only = |prober, analyzer, gateway| Roles {
+        prober,
+        analyzer,
+        gateway,
+    };
     let result = match cli.command {
+        Command::Serve { nats } => return run_roles(config, Roles::ALL, nats).await,
+        Command::Prober { nats } => return run_roles(config, only(true, false, false), nats).await,
+        Command::Analyzer { nats } => {
+            return run_roles(config, only(false, true, false), nats).await;
+        }
+        Command::Gateway { nats } => {
+            return run_roles(config, only(false, false, true), nats).await;
+        }
         Command::Sandbox { action } => match action {
             SandboxAction::Up {
                 replicas,

@@ -1,0 +1,350 @@
+//! The command table: which route each command calls and what it prints.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::{Api, Args, Env, Failure, fetch::urlencode, select_api};
+
+/// Commands this client knows, as `help` lists them.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("help", "Show this help"),
+    ("which-api", "Output the HTTP API to be used"),
+    ("api", "Invoke any API request; provide --path argument"),
+    ("clusters", "List all clusters known to orchestrator"),
+    (
+        "clusters-alias",
+        "List all clusters known to orchestrator, with their aliases",
+    ),
+    ("all-instances", "List all instances known to orchestrator"),
+    ("instance", "Output the given instance's key"),
+    ("which-instance", "Output the given instance's key"),
+    ("which-master", "Output the master of a given instance"),
+    ("which-replicas", "Output the replicas of a given instance"),
+    (
+        "which-cluster",
+        "Output the name of the cluster an instance belongs to, or the cluster whose name or alias is given",
+    ),
+    (
+        "which-cluster-alias",
+        "Output the alias of the cluster an instance belongs to",
+    ),
+    ("which-cluster-master", "Output the master of a cluster"),
+    (
+        "which-cluster-instances",
+        "Output the list of instances participating in the same cluster as the given instance",
+    ),
+    (
+        "all-clusters-masters",
+        "List of writeable masters, one per cluster",
+    ),
+    (
+        "topology",
+        "Show an ascii-graph of a replication topology, given a member of that topology",
+    ),
+    (
+        "topology-tabulated",
+        "Show an ascii-graph of a replication topology, tabulated",
+    ),
+    ("search", "Search for instances matching given substring"),
+    ("discover", "Look up an instance, investigate it"),
+    (
+        "async-discover",
+        "Look up an instance, investigate it asynchronously",
+    ),
+    ("forget", "Forget about an instance's existence"),
+    ("forget-cluster", "Forget about a cluster"),
+];
+
+struct Ctx<'a> {
+    args: &'a Args,
+    env: &'a Env,
+}
+
+impl Ctx<'_> {
+    fn default_port(&self) -> Result<u16, Failure> {
+        match self.args.get('D') {
+            Some(p) => p
+                .parse()
+                .map_err(|_| Failure(format!("invalid default port: {p}"))),
+            None => Ok(3306),
+        }
+    }
+
+    fn instance_raw(&self) -> Option<String> {
+        self.args
+            .get('i')
+            .map(str::to_string)
+            .or_else(|| self.env.instance.clone())
+    }
+
+    /// `host/port` of `-i` (default port applied).
+    fn instance_path(&self) -> Result<String, Failure> {
+        let raw = self
+            .instance_raw()
+            .ok_or_else(|| Failure("instance must be provided".into()))?;
+        to_path(&raw, self.default_port()?)
+    }
+
+    /// `${alias:-$instance}`, raw.
+    fn cluster_hint(&self) -> Result<String, Failure> {
+        self.args
+            .get('a')
+            .map(str::to_string)
+            .or_else(|| self.instance_raw())
+            .ok_or_else(|| Failure("instance or alias must be provided".into()))
+    }
+}
+
+fn to_path(raw: &str, default_port: u16) -> Result<String, Failure> {
+    let raw = raw.trim();
+    let (host, port) = match raw.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => {
+            (h.trim_matches(|c| c == '[' || c == ']'), p)
+        }
+        _ => (raw, ""),
+    };
+    if host.is_empty() {
+        return Err(Failure(format!("invalid instance: {raw}")));
+    }
+    let port = if port.is_empty() {
+        default_port.to_string()
+    } else {
+        port.to_string()
+    };
+    Ok(format!("{}/{}", urlencode(host), urlencode(&port)))
+}
+
+/// `host:port` of a `{Hostname, Port}` object (as jq's print_key).
+fn key(v: &Value) -> String {
+    let host = v
+        .get("Hostname")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let port = v
+        .get("Port")
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "null".into());
+    format!("{host}:{port}")
+}
+
+fn write_lines(
+    out: &mut dyn Write,
+    lines: impl IntoIterator<Item = String>,
+) -> Result<(), Failure> {
+    for l in lines {
+        writeln!(out, "{l}")?;
+    }
+    Ok(())
+}
+
+fn array(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// Fails when the answer is orchestrator's error envelope.
+fn check(v: Value) -> Result<Value, Failure> {
+    let is_error = v
+        .get("Code")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.contains("ERROR"));
+    if !is_error {
+        return Ok(v);
+    }
+    let mut message = v
+        .get("Message")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown error")
+        .replace('"', "");
+    if let Some(details) = v.get("Details").filter(|d| !d.is_null()) {
+        message.push('\n');
+        message.push_str(&details.to_string());
+    }
+    Err(Failure(message))
+}
+
+async fn call(api: &Api, path: &str) -> Result<Value, Failure> {
+    check(api.get(path).await?)
+}
+
+fn usage() -> String {
+    let mut s = String::from("Usage: orchestrator-client -c <command> [flags...]\nCommands:\n");
+    for (name, help) in COMMANDS {
+        s.push_str(&format!("  {name:<26} {help}\n"));
+    }
+    s
+}
+
+/// Parses `argv` and runs the command, printing to `out`.
+pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<(), Failure> {
+    let args = Args::parse(argv)?;
+    let command = match args.get('c') {
+        Some(c) => c.replacen("slave", "replica", 1),
+        None if args.help => "help".to_string(),
+        None => {
+            return Err(Failure(
+                "No command given. Use -c <command>; -c help lists them".into(),
+            ));
+        }
+    };
+    if command == "help" {
+        write!(out, "{}", usage())?;
+        return Ok(());
+    }
+    if !COMMANDS.iter().any(|(n, _)| *n == command) {
+        return Err(Failure(format!("Unsupported command: {command}")));
+    }
+    let ctx = Ctx { args: &args, env };
+    let api = select_api(env, args.get('U')).await?;
+    match command.as_str() {
+        "which-api" => write_lines(out, [api.base.clone()]),
+        "api" => {
+            let path = args
+                .get('P')
+                .ok_or_else(|| Failure("--path must be provided".into()))?;
+            let v = api.get(path).await?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+            Ok(())
+        }
+        "clusters" => {
+            let v = call(&api, "clusters-info").await?;
+            write_lines(out, array(&v).iter().map(|c| str_field(c, "ClusterName")))
+        }
+        "clusters-alias" => {
+            let v = call(&api, "clusters-info").await?;
+            write_lines(
+                out,
+                array(&v).iter().map(|c| {
+                    format!(
+                        "{},{}",
+                        str_field(c, "ClusterName"),
+                        str_field(c, "ClusterAlias")
+                    )
+                }),
+            )
+        }
+        "all-instances" => {
+            let v = call(&api, "all-instances").await?;
+            write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
+        }
+        "instance" | "which-instance" => {
+            let v = call(&api, &format!("instance/{}", ctx.instance_path()?)).await?;
+            write_lines(out, [key(&v["Key"])])
+        }
+        "which-master" => {
+            let v = call(&api, &format!("instance/{}", ctx.instance_path()?)).await?;
+            write_lines(out, [key(&v["MasterKey"])])
+        }
+        "which-replicas" => {
+            let v = call(&api, &format!("instance-replicas/{}", ctx.instance_path()?)).await?;
+            write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
+        }
+        "which-cluster" => {
+            let v = call(
+                &api,
+                &format!("cluster-info/{}", urlencode(&ctx.cluster_hint()?)),
+            )
+            .await?;
+            write_lines(out, [str_field(&v, "ClusterName")])
+        }
+        "which-cluster-alias" => {
+            let v = call(
+                &api,
+                &format!("cluster-info/{}", urlencode(&ctx.cluster_hint()?)),
+            )
+            .await?;
+            write_lines(out, [str_field(&v, "ClusterAlias")])
+        }
+        "which-cluster-master" => {
+            let v = call(&api, &format!("master/{}", urlencode(&ctx.cluster_hint()?))).await?;
+            write_lines(out, [str_field(&v, "ClusterName")])
+        }
+        "which-cluster-instances" => {
+            let v = call(
+                &api,
+                &format!("cluster/{}", urlencode(&ctx.cluster_hint()?)),
+            )
+            .await?;
+            write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
+        }
+        "all-clusters-masters" => {
+            let v = call(&api, "masters").await?;
+            write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
+        }
+        "topology" | "topology-tabulated" => {
+            let v = call(
+                &api,
+                &format!("{command}/{}", urlencode(&ctx.cluster_hint()?)),
+            )
+            .await?;
+            write_lines(out, [str_field(&v, "Details")])
+        }
+        "search" => {
+            let term = ctx
+                .instance_raw()
+                .ok_or_else(|| Failure("instance must be provided".into()))?;
+            let v = call(&api, &format!("search?s={}", urlencode(&term))).await?;
+            write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
+        }
+        "discover" => {
+            let v = call(&api, &format!("discover/{}", ctx.instance_path()?)).await?;
+            write_lines(out, [key(&v["Details"]["Key"])])
+        }
+        "async-discover" => {
+            call(&api, &format!("async-discover/{}", ctx.instance_path()?)).await?;
+            Ok(())
+        }
+        "forget" => {
+            call(&api, &format!("forget/{}", ctx.instance_path()?)).await?;
+            Ok(())
+        }
+        "forget-cluster" => {
+            call(
+                &api,
+                &format!("forget-cluster/{}", urlencode(&ctx.cluster_hint()?)),
+            )
+            .await?;
+            Ok(())
+        }
+        other => Err(Failure(format!("Unsupported command: {other}"))),
+    }
+}
+
+fn str_field(v: &Value, field: &str) -> String {
+    v.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_become_host_slash_port_with_the_default_port() {
+        assert_eq!(to_path("db1:3307", 3306).unwrap(), "db1/3307");
+        assert_eq!(to_path("db1", 3306).unwrap(), "db1/3306");
+        assert_eq!(to_path("db1", 3310).unwrap(), "db1/3310");
+        assert_eq!(to_path("[::1]:3307", 3306).unwrap(), "%3A%3A1/3307");
+        assert!(to_path(":3306", 3306).is_err());
+    }
+
+    #[test]
+    fn error_envelopes_fail_with_their_message() {
+        let v: Value = serde_json::json!({"Code":"ERROR","Message":"Cannot read instance: \"x:1\"","Details":null});
+        assert_eq!(check(v), Err(Failure("Cannot read instance: x:1".into())));
+        let ok: Value = serde_json::json!({"Code":"OK","Message":"fine","Details":1});
+        assert!(check(ok).is_ok());
+        assert!(check(serde_json::json!([1, 2])).is_ok());
+    }
+
+    #[test]
+    fn keys_print_like_orchestrator_client() {
+        assert_eq!(
+            key(&serde_json::json!({"Hostname":"db","Port":3306})),
+            "db:3306"
+        );
+        assert_eq!(key(&serde_json::json!({"Hostname":"","Port":0})), ":0");
+    }
+}

@@ -1,0 +1,400 @@
+//! The analyzer: folds snapshots into per-cluster views, keeps the instance
+//! registry that probers work from, answers discover and forget, and
+//! persists instance state.
+//!
+//! One task owns the [`view::View`] and handles bus messages in order;
+//! slow work (waiting for a probe, writing the store) happens in helper
+//! tasks that talk back over channels, so the loop never blocks on IO.
+//! Several analyzers may run: each sees every snapshot; a forget handled by
+//! one is broadcast to the others. Entry point: [`run`].
+
+pub mod view;
+mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orc_bus::{Bus, Message, subjects};
+use orc_model::{InstanceKey, InstanceSnapshot};
+use orc_proto::v1 as wire;
+use orc_runtime::{Config, wall_clock};
+use orc_store::Store;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use view::View;
+
+/// What an analyzer needs to know.
+#[derive(Debug, Clone)]
+pub struct AnalyzerConfig {
+    /// Unique id among analyzers.
+    pub id: String,
+    /// How often the full registry is re-published.
+    pub registry_interval: Duration,
+    /// How often changed states are written.
+    pub flush_interval: Duration,
+    /// How long a forgotten instance is ignored even if still named by others.
+    pub forget_ttl: Duration,
+    /// How long to wait for a prober to answer a discover.
+    pub probe_timeout: Duration,
+    /// Instances to know from the start (`DiscoverySeeds`).
+    pub seeds: Vec<InstanceKey>,
+}
+
+impl AnalyzerConfig {
+    /// Derives the analyzer's settings from the process configuration.
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            id: format!("analyzer-{}", std::process::id()),
+            registry_interval: Duration::from_secs(2),
+            flush_interval: Duration::from_millis(100),
+            forget_ttl: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs_f64(
+                c.mysql_connect_timeout_seconds + c.mysql_discovery_read_timeout_seconds + 1.0,
+            ),
+            seeds: c
+                .discovery_seeds
+                .iter()
+                .filter_map(|s| {
+                    InstanceKey::parse_with_default_port(s, c.default_instance_port).ok()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Why an analyzer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bus failed.
+    #[error(transparent)]
+    Bus(#[from] orc_bus::Error),
+    /// The store failed at start-up.
+    #[error(transparent)]
+    Store(#[from] orc_store::Error),
+}
+
+enum Internal {
+    Add(InstanceKey, oneshot::Sender<bool>),
+    Apply(Box<InstanceSnapshot>, oneshot::Sender<Result<(), String>>),
+    Drop(InstanceKey),
+}
+
+struct Ctx {
+    cfg: AnalyzerConfig,
+    bus: Arc<dyn Bus>,
+    internal: mpsc::Sender<Internal>,
+}
+
+/// Runs an analyzer until `shutdown` is cancelled.
+pub async fn run(
+    cfg: AnalyzerConfig,
+    bus: Arc<dyn Bus>,
+    store: Store,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let stored = store.instances().all().await?;
+    let mut view = View::from_stored(stored);
+    for seed in &cfg.seeds {
+        view.add(seed, wall_clock());
+    }
+    let mut snapshots = bus.subscribe(subjects::SNAPSHOT).await?;
+    let mut discover = bus
+        .queue_subscribe(subjects::DISCOVER, subjects::ANALYZERS)
+        .await?;
+    let mut forget = bus
+        .queue_subscribe(subjects::FORGET, subjects::ANALYZERS)
+        .await?;
+    let mut forgotten = bus.subscribe(subjects::FORGOTTEN).await?;
+    let mut registry_get = bus.subscribe(subjects::REGISTRY_GET).await?;
+    bus.flush().await?;
+    tracing::info!(analyzer = %cfg.id, instances = view.len(), "analyzer started");
+
+    let tracker = TaskTracker::new();
+    let (write_tx, write_rx) = mpsc::channel::<writer::Job>(64);
+    let writer = tokio::spawn(writer::run(store.clone(), write_rx));
+    let (internal_tx, mut internal_rx) = mpsc::channel::<Internal>(256);
+    let ctx = Arc::new(Ctx {
+        cfg: cfg.clone(),
+        bus: bus.clone(),
+        internal: internal_tx,
+    });
+    let mut flush_tick = tokio::time::interval(cfg.flush_interval);
+    let mut registry_tick = tokio::time::interval(cfg.registry_interval);
+    let mut debounce_tick = tokio::time::interval(Duration::from_millis(20));
+
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(msg) = snapshots.next() => {
+                let snap = orc_bus::decode::<wire::InstanceSnapshot>(&msg.subject, &msg.payload)
+                    .ok()
+                    .and_then(|w| InstanceSnapshot::try_from(&w).ok());
+                if let Some(snap) = snap {
+                    let got = view.ingest(&snap, wall_clock());
+                    if !got.discovered.is_empty() {
+                        tracing::debug!(from = %snap.key, new = ?got.discovered, "discovered instances");
+                    }
+                }
+            }
+            Some(cmd) = internal_rx.recv() => match cmd {
+                Internal::Add(key, reply) => {
+                    let _ = reply.send(view.add(&key, wall_clock()));
+                }
+                Internal::Apply(snap, reply) => {
+                    view.ingest(&snap, wall_clock());
+                    let upserts: Vec<_> = view.take_one(&snap.key).into_iter().collect();
+                    let (done, wait) = oneshot::channel();
+                    let _ = write_tx.send(writer::Job { upserts, deletes: Vec::new(), done: Some(done) }).await;
+                    tracker.spawn(async move {
+                        let r = wait.await.unwrap_or_else(|_| Err("store writer stopped".into()));
+                        let _ = reply.send(r);
+                    });
+                }
+                Internal::Drop(key) => {
+                    view.drop_key(&key);
+                    let _ = write_tx.send(writer::Job { upserts: Vec::new(), deletes: vec![key], done: None }).await;
+                }
+            },
+            Some(msg) = discover.next() => {
+                let ctx = ctx.clone();
+                tracker.spawn(async move { handle_discover(&ctx, msg).await });
+            }
+            Some(msg) = forget.next() => {
+                handle_forget(&cfg, &*bus, &mut view, &write_tx, msg).await;
+            }
+            Some(msg) = forgotten.next() => {
+                if let Ok(ev) = orc_bus::decode::<wire::ForgetEvent>(&msg.subject, &msg.payload)
+                    && ev.analyzer_id != cfg.id
+                {
+                    let keys: Vec<InstanceKey> = ev.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()).collect();
+                    view.forget(&keys, wall_clock(), cfg.forget_ttl);
+                }
+            }
+            Some(msg) = registry_get.next() => {
+                let reg = registry(&cfg, &view);
+                let _ = bus.respond(&msg, orc_bus::encode(&reg)).await;
+                let _ = bus.publish(subjects::REGISTRY, orc_bus::encode(&reg)).await;
+            }
+            _ = debounce_tick.tick() => {
+                if view.take_registry_changed() {
+                    publish_registry(&cfg, &*bus, &view).await;
+                }
+            }
+            _ = registry_tick.tick() => {
+                publish_registry(&cfg, &*bus, &view).await;
+            }
+            _ = flush_tick.tick() => {
+                let upserts = view.take_dirty();
+                if !upserts.is_empty() {
+                    let _ = write_tx.send(writer::Job { upserts, deletes: Vec::new(), done: None }).await;
+                }
+            }
+        }
+    }
+    let upserts = view.take_dirty();
+    let (done, wait) = oneshot::channel();
+    let _ = write_tx
+        .send(writer::Job {
+            upserts,
+            deletes: Vec::new(),
+            done: Some(done),
+        })
+        .await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
+    drop(write_tx);
+    drop(ctx);
+    tracker.close();
+    let _ = tokio::time::timeout(cfg.probe_timeout, tracker.wait()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    tracing::info!(analyzer = %cfg.id, "analyzer stopped");
+    Ok(())
+}
+
+fn registry(cfg: &AnalyzerConfig, view: &View) -> wire::InstanceRegistry {
+    wire::InstanceRegistry {
+        analyzer_id: cfg.id.clone(),
+        generation: view.generation(),
+        keys: view.keys().map(Into::into).collect(),
+        sent_at_ms: wall_clock().as_millis(),
+    }
+}
+
+async fn publish_registry(cfg: &AnalyzerConfig, bus: &dyn Bus, view: &View) {
+    if let Err(e) = bus
+        .publish(subjects::REGISTRY, orc_bus::encode(&registry(cfg, view)))
+        .await
+    {
+        tracing::warn!(error = %e, "registry not published");
+    }
+}
+
+async fn reply_discover(
+    bus: &dyn Bus,
+    msg: &Message,
+    error: String,
+    snapshot: Option<wire::InstanceSnapshot>,
+) {
+    let reply = wire::DiscoverReply { error, snapshot };
+    let _ = bus.respond(msg, orc_bus::encode(&reply)).await;
+}
+
+async fn handle_discover(ctx: &Ctx, msg: Message) {
+    let key = orc_bus::decode::<wire::DiscoverRequest>(&msg.subject, &msg.payload)
+        .ok()
+        .and_then(|r| r.key)
+        .map(|k| InstanceKey::try_from(&k));
+    let key = match key {
+        Some(Ok(k)) => k,
+        Some(Err(e)) => return reply_discover(&*ctx.bus, &msg, e.to_string(), None).await,
+        None => {
+            return reply_discover(
+                &*ctx.bus,
+                &msg,
+                "discover needs an instance key".into(),
+                None,
+            )
+            .await;
+        }
+    };
+    let (tx, rx) = oneshot::channel();
+    if ctx
+        .internal
+        .send(Internal::Add(key.clone(), tx))
+        .await
+        .is_err()
+    {
+        return reply_discover(&*ctx.bus, &msg, "analyzer is stopping".into(), None).await;
+    }
+    let was_new = rx.await.unwrap_or(false);
+    let req = orc_bus::encode(&wire::ProbeOneRequest {
+        key: Some((&key).into()),
+    });
+    let answer = ctx
+        .bus
+        .request(subjects::PROBE_ONE, req, ctx.cfg.probe_timeout)
+        .await;
+    let snapshot = match answer {
+        Ok(bytes) => orc_bus::decode::<wire::InstanceSnapshot>(subjects::PROBE_ONE, &bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|w| {
+                InstanceSnapshot::try_from(&w)
+                    .map(|s| (w, s))
+                    .map_err(|e| e.to_string())
+            }),
+        Err(orc_bus::Error::NoResponders { .. }) => {
+            Err("no prober is running to discover the instance".into())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    let (wire_snap, snap) = match snapshot {
+        Ok(s) => s,
+        Err(e) => {
+            if was_new {
+                let _ = ctx.internal.send(Internal::Drop(key)).await;
+            }
+            return reply_discover(&*ctx.bus, &msg, e, None).await;
+        }
+    };
+    if let orc_model::ProbeOutcome::Failed(err) = &snap.outcome {
+        if was_new {
+            let _ = ctx.internal.send(Internal::Drop(key)).await;
+        }
+        return reply_discover(&*ctx.bus, &msg, err.message.clone(), Some(wire_snap)).await;
+    }
+    let (tx, rx) = oneshot::channel();
+    let stored = match ctx.internal.send(Internal::Apply(Box::new(snap), tx)).await {
+        Ok(()) => rx
+            .await
+            .unwrap_or_else(|_| Err("analyzer is stopping".into())),
+        Err(_) => Err("analyzer is stopping".into()),
+    };
+    match stored {
+        Ok(()) => reply_discover(&*ctx.bus, &msg, String::new(), Some(wire_snap)).await,
+        Err(e) => {
+            reply_discover(
+                &*ctx.bus,
+                &msg,
+                format!("instance discovered but not stored: {e}"),
+                Some(wire_snap),
+            )
+            .await
+        }
+    }
+}
+
+async fn handle_forget(
+    cfg: &AnalyzerConfig,
+    bus: &dyn Bus,
+    view: &mut View,
+    writes: &mpsc::Sender<writer::Job>,
+    msg: Message,
+) {
+    let reply = |error: String, forgotten: Vec<InstanceKey>| wire::ForgetReply {
+        error,
+        forgotten: forgotten.iter().map(Into::into).collect(),
+    };
+    let Ok(req) = orc_bus::decode::<wire::ForgetRequest>(&msg.subject, &msg.payload) else {
+        let _ = bus
+            .respond(
+                &msg,
+                orc_bus::encode(&reply("malformed forget request".into(), vec![])),
+            )
+            .await;
+        return;
+    };
+    let mut keys: Vec<InstanceKey> = req
+        .keys
+        .iter()
+        .filter_map(|k| InstanceKey::try_from(k).ok())
+        .collect();
+    if !req.cluster.is_empty() {
+        keys.extend(view.cluster_members(&req.cluster));
+    }
+    let gone = view.forget(&keys, wall_clock(), cfg.forget_ttl);
+    if gone.is_empty() {
+        let what = if req.cluster.is_empty() {
+            keys.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            format!("cluster {}", req.cluster)
+        };
+        let _ = bus
+            .respond(
+                &msg,
+                orc_bus::encode(&reply(format!("not found: {what}"), vec![])),
+            )
+            .await;
+        return;
+    }
+    let (done, wait) = oneshot::channel();
+    let _ = writes
+        .send(writer::Job {
+            upserts: Vec::new(),
+            deletes: gone.clone(),
+            done: Some(done),
+        })
+        .await;
+    let written = tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .map_err(|_| "store did not answer".to_string())
+        .and_then(|r| r.unwrap_or_else(|_| Err("store writer stopped".into())));
+    let event = wire::ForgetEvent {
+        keys: gone.iter().map(Into::into).collect(),
+        analyzer_id: cfg.id.clone(),
+    };
+    let _ = bus
+        .publish(subjects::FORGOTTEN, orc_bus::encode(&event))
+        .await;
+    publish_registry(cfg, bus, view).await;
+    let error = written
+        .err()
+        .map(|e| format!("forgotten, but not removed from the store: {e}"))
+        .unwrap_or_default();
+    let _ = bus
+        .respond(&msg, orc_bus::encode(&reply(error, gone)))
+        .await;
+}

@@ -1,0 +1,285 @@
+//! The analyzer's in-memory view: every known instance's folded state, the
+//! instances recently forgotten, and what changed since the last flush.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use orc_model::{InstanceKey, InstanceSnapshot, InstanceState, Timestamp, Topology};
+use orc_store::StoredInstance;
+
+/// Known instances and bookkeeping.
+#[derive(Debug, Default)]
+pub struct View {
+    states: BTreeMap<InstanceKey, InstanceState>,
+    forgotten: HashMap<InstanceKey, Timestamp>,
+    dirty: BTreeSet<InstanceKey>,
+    registry_changed: bool,
+    generation: u64,
+}
+
+/// What ingesting one snapshot did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// Whether the instance's analysis-relevant state changed.
+    pub changed: bool,
+    /// Instances learned from it (its replicas and master).
+    pub discovered: Vec<InstanceKey>,
+    /// Whether it was ignored (recently forgotten).
+    pub ignored: bool,
+}
+
+impl View {
+    /// A view seeded with stored states.
+    pub fn from_stored(stored: Vec<StoredInstance>) -> Self {
+        let mut v = Self::default();
+        for s in stored {
+            v.states.insert(s.state.key.clone(), s.state);
+        }
+        v.registry_changed = true;
+        v
+    }
+
+    /// Every known key.
+    pub fn keys(&self) -> impl Iterator<Item = &InstanceKey> {
+        self.states.keys()
+    }
+
+    /// One state.
+    pub fn get(&self, key: &InstanceKey) -> Option<&InstanceState> {
+        self.states.get(key)
+    }
+
+    /// Number of known instances.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether nothing is known.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    fn is_forgotten(&self, key: &InstanceKey, now: Timestamp) -> bool {
+        self.forgotten.get(key).is_some_and(|until| now < *until)
+    }
+
+    /// Adds a key (un-forgetting it); returns whether it was new. It is
+    /// stored once a probe of it arrives.
+    pub fn add(&mut self, key: &InstanceKey, now: Timestamp) -> bool {
+        self.forgotten.remove(key);
+        if self.states.contains_key(key) {
+            return false;
+        }
+        self.states
+            .insert(key.clone(), InstanceState::new(key.clone(), now));
+        self.registry_changed = true;
+        self.generation += 1;
+        true
+    }
+
+    /// Folds a snapshot of a known instance in and learns the replicas and
+    /// master it names. Snapshots of unknown or forgotten instances are
+    /// ignored: instances become known only by `add` (discover, seeds) or
+    /// by being named by a known one.
+    pub fn ingest(&mut self, snap: &InstanceSnapshot, now: Timestamp) -> Ingested {
+        if self.is_forgotten(&snap.key, now) || !self.states.contains_key(&snap.key) {
+            return Ingested {
+                ignored: true,
+                ..Default::default()
+            };
+        }
+        let mut out = Ingested::default();
+        if let Some(state) = self.states.get_mut(&snap.key) {
+            out.changed = state.apply(snap);
+            // Persist every probe's bookkeeping, changed or not: the API
+            // shows last-seen times.
+            self.dirty.insert(snap.key.clone());
+        }
+        if let Some(data) = &snap.data {
+            let named = data.replicas.iter().cloned().chain(data.master_key());
+            for key in named {
+                if key != snap.key && !self.is_forgotten(&key, now) && self.add(&key, now) {
+                    out.discovered.push(key);
+                }
+            }
+        }
+        out
+    }
+
+    /// Forgets keys for `ttl` (snapshots naming them are ignored meanwhile);
+    /// returns those that were known.
+    pub fn forget(
+        &mut self,
+        keys: &[InstanceKey],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Vec<InstanceKey> {
+        let mut gone = Vec::new();
+        for key in keys {
+            if self.states.remove(key).is_some() {
+                gone.push(key.clone());
+            }
+            self.dirty.remove(key);
+            self.forgotten.insert(key.clone(), now.plus(ttl));
+        }
+        if !gone.is_empty() {
+            self.registry_changed = true;
+            self.generation += 1;
+        }
+        self.forgotten.retain(|_, until| now < *until);
+        gone
+    }
+
+    /// Drops a key without remembering it as forgotten (a discover that failed).
+    pub fn drop_key(&mut self, key: &InstanceKey) {
+        if self.states.remove(key).is_some() {
+            self.dirty.remove(key);
+            self.registry_changed = true;
+            self.generation += 1;
+        }
+    }
+
+    /// The replication graph of every known instance.
+    pub fn topology(&self) -> Topology {
+        Topology::from_states(self.states.values())
+    }
+
+    /// Members of the cluster named `cluster` (a `host:port` string).
+    pub fn cluster_members(&self, cluster: &str) -> Vec<InstanceKey> {
+        let topo = self.topology();
+        topo.placements()
+            .filter(|(_, p)| p.cluster.to_string() == cluster)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Takes the changed instances, ready to store.
+    pub fn take_dirty(&mut self) -> Vec<StoredInstance> {
+        if self.dirty.is_empty() {
+            return Vec::new();
+        }
+        let topo = self.topology();
+        let keys = std::mem::take(&mut self.dirty);
+        keys.into_iter()
+            .filter_map(|k| {
+                let state = self.states.get(&k)?.clone();
+                let cluster_name = topo
+                    .placement(&k)
+                    .map_or_else(|| k.to_string(), |p| p.cluster.to_string());
+                Some(StoredInstance {
+                    state,
+                    cluster_name,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes one instance for an immediate write.
+    pub fn take_one(&mut self, key: &InstanceKey) -> Option<StoredInstance> {
+        self.dirty.remove(key);
+        let state = self.states.get(key)?.clone();
+        let cluster_name = self
+            .topology()
+            .placement(key)
+            .map_or_else(|| key.to_string(), |p| p.cluster.to_string());
+        Some(StoredInstance {
+            state,
+            cluster_name,
+        })
+    }
+
+    /// Whether the registry changed since the last call; resets the flag.
+    pub fn take_registry_changed(&mut self) -> bool {
+        std::mem::take(&mut self.registry_changed)
+    }
+
+    /// A counter that moves whenever the set of known keys changes.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orc_model::{InstanceData, ProbeOutcome, ReplicationStatus};
+
+    fn k(p: u16) -> InstanceKey {
+        InstanceKey::new("127.0.0.1", p).unwrap()
+    }
+
+    fn snap(port: u16, master: Option<u16>, replicas: &[u16], at: i64) -> InstanceSnapshot {
+        InstanceSnapshot {
+            key: k(port),
+            vantage: "p".into(),
+            started_at: Timestamp(at),
+            observed_at: Timestamp(at),
+            outcome: ProbeOutcome::Ok,
+            data: Some(InstanceData {
+                replication: master.map(|m| ReplicationStatus {
+                    master_host: "127.0.0.1".into(),
+                    master_port: m,
+                    ..Default::default()
+                }),
+                replicas: replicas.iter().map(|p| k(*p)).collect(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_masters_snapshot_teaches_its_replicas_and_a_replicas_its_master() {
+        let mut v = View::default();
+        assert!(
+            v.ingest(&snap(1, None, &[2, 3], 10), Timestamp(10)).ignored,
+            "unknown until added"
+        );
+        v.add(&k(1), Timestamp(10));
+        v.add(&k(4), Timestamp(10));
+        let got = v.ingest(&snap(1, None, &[2, 3], 10), Timestamp(10));
+        assert_eq!(got.discovered, vec![k(2), k(3)]);
+        assert!(v.take_registry_changed());
+        let got = v.ingest(&snap(4, Some(9), &[], 11), Timestamp(11));
+        assert_eq!(got.discovered, vec![k(9)]);
+        assert_eq!(v.len(), 5);
+        assert!(
+            !v.forget(&[k(3)], Timestamp(12), Duration::from_secs(1))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn forgotten_instances_stay_forgotten_for_a_while() {
+        let mut v = View::default();
+        v.add(&k(1), Timestamp(10));
+        v.ingest(&snap(1, None, &[2], 10), Timestamp(10));
+        let ttl = Duration::from_secs(60);
+        assert_eq!(v.forget(&[k(2)], Timestamp(20), ttl), vec![k(2)]);
+        // The master still lists it, but it is not re-learned, nor accepted.
+        let got = v.ingest(&snap(1, None, &[2], 30), Timestamp(30));
+        assert!(got.discovered.is_empty());
+        assert!(v.ingest(&snap(2, Some(1), &[], 31), Timestamp(31)).ignored);
+        // After the TTL it comes back through the crawl.
+        let later = Timestamp(20 + 61_000);
+        assert_eq!(
+            v.ingest(&snap(1, None, &[2], 0), later).discovered,
+            vec![k(2)]
+        );
+        // An explicit add un-forgets at once.
+        v.forget(&[k(2)], later, ttl);
+        assert!(v.add(&k(2), later));
+    }
+
+    #[test]
+    fn dirty_instances_are_stored_with_their_cluster() {
+        let mut v = View::default();
+        v.add(&k(1), Timestamp(10));
+        v.ingest(&snap(1, None, &[2], 10), Timestamp(10));
+        v.ingest(&snap(2, Some(1), &[], 10), Timestamp(10));
+        let stored = v.take_dirty();
+        assert_eq!(stored.len(), 2);
+        assert!(stored.iter().all(|s| s.cluster_name == "127.0.0.1:1"));
+        assert!(v.take_dirty().is_empty());
+        assert_eq!(v.cluster_members("127.0.0.1:1"), vec![k(1), k(2)]);
+    }
+}

@@ -1,0 +1,328 @@
+//! The read model the APIs answer from: every stored instance, placed in
+//! its topology, with cluster names, aliases and the lookups orchestrator's
+//! routes need (cluster hints, fuzzy instance keys, search).
+
+use std::collections::BTreeMap;
+
+use orc_compat::topology::{ascii, line, tabulated, tree_order};
+use orc_compat::{ClusterInfoJson, DisplayPolicy, InstanceJson, InstanceView};
+use orc_model::{InstanceKey, InstanceState, Timestamp, Topology};
+use orc_store::{Store, StoredInstance};
+
+use crate::error::ApiError;
+
+/// Settings that shape answers.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogSettings {
+    /// Thresholds for derived fields.
+    pub policy: DisplayPolicy,
+    /// `ClusterNameToAlias`: (regex on cluster name, alias).
+    pub cluster_name_to_alias: Vec<(regex::Regex, String)>,
+    /// `RecoverMasterClusterFilters`.
+    pub recover_master_cluster_filters: Vec<String>,
+    /// `RecoverIntermediateMasterClusterFilters`.
+    pub recover_intermediate_master_cluster_filters: Vec<String>,
+    /// `DefaultInstancePort`.
+    pub default_port: u16,
+}
+
+/// A snapshot of everything known, at one instant.
+#[derive(Debug)]
+pub struct Catalog {
+    now: Timestamp,
+    settings: CatalogSettings,
+    states: BTreeMap<InstanceKey, InstanceState>,
+    topology: Topology,
+}
+
+impl Catalog {
+    /// Loads every instance from the store.
+    pub async fn load(
+        store: &Store,
+        settings: &CatalogSettings,
+        now: Timestamp,
+    ) -> Result<Self, ApiError> {
+        let stored = store.instances().all().await?;
+        Ok(Self::build(stored, settings, now))
+    }
+
+    /// Builds from stored instances.
+    pub fn build(stored: Vec<StoredInstance>, settings: &CatalogSettings, now: Timestamp) -> Self {
+        let states: BTreeMap<InstanceKey, InstanceState> = stored
+            .into_iter()
+            .map(|s| (s.state.key.clone(), s.state))
+            .collect();
+        let topology = Topology::from_states(states.values());
+        Self {
+            now,
+            settings: settings.clone(),
+            states,
+            topology,
+        }
+    }
+
+    /// The view of one instance.
+    pub fn view(&self, key: &InstanceKey) -> Option<InstanceView<'_>> {
+        let state = self.states.get(key)?;
+        Some(InstanceView {
+            state,
+            placement: self.topology.placement(key),
+            metadata: None,
+            ancestry_uuids: "",
+            gtid_errant: "",
+            now: self.now,
+            policy: &self.settings.policy,
+        })
+    }
+
+    /// orchestrator's Instance JSON of one instance.
+    pub fn instance_json(&self, key: &InstanceKey) -> Option<InstanceJson> {
+        self.view(key).map(|v| InstanceJson::from_view(&v))
+    }
+
+    /// Instance JSON of several keys, skipping unknown ones.
+    pub fn instances_json(&self, keys: &[InstanceKey]) -> Vec<InstanceJson> {
+        keys.iter().filter_map(|k| self.instance_json(k)).collect()
+    }
+
+    /// The folded state of one instance.
+    pub fn state(&self, key: &InstanceKey) -> Option<&InstanceState> {
+        self.states.get(key)
+    }
+
+    /// The topology of everything known.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Every known key, sorted.
+    pub fn all_keys(&self) -> Vec<InstanceKey> {
+        self.states.keys().cloned().collect()
+    }
+
+    /// An exact key, else the one known instance with this port whose
+    /// hostname contains the given one (never for IP addresses).
+    pub fn resolve_instance(&self, key: &InstanceKey) -> Option<InstanceKey> {
+        if self.states.contains_key(key) {
+            return Some(key.clone());
+        }
+        if key.is_ip() {
+            return None;
+        }
+        let mut matches = self
+            .states
+            .keys()
+            .filter(|k| k.port() == key.port() && k.hostname().contains(key.hostname()));
+        match (matches.next(), matches.next()) {
+            (Some(only), None) => Some(only.clone()),
+            _ => None,
+        }
+    }
+
+    /// A known instance, or `NotFound` in orchestrator's words.
+    pub fn require_instance(&self, key: &InstanceKey) -> Result<InstanceKey, ApiError> {
+        self.resolve_instance(key)
+            .ok_or_else(|| ApiError::NotFound(format!("Cannot read instance: {key}")))
+    }
+
+    /// Cluster names (their root's key), sorted.
+    pub fn clusters(&self) -> Vec<InstanceKey> {
+        self.topology.clusters().into_keys().collect()
+    }
+
+    /// Members of a cluster, by depth then key.
+    pub fn members(&self, cluster: &InstanceKey) -> Vec<InstanceKey> {
+        self.topology.cluster_members(cluster)
+    }
+
+    /// The cluster an instance belongs to.
+    pub fn cluster_of(&self, key: &InstanceKey) -> Option<InstanceKey> {
+        self.topology.placement(key).map(|p| p.cluster.clone())
+    }
+
+    /// A cluster's alias: the master's detected alias, else the first
+    /// `ClusterNameToAlias` match, else the cluster name.
+    pub fn cluster_alias(&self, cluster: &InstanceKey) -> String {
+        let name = cluster.to_string();
+        let detected = self
+            .states
+            .get(cluster)
+            .and_then(|s| s.data.as_ref())
+            .map(|d| d.suggested_cluster_alias.clone())
+            .filter(|a| !a.is_empty());
+        detected
+            .or_else(|| {
+                self.settings
+                    .cluster_name_to_alias
+                    .iter()
+                    .find(|(re, _)| re.is_match(&name))
+                    .map(|(_, alias)| alias.clone())
+            })
+            .unwrap_or(name)
+    }
+
+    /// A cluster's domain (`DetectClusterDomainQuery` on its master).
+    pub fn cluster_domain(&self, cluster: &InstanceKey) -> String {
+        self.states
+            .get(cluster)
+            .and_then(|s| s.data.as_ref())
+            .map(|d| d.cluster_domain.clone())
+            .unwrap_or_default()
+    }
+
+    /// Resolves a cluster hint: a cluster name, an alias, or any member's key.
+    pub fn resolve_cluster(&self, hint: &str) -> Result<InstanceKey, ApiError> {
+        let clusters = self.clusters();
+        if let Some(c) = clusters.iter().find(|c| c.to_string() == hint) {
+            return Ok(c.clone());
+        }
+        if let Some(c) = clusters.iter().find(|c| self.cluster_alias(c) == hint) {
+            return Ok(c.clone());
+        }
+        let key = InstanceKey::parse_with_default_port(hint, self.settings.default_port).map_err(
+            |_| ApiError::NotFound(format!("Unable to determine cluster name for {hint}")),
+        )?;
+        self.resolve_instance(&key)
+            .and_then(|k| self.cluster_of(&k))
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("Unable to determine cluster name for {hint}"))
+            })
+    }
+
+    /// Resolves an alias to its cluster.
+    pub fn cluster_by_alias(&self, alias: &str) -> Result<InstanceKey, ApiError> {
+        self.clusters()
+            .into_iter()
+            .find(|c| self.cluster_alias(c) == alias)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "Unable to determine cluster name for alias {alias}"
+                ))
+            })
+    }
+
+    fn filter_matches(&self, filters: &[String], cluster: &InstanceKey) -> bool {
+        let name = cluster.to_string();
+        let alias = self.cluster_alias(cluster);
+        filters.iter().any(|f| {
+            f == "*"
+                || *f == name
+                || *f == alias
+                || f.strip_prefix("alias=").is_some_and(|a| a == alias)
+                || f.strip_prefix("alias~=")
+                    .and_then(|re| regex::Regex::new(re).ok())
+                    .is_some_and(|re| re.is_match(&alias))
+                || regex::Regex::new(f)
+                    .ok()
+                    .is_some_and(|re| re.is_match(&name))
+        })
+    }
+
+    /// orchestrator's ClusterInfo.
+    pub fn cluster_info(&self, cluster: &InstanceKey) -> ClusterInfoJson {
+        let members = self.members(cluster);
+        let lag = members
+            .iter()
+            .filter_map(|k| self.states.get(k)?.data.as_ref()?.replication_lag_seconds)
+            .max()
+            .unwrap_or(0);
+        ClusterInfoJson {
+            ClusterName: cluster.to_string(),
+            ClusterAlias: self.cluster_alias(cluster),
+            ClusterDomain: self.cluster_domain(cluster),
+            CountInstances: u32::try_from(members.len()).unwrap_or(u32::MAX),
+            HeuristicLag: lag,
+            HasAutomatedMasterRecovery: self
+                .filter_matches(&self.settings.recover_master_cluster_filters, cluster),
+            HasAutomatedIntermediateMasterRecovery: self.filter_matches(
+                &self.settings.recover_intermediate_master_cluster_filters,
+                cluster,
+            ),
+        }
+    }
+
+    /// The master of a cluster: members at depth 0 or co-masters, writable first.
+    pub fn master_of(&self, cluster: &InstanceKey) -> Option<InstanceKey> {
+        let mut candidates: Vec<(bool, InstanceKey)> = self
+            .members(cluster)
+            .into_iter()
+            .filter(|k| {
+                self.topology
+                    .placement(k)
+                    .is_some_and(|p| p.depth == 0 || p.is_co_master)
+            })
+            .map(|k| {
+                let ro = self
+                    .states
+                    .get(&k)
+                    .and_then(|s| s.data.as_ref())
+                    .is_none_or(|d| d.read_only);
+                (ro, k)
+            })
+            .collect();
+        candidates.sort();
+        candidates.into_iter().next().map(|(_, k)| k)
+    }
+
+    /// One writable master per cluster.
+    pub fn masters(&self) -> Vec<InstanceKey> {
+        self.clusters()
+            .iter()
+            .filter_map(|c| self.master_of(c))
+            .filter(|k| {
+                self.states
+                    .get(k)
+                    .and_then(|s| s.data.as_ref())
+                    .is_some_and(|d| !d.read_only)
+            })
+            .collect()
+    }
+
+    /// Known instances replicating from `key`.
+    pub fn replicas_of(&self, key: &InstanceKey) -> Vec<InstanceKey> {
+        self.topology
+            .placement(key)
+            .map(|p| p.replicas.clone())
+            .unwrap_or_default()
+    }
+
+    /// Instances whose key, alias, version or cluster contains `term`.
+    pub fn search(&self, term: &str) -> Vec<InstanceKey> {
+        let term = term.trim().to_ascii_lowercase();
+        if term.is_empty() {
+            return Vec::new();
+        }
+        self.states
+            .iter()
+            .filter(|(k, s)| {
+                let d = s.data.as_ref();
+                let cluster = self
+                    .cluster_of(k)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default();
+                [
+                    k.to_string(),
+                    d.map(|d| d.instance_alias.clone()).unwrap_or_default(),
+                    d.map(|d| d.version.clone()).unwrap_or_default(),
+                    cluster,
+                ]
+                .iter()
+                .any(|f| f.to_ascii_lowercase().contains(&term))
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// orchestrator's topology text of a cluster.
+    pub fn topology_text(&self, cluster: &InstanceKey, tabulated_form: bool) -> String {
+        let lines: Vec<_> = tree_order(&self.topology, cluster)
+            .into_iter()
+            .filter_map(|(depth, key)| self.view(&key).map(|v| line(&v, depth)))
+            .collect();
+        if tabulated_form {
+            tabulated(&lines)
+        } else {
+            ascii(&lines)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Commands the gateway forwards over the bus: discover and forget.
+
+use std::time::Duration;
+
+use orc_bus::{Bus, subjects};
+use orc_model::InstanceKey;
+use orc_proto::v1 as wire;
+
+use crate::error::ApiError;
+
+fn bus_error(e: orc_bus::Error, role: &str) -> ApiError {
+    match e {
+        orc_bus::Error::NoResponders { .. } => {
+            ApiError::Unavailable(format!("no {role} is running"))
+        }
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+/// Asks an analyzer to discover `key` and waits until it is probed and stored.
+pub async fn discover(bus: &dyn Bus, key: &InstanceKey, timeout: Duration) -> Result<(), ApiError> {
+    let req = orc_bus::encode(&wire::DiscoverRequest {
+        key: Some(key.into()),
+    });
+    let bytes = bus
+        .request(subjects::DISCOVER, req, timeout)
+        .await
+        .map_err(|e| bus_error(e, "analyzer"))?;
+    let reply: wire::DiscoverReply = orc_bus::decode(subjects::DISCOVER, &bytes)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if reply.error.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Failed(reply.error))
+    }
+}
+
+/// Asks an analyzer to forget instances or a whole cluster.
+pub async fn forget(
+    bus: &dyn Bus,
+    keys: &[InstanceKey],
+    cluster: Option<&str>,
+    timeout: Duration,
+) -> Result<Vec<InstanceKey>, ApiError> {
+    let req = orc_bus::encode(&wire::ForgetRequest {
+        keys: keys.iter().map(Into::into).collect(),
+        cluster: cluster.unwrap_or_default().to_string(),
+    });
+    let bytes = bus
+        .request(subjects::FORGET, req, timeout)
+        .await
+        .map_err(|e| bus_error(e, "analyzer"))?;
+    let reply: wire::ForgetReply =
+        orc_bus::decode(subjects::FORGET, &bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !reply.error.is_empty() && reply.forgotten.is_empty() {
+        return Err(ApiError::NotFound(reply.error));
+    }
+    Ok(reply
+        .forgotten
+        .iter()
+        .filter_map(|k| InstanceKey::try_from(k).ok())
+        .collect())
+}

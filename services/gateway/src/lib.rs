@@ -1,0 +1,162 @@
+//! The gateway: orchestrator's HTTP API and a gRPC API over the same read
+//! model, plus health. It reads instance state from the store ([`catalog`])
+//! and forwards commands to the analyzers over the bus ([`commands`]); it
+//! never talks to MySQL itself. Errors map to HTTP and gRPC in one table
+//! ([`error`]). Entry point: [`run`] with already-bound listeners, so tests
+//! start it on port 0.
+
+pub mod catalog;
+pub mod commands;
+pub mod error;
+mod grpc;
+mod http;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orc_bus::Bus;
+use orc_compat::DisplayPolicy;
+use orc_runtime::Config;
+use orc_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use catalog::CatalogSettings;
+
+/// What the gateway needs to know.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `URLPrefix`.
+    pub url_prefix: String,
+    /// How long to wait for an analyzer to answer a command.
+    pub command_timeout: Duration,
+    /// Read-model settings.
+    pub catalog: CatalogSettings,
+}
+
+impl GatewayConfig {
+    /// Derives the gateway's settings from the process configuration.
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            url_prefix: c.url_prefix.clone(),
+            command_timeout: Duration::from_secs_f64(
+                c.mysql_connect_timeout_seconds + c.mysql_discovery_read_timeout_seconds + 3.0,
+            ),
+            catalog: CatalogSettings {
+                policy: DisplayPolicy {
+                    poll_interval: c.poll_interval(),
+                    reasonable_replication_lag_seconds: c.reasonable_replication_lag_seconds,
+                    reasonable_maintenance_replication_lag_seconds: c
+                        .reasonable_maintenance_replication_lag_seconds,
+                },
+                cluster_name_to_alias: c
+                    .cluster_name_to_alias
+                    .iter()
+                    .filter_map(|(re, alias)| {
+                        regex::Regex::new(re).ok().map(|r| (r, alias.clone()))
+                    })
+                    .collect(),
+                recover_master_cluster_filters: c.recover_master_cluster_filters.clone(),
+                recover_intermediate_master_cluster_filters: c
+                    .recover_intermediate_master_cluster_filters
+                    .clone(),
+                default_port: c.default_instance_port,
+            },
+        }
+    }
+}
+
+/// Shared state of the handlers.
+pub struct Gateway {
+    pub(crate) bus: Arc<dyn Bus>,
+    pub(crate) store: Store,
+    pub(crate) settings: CatalogSettings,
+    pub(crate) command_timeout: Duration,
+    pub(crate) tasks: TaskTracker,
+}
+
+/// Listeners the gateway serves on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// orchestrator's HTTP API.
+    pub http: TcpListener,
+    /// The gRPC API (with reflection and the health service).
+    pub grpc: TcpListener,
+}
+
+/// Why the gateway stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A server failed.
+    #[error("{server} server: {reason}")]
+    Serve {
+        /// Which one.
+        server: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Serves HTTP and gRPC until `shutdown` is cancelled.
+pub async fn run(
+    cfg: GatewayConfig,
+    bus: Arc<dyn Bus>,
+    store: Store,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let gw = Arc::new(Gateway {
+        bus,
+        store,
+        settings: cfg.catalog.clone(),
+        command_timeout: cfg.command_timeout,
+        tasks: TaskTracker::new(),
+    });
+    let http_addr = listeners.http.local_addr().ok();
+    let grpc_addr = listeners.grpc.local_addr().ok();
+    tracing::info!(http = ?http_addr, grpc = ?grpc_addr, "gateway listening");
+
+    let router = http::router(gw.clone(), &cfg.url_prefix);
+    let app = tower::ServiceExt::map_request(router, http::strip_trailing_slash);
+    let http_shutdown = shutdown.clone();
+    let http = axum::serve(listeners.http, tower::make::Shared::new(app))
+        .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<orc_proto::v1::orchestrator_server::OrchestratorServer<grpc::GrpcApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(orc_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Serve {
+            server: "grpc",
+            reason: e.to_string(),
+        })?;
+    let api = orc_proto::v1::orchestrator_server::OrchestratorServer::new(grpc::GrpcApi {
+        gw: gw.clone(),
+    });
+    let grpc_shutdown = shutdown.clone();
+    let grpc = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(api)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc),
+            async move { grpc_shutdown.cancelled().await },
+        );
+
+    let (h, g) = tokio::join!(http, grpc);
+    gw.tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), gw.tasks.wait()).await;
+    h.map_err(|e| Error::Serve {
+        server: "http",
+        reason: e.to_string(),
+    })?;
+    g.map_err(|e| Error::Serve {
+        server: "grpc",
+        reason: e.to_string(),
+    })?;
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! The prober: probes the MySQL servers it owns and publishes what it saw.
+//!
+//! Stateless apart from its connections. It learns the instances to probe
+//! from analyzers' registry, learns its peers from their heartbeats, owns an
+//! instance when rendezvous hashing over live peers says so
+//! ([`membership`]), and runs one task per owned instance that probes over a
+//! persistent connection every `InstancePollSeconds` and on demand. Any
+//! prober answers a "probe this one now" request (used by `discover`).
+//! It holds topology credentials only: no backend access.
+//!
+//! Entry point: [`run`] with a [`ProberConfig`], a bus and a shutdown token.
+
+pub mod membership;
+mod worker;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orc_bus::{Bus, subjects};
+use orc_model::InstanceKey;
+use orc_mysql::probe::{DetectQueries, HostPatterns};
+use orc_mysql::{ConnectOptions, ProbeSettings};
+use orc_proto::v1 as wire;
+use orc_runtime::{Config, wall_clock};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use membership::Membership;
+
+/// What a prober needs to know.
+#[derive(Debug, Clone)]
+pub struct ProberConfig {
+    /// Unique id among probers.
+    pub id: String,
+    /// Failure domain (reported in snapshots as part of the vantage).
+    pub vantage: String,
+    /// Probe interval.
+    pub poll_interval: Duration,
+    /// Heartbeat interval.
+    pub heartbeat_interval: Duration,
+    /// A peer silent this long is considered dead.
+    pub membership_ttl: Duration,
+    /// Topology user.
+    pub user: String,
+    /// Topology password.
+    pub password: String,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Per-statement timeout while probing.
+    pub read_timeout: Duration,
+    /// Extra queries and patterns.
+    pub probe: ProbeSettings,
+}
+
+impl ProberConfig {
+    /// Derives the prober's settings from the process configuration.
+    pub fn from_config(c: &Config) -> Self {
+        let opt = |s: &String| (!s.trim().is_empty()).then(|| s.clone());
+        let re = |s: &String| (!s.is_empty()).then(|| regex::Regex::new(s).ok()).flatten();
+        let id = if c.prober_id.is_empty() {
+            format!("prober-{}-{}", hostname(), std::process::id())
+        } else {
+            c.prober_id.clone()
+        };
+        Self {
+            vantage: if c.prober_vantage.is_empty() {
+                id.clone()
+            } else {
+                c.prober_vantage.clone()
+            },
+            id,
+            poll_interval: c.poll_interval(),
+            heartbeat_interval: Duration::from_millis(c.prober_heartbeat_milliseconds),
+            membership_ttl: Duration::from_millis(c.prober_membership_ttl_milliseconds),
+            user: c.mysql_topology_user.clone(),
+            password: c.mysql_topology_password.clone(),
+            connect_timeout: Duration::from_secs_f64(c.mysql_connect_timeout_seconds),
+            read_timeout: Duration::from_secs_f64(c.mysql_discovery_read_timeout_seconds),
+            probe: ProbeSettings {
+                queries: DetectQueries {
+                    replication_lag: opt(&c.replication_lag_query),
+                    data_center: opt(&c.detect_data_center_query),
+                    region: opt(&c.detect_region_query),
+                    physical_environment: opt(&c.detect_physical_environment_query),
+                    instance_alias: opt(&c.detect_instance_alias_query),
+                    cluster_alias: opt(&c.detect_cluster_alias_query),
+                    cluster_domain: opt(&c.detect_cluster_domain_query),
+                    promotion_rule: opt(&c.detect_promotion_rule_query),
+                    semi_sync_enforced: opt(&c.detect_semi_sync_enforced_query),
+                },
+                patterns: HostPatterns {
+                    data_center: re(&c.data_center_pattern),
+                    region: re(&c.region_pattern),
+                    physical_environment: re(&c.physical_environment_pattern),
+                },
+            },
+        }
+    }
+
+    pub(crate) fn connect_options(&self, key: &InstanceKey) -> ConnectOptions {
+        let mut o = ConnectOptions::tcp(key.hostname(), key.port(), &self.user, &self.password);
+        o.connect_timeout = self.connect_timeout;
+        o.read_timeout = self.read_timeout;
+        o
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Why a prober stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bus failed.
+    #[error(transparent)]
+    Bus(#[from] orc_bus::Error),
+}
+
+struct Worker {
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+}
+
+/// Runs a prober until `shutdown` is cancelled.
+pub async fn run(
+    cfg: ProberConfig,
+    bus: Arc<dyn Bus>,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let cfg = Arc::new(cfg);
+    let mut heartbeats = bus.subscribe(subjects::PROBER_HEARTBEAT).await?;
+    let mut registry_sub = bus.subscribe(subjects::REGISTRY).await?;
+    let mut probe_now = bus.subscribe(subjects::PROBE_NOW).await?;
+    let mut probe_one = bus
+        .queue_subscribe(subjects::PROBE_ONE, subjects::PROBERS)
+        .await?;
+    bus.flush().await?;
+    tracing::info!(prober = %cfg.id, vantage = %cfg.vantage, "prober started");
+
+    let tracker = TaskTracker::new();
+    let started_at = wall_clock();
+    let mut membership = Membership::new(&cfg.id);
+    let mut registry: HashSet<InstanceKey> = HashSet::new();
+    let mut workers: HashMap<InstanceKey, Worker> = HashMap::new();
+    let mut heartbeat_tick = tokio::time::interval(cfg.heartbeat_interval);
+    let mut assign_tick = tokio::time::interval(Duration::from_millis(200));
+    let mut registry_ask = tokio::time::interval(Duration::from_secs(1));
+    let mut registry_seen = false;
+    let mut dirty = true;
+
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = heartbeat_tick.tick() => {
+                publish_heartbeat(&*bus, &cfg, started_at, workers.len(), false).await;
+            }
+            _ = registry_ask.tick(), if !registry_seen => {
+                ask_registry(bus.clone(), &tracker);
+            }
+            _ = assign_tick.tick() => {
+                dirty |= membership.expire(Instant::now());
+                if dirty {
+                    assign(&cfg, &bus, &tracker, &membership, &registry, &mut workers);
+                    dirty = false;
+                }
+            }
+            Some(msg) = heartbeats.next() => {
+                if let Ok(hb) = orc_bus::decode::<wire::ProberHeartbeat>(&msg.subject, &msg.payload) {
+                    let ttl = Duration::from_millis(u64::from(hb.ttl_ms));
+                    dirty |= membership.observe(&hb.prober_id, ttl, hb.leaving, Instant::now());
+                }
+            }
+            Some(msg) = registry_sub.next() => {
+                if let Ok(reg) = orc_bus::decode::<wire::InstanceRegistry>(&msg.subject, &msg.payload) {
+                    let keys: HashSet<InstanceKey> = reg.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()).collect();
+                    registry_seen = true;
+                    if keys != registry {
+                        registry = keys;
+                        assign(&cfg, &bus, &tracker, &membership, &registry, &mut workers);
+                        dirty = false;
+                    }
+                }
+            }
+            Some(msg) = probe_now.next() => {
+                if let Ok(req) = orc_bus::decode::<wire::ProbeRequest>(&msg.subject, &msg.payload) {
+                    for k in req.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()) {
+                        if let Some(w) = workers.get(&k) {
+                            w.wake.notify_one();
+                        }
+                    }
+                }
+            }
+            Some(msg) = probe_one.next() => {
+                let (bus, cfg) = (bus.clone(), cfg.clone());
+                tracker.spawn(async move { worker::probe_one(&cfg, &*bus, msg).await });
+            }
+        }
+    }
+    publish_heartbeat(&*bus, &cfg, started_at, 0, true).await;
+    let _ = bus.flush().await;
+    for w in workers.values() {
+        w.stop.cancel();
+    }
+    tracker.close();
+    let _ = tokio::time::timeout(cfg.read_timeout + Duration::from_secs(1), tracker.wait()).await;
+    tracing::info!(prober = %cfg.id, "prober stopped");
+    Ok(())
+}
+
+fn assign(
+    cfg: &Arc<ProberConfig>,
+    bus: &Arc<dyn Bus>,
+    tracker: &TaskTracker,
+    membership: &Membership,
+    registry: &HashSet<InstanceKey>,
+    workers: &mut HashMap<InstanceKey, Worker>,
+) {
+    let owned: HashSet<&InstanceKey> = registry.iter().filter(|k| membership.owns(k)).collect();
+    workers.retain(|k, w| {
+        let keep = owned.contains(k);
+        if !keep {
+            w.stop.cancel();
+        }
+        keep
+    });
+    for key in owned {
+        if workers.contains_key(key) {
+            continue;
+        }
+        let wake = Arc::new(Notify::new());
+        let stop = CancellationToken::new();
+        tracker.spawn(worker::run(
+            cfg.clone(),
+            bus.clone(),
+            key.clone(),
+            wake.clone(),
+            stop.clone(),
+        ));
+        workers.insert(key.clone(), Worker { wake, stop });
+    }
+}
+
+async fn publish_heartbeat(
+    bus: &dyn Bus,
+    cfg: &ProberConfig,
+    started_at: orc_model::Timestamp,
+    owned: usize,
+    leaving: bool,
+) {
+    let hb = wire::ProberHeartbeat {
+        prober_id: cfg.id.clone(),
+        vantage: cfg.vantage.clone(),
+        started_at_ms: started_at.as_millis(),
+        sent_at_ms: wall_clock().as_millis(),
+        ttl_ms: u32::try_from(cfg.membership_ttl.as_millis()).unwrap_or(u32::MAX),
+        owned: u32::try_from(owned).unwrap_or(u32::MAX),
+        leaving,
+    };
+    if let Err(e) = bus
+        .publish(subjects::PROBER_HEARTBEAT, orc_bus::encode(&hb))
+        .await
+    {
+        tracing::warn!(error = %e, "heartbeat not published");
+    }
+}
+
+fn ask_registry(bus: Arc<dyn Bus>, tracker: &TaskTracker) {
+    tracker.spawn(async move {
+        let req = orc_bus::encode(&wire::RegistryRequest {});
+        match bus
+            .request(subjects::REGISTRY_GET, req, Duration::from_secs(2))
+            .await
+        {
+            // The answer is also broadcast on REGISTRY by the analyzer.
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "registry not available yet"),
+        }
+    });
+}

@@ -1,0 +1,153 @@
+//! Who the live probers are, and which of them owns an instance.
+//!
+//! Ownership is rendezvous (highest random weight) hashing over the live
+//! members: every prober computes the same owner from the same membership,
+//! and when a member dies only its instances move.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use orc_model::InstanceKey;
+
+/// FNV-1a, 64-bit: stable across processes, versions and platforms.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in *part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // Final avalanche (splitmix64) so nearby inputs spread.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The weight of `member` for `key`; the highest weight owns the key.
+pub fn weight(member: &str, key: &InstanceKey) -> u64 {
+    let key = key.to_string();
+    fnv1a(&[member.as_bytes(), key.as_bytes()])
+}
+
+/// The owner of `key` among `members` (none when empty).
+pub fn owner<'a>(members: impl IntoIterator<Item = &'a str>, key: &InstanceKey) -> Option<&'a str> {
+    members
+        .into_iter()
+        .max_by_key(|m| (weight(m, key), std::cmp::Reverse(*m)))
+}
+
+/// Membership as seen by one prober.
+#[derive(Debug)]
+pub struct Membership {
+    me: String,
+    expiry: BTreeMap<String, Instant>,
+}
+
+impl Membership {
+    /// A view that knows only `me`.
+    pub fn new(me: &str) -> Self {
+        Self {
+            me: me.to_string(),
+            expiry: BTreeMap::new(),
+        }
+    }
+
+    /// Records a heartbeat; `leaving` removes the member at once. Returns
+    /// whether the live set may have changed.
+    pub fn observe(&mut self, member: &str, ttl: Duration, leaving: bool, now: Instant) -> bool {
+        if member == self.me {
+            return false;
+        }
+        if leaving {
+            return self.expiry.remove(member).is_some();
+        }
+        self.expiry.insert(member.to_string(), now + ttl).is_none()
+    }
+
+    /// Drops members whose TTL passed; returns whether any did.
+    pub fn expire(&mut self, now: Instant) -> bool {
+        let before = self.expiry.len();
+        self.expiry.retain(|_, until| *until > now);
+        before != self.expiry.len()
+    }
+
+    /// Live members, me included, sorted.
+    pub fn live(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.expiry.keys().map(String::as_str).collect();
+        v.push(&self.me);
+        v.sort_unstable();
+        v
+    }
+
+    /// Whether I own `key`.
+    pub fn owns(&self, key: &InstanceKey) -> bool {
+        owner(self.live(), key) == Some(self.me.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: u16) -> Vec<InstanceKey> {
+        (0..n)
+            .map(|i| InstanceKey::new("10.0.0.1", 3000 + i).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_member_computes_the_same_owner() {
+        for key in keys(50) {
+            let a = owner(["p1", "p2", "p3"], &key);
+            let b = owner(["p3", "p1", "p2"], &key);
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn load_spreads_across_members() {
+        let members = ["p1", "p2", "p3"];
+        let mut counts = BTreeMap::new();
+        for key in keys(3000) {
+            *counts.entry(owner(members, &key).unwrap()).or_insert(0) += 1;
+        }
+        for m in members {
+            let c = counts[m];
+            assert!((800..1200).contains(&c), "{m} owns {c} of 3000");
+        }
+    }
+
+    #[test]
+    fn a_dead_members_instances_move_and_only_those() {
+        for key in keys(500) {
+            let before = owner(["p1", "p2", "p3"], &key).unwrap();
+            let after = owner(["p1", "p3"], &key).unwrap();
+            if before != "p2" {
+                assert_eq!(before, after, "{key} moved although its owner lives");
+            }
+        }
+    }
+
+    #[test]
+    fn silent_members_expire_and_leaving_ones_go_at_once() {
+        let t0 = Instant::now();
+        let mut m = Membership::new("me");
+        assert!(m.observe("p2", Duration::from_secs(2), false, t0));
+        assert!(m.observe("p3", Duration::from_secs(2), false, t0));
+        assert_eq!(m.live(), vec!["me", "p2", "p3"]);
+        assert!(m.observe("p3", Duration::from_secs(2), true, t0));
+        assert_eq!(m.live(), vec!["me", "p2"]);
+        assert!(!m.expire(t0 + Duration::from_secs(1)));
+        assert!(m.expire(t0 + Duration::from_secs(3)));
+        assert_eq!(m.live(), vec!["me"]);
+        assert!(
+            keys(20).iter().all(|k| m.owns(k)),
+            "alone, I own everything"
+        );
+    }
+}

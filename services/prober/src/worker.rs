@@ -1,0 +1,83 @@
+//! Probing one instance: on schedule over a persistent connection, or once on request.
+
+use std::sync::Arc;
+
+use orc_bus::{Bus, Message, subjects};
+use orc_model::{InstanceKey, InstanceSnapshot, ProbeOutcome};
+use orc_mysql::{InstanceProbe, ProbeResult};
+use orc_proto::v1 as wire;
+use orc_runtime::wall_clock;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::ProberConfig;
+
+/// Probes `key` every poll interval (and whenever woken) until stopped.
+pub(crate) async fn run(
+    cfg: Arc<ProberConfig>,
+    bus: Arc<dyn Bus>,
+    key: InstanceKey,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    let mut probe = InstanceProbe::new(key.clone(), cfg.connect_options(&key));
+    tracing::debug!(instance = %key, prober = %cfg.id, "probing");
+    loop {
+        let next = tokio::time::Instant::now() + cfg.poll_interval;
+        let snap = probe_once(&cfg, &mut probe).await;
+        publish(&*bus, &snap).await;
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = wake.notified() => {}
+            () = tokio::time::sleep_until(next) => {}
+        }
+    }
+    tracing::debug!(instance = %key, prober = %cfg.id, "no longer probing");
+}
+
+async fn probe_once(cfg: &ProberConfig, probe: &mut InstanceProbe) -> InstanceSnapshot {
+    let started_at = wall_clock();
+    let result = probe.probe(&cfg.probe).await;
+    let (outcome, data) = match result {
+        ProbeResult::Ok(d) => (ProbeOutcome::Ok, Some(d)),
+        ProbeResult::Partial(d, e) => (ProbeOutcome::Partial(e), Some(d)),
+        ProbeResult::Failed(e) => (ProbeOutcome::Failed(e), None),
+    };
+    InstanceSnapshot {
+        key: probe.key().clone(),
+        vantage: cfg.vantage.clone(),
+        started_at,
+        observed_at: wall_clock(),
+        outcome,
+        data,
+    }
+}
+
+async fn publish(bus: &dyn Bus, snap: &InstanceSnapshot) {
+    let msg = wire::InstanceSnapshot::from(snap);
+    if let Err(e) = bus.publish(subjects::SNAPSHOT, orc_bus::encode(&msg)).await {
+        tracing::warn!(instance = %snap.key, error = %e, "snapshot not published");
+    }
+}
+
+/// Answers a `PROBE_ONE` request: probes on a fresh connection, publishes
+/// the snapshot and replies with it.
+pub(crate) async fn probe_one(cfg: &ProberConfig, bus: &dyn Bus, msg: Message) {
+    let key = orc_bus::decode::<wire::ProbeOneRequest>(&msg.subject, &msg.payload)
+        .ok()
+        .and_then(|r| r.key)
+        .and_then(|k| InstanceKey::try_from(&k).ok());
+    let Some(key) = key else {
+        let _ = bus
+            .respond(&msg, orc_bus::encode(&wire::InstanceSnapshot::default()))
+            .await;
+        return;
+    };
+    let mut probe = InstanceProbe::new(key.clone(), cfg.connect_options(&key));
+    let snap = probe_once(cfg, &mut probe).await;
+    publish(bus, &snap).await;
+    let reply = orc_bus::encode(&wire::InstanceSnapshot::from(&snap));
+    if let Err(e) = bus.respond(&msg, reply).await {
+        tracing::warn!(instance = %key, error = %e, "probe reply not sent");
+    }
+}
