@@ -1,11 +1,18 @@
 //! End-to-end tests and benchmarks of orchestrator-rs.
 //!
 //! The tests in `tests/` start real `mariadbd` topologies and a real
-//! `nats-server` through `orc-testkit` and drive the product as users do.
-//! The benchmarks in `benches/` print figures (`cargo bench -p integration-tests`);
-//! they never assert on time. This library holds small helpers they share.
+//! `nats-server` through `orc-testkit` and drive the product as users do:
+//! through orchestrator-client, the HTTP API and gRPC. The benchmarks in
+//! `benches/` print figures (`cargo bench -p integration-tests`); they never
+//! assert on time. This library holds what they share: [`Orc`], the product
+//! running in-process on port 0, and small measuring helpers.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use orchestrator::roles::{self, Roles};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 /// Median, minimum and maximum of a sample, for benchmark reports.
 pub fn summarize(samples: &[Duration]) -> (Duration, Duration, Duration) {
@@ -29,6 +36,159 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// CPU time (user + system) this process has used so far.
+pub fn process_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the ')'.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// The configuration tests start the product with: the sandbox's topology
+/// user, port 0 listeners, a private SQLite file, keys as probed.
+pub fn test_config(sqlite: &std::path::Path, poll_seconds: f64) -> Value {
+    json!({
+        "MySQLTopologyUser": orchestrator::sandbox::TOPOLOGY_USER,
+        "MySQLTopologyPassword": orchestrator::sandbox::TOPOLOGY_PASSWORD,
+        "InstancePollSeconds": poll_seconds,
+        "MySQLConnectTimeoutSeconds": 1,
+        "MySQLDiscoveryReadTimeoutSeconds": 2,
+        "ListenAddress": "127.0.0.1:0",
+        "GrpcListenAddress": "127.0.0.1:0",
+        "BackendDB": "sqlite",
+        "SQLite3DataFile": sqlite.display().to_string(),
+        "MySQLHostnameResolveMethod": "none",
+    })
+}
+
+/// The product running in this process (all roles, or some over NATS).
+pub struct Orc {
+    /// HTTP API address.
+    pub http: SocketAddr,
+    /// gRPC address.
+    pub grpc: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), roles::Error>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Orc {
+    /// Starts every role on the in-process bus (or over `nats`).
+    pub async fn start(nats: Option<&str>) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let config = test_config(&dir.path().join("orc.sqlite3"), 1.0);
+        Self::start_with(config, Roles::ALL, nats, Some(dir)).await
+    }
+
+    /// Starts `roles` with a JSON configuration.
+    pub async fn start_with(
+        config: Value,
+        roles: Roles,
+        nats: Option<&str>,
+        dir: Option<tempfile::TempDir>,
+    ) -> anyhow::Result<Self> {
+        let file = tempfile::NamedTempFile::new()?;
+        std::fs::write(file.path(), config.to_string())?;
+        let (config, _) = orc_runtime::Config::load(Some(file.path()), &[])?;
+        let shutdown = CancellationToken::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let stop = shutdown.clone();
+        let nats = nats.map(str::to_string);
+        let task = tokio::spawn(async move {
+            roles::run(config, roles, nats, stop, move |b| {
+                let _ = tx.send(b);
+            })
+            .await
+        });
+        let bound = if roles.gateway {
+            match tokio::time::timeout(Duration::from_secs(10), rx).await {
+                Ok(Ok(b)) => Some(b),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let (http, grpc) = match bound {
+            Some(b) => (b.http, b.grpc),
+            None if !roles.gateway => ("0.0.0.0:0".parse()?, "0.0.0.0:0".parse()?),
+            None => anyhow::bail!("orchestrator did not start: {:?}", task.await),
+        };
+        Ok(Self {
+            http,
+            grpc,
+            shutdown,
+            task,
+            _dir: dir,
+        })
+    }
+
+    /// `http://<addr>/api`.
+    pub fn api(&self) -> String {
+        format!("http://{}/api", self.http)
+    }
+
+    /// Runs orchestrator-client against this API: (status, stdout, stderr).
+    pub async fn client(&self, args: &[&str]) -> (i32, String, String) {
+        let argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let env = orc_client::Env {
+            api: Some(self.api()),
+            retries: Some(0),
+            ..Default::default()
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = orc_client::run(&argv, &env, &mut out, &mut err).await;
+        (
+            code,
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
+    }
+
+    /// GETs an API path and returns (HTTP status, JSON).
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let url = format!("{}/{}", self.api(), path.trim_start_matches('/'));
+        let resp = orc_client::fetch::get(&url, &[], Duration::from_secs(30)).await?;
+        Ok((resp.status, serde_json::from_slice(&resp.body)?))
+    }
+
+    /// Stops every role and waits for them.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await??;
+        Ok(())
+    }
+
+    /// Aborts the roles as a crash would (no goodbye).
+    pub fn crash(self) {
+        self.task.abort();
+    }
+}
+
+/// Polls `check` every 10 ms until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[cfg(test)]

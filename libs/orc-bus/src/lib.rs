@@ -155,6 +155,27 @@ pub trait Bus: Send + Sync + 'static {
     }
 }
 
+/// Sends a request, retrying while nobody answers on the subject for up to
+/// `patience` (a service may be starting or restarting), then waits for the
+/// reply up to `timeout`.
+pub async fn request_patiently(
+    bus: &dyn Bus,
+    subject: &str,
+    payload: Bytes,
+    timeout: Duration,
+    patience: Duration,
+) -> Result<Bytes, Error> {
+    let started = tokio::time::Instant::now();
+    loop {
+        match bus.request(subject, payload.clone(), timeout).await {
+            Err(Error::NoResponders { .. }) if started.elapsed() < patience => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Encodes a protobuf message for the bus.
 pub fn encode<M: prost::Message>(msg: &M) -> Bytes {
     Bytes::from(msg.encode_to_vec())

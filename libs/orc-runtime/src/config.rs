@@ -519,6 +519,8 @@ impl Config {
                 report.unknown_keys.push(key);
             }
         }
+        report.unknown_keys.sort();
+        report.not_implemented_keys.sort();
         let mut config: Config = serde_json::from_value(Value::Object(known))
             .map_err(|e| config_error(path, e.to_string()))?;
         config.expand_secrets(path)?;

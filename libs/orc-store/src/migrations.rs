@@ -63,56 +63,107 @@ pub async fn current_version(store: &Store) -> Result<i64, Error> {
     Ok(v.unwrap_or(0))
 }
 
-/// Applies every missing step, each in its own transaction where the
-/// backend allows (MySQL commits DDL implicitly).
-pub async fn apply(store: &Store) -> Result<(), Error> {
-    match &store.pool {
-        Pool::Sqlite(p) => {
-            let q = sqlx::query(CREATE_VERSIONS_SQLITE).execute(p);
-            store
-                .bounded("creating version table", async { q.await.map(|_| ()) })
-                .await?
-        }
-        Pool::Mysql(p) => {
-            let q = sqlx::query(CREATE_VERSIONS_MYSQL).execute(p);
-            store
-                .bounded("creating version table", async { q.await.map(|_| ()) })
-                .await?
-        }
-    };
-    let current = current_version(store).await?;
-    let now_ms = std::time::SystemTime::now()
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
-        let statements = match store.pool {
-            Pool::Sqlite(_) => m.sqlite,
-            Pool::Mysql(_) => m.mysql,
-        };
-        for sql in statements {
-            crate::on_pool!(store, pool => store
-                .bounded(&format!("migration {}", m.version), async {
-                    sqlx::query(*sql).execute(pool).await.map(|_| ())
-                })
-                .await?);
-        }
-        crate::on_pool!(store, pool => store
-            .bounded(
-                "recording migration",
-                sqlx::query("INSERT INTO orc_schema_version (version, description, applied_at_ms) VALUES (?, ?, ?)")
-                    .bind(m.version)
-                    .bind(m.description)
-                    .bind(now_ms)
-                    .execute(pool),
-            )
-            .await
-            .map(|_| ())?);
+        .unwrap_or(0)
+}
+
+/// Records one applied step on the migrating connection.
+macro_rules! record {
+    ($conn:expr, $m:expr) => {{
+        sqlx::query(
+            "INSERT INTO orc_schema_version (version, description, applied_at_ms) VALUES (?, ?, ?)",
+        )
+        .bind($m.version)
+        .bind($m.description)
+        .bind(now_ms())
+        .execute($conn)
+        .await?;
         tracing::info!(
-            version = m.version,
-            description = m.description,
+            version = $m.version,
+            description = $m.description,
             "applied schema migration"
         );
+    }};
+}
+
+/// Applies every missing step. Processes sharing a backend may start
+/// together, so the steps run under a lock: SQLite's write lock
+/// (`BEGIN IMMEDIATE`, DDL is transactional there) or MySQL's
+/// `GET_LOCK` (MySQL commits DDL implicitly, so each step is recorded right
+/// after it runs).
+pub async fn apply(store: &Store) -> Result<(), Error> {
+    match &store.pool {
+        Pool::Sqlite(pool) => {
+            let work = async {
+                let mut conn = pool.acquire().await?;
+                sqlx::query(CREATE_VERSIONS_SQLITE)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                let result = async {
+                    let current: Option<i64> =
+                        sqlx::query_scalar("SELECT MAX(version) FROM orc_schema_version")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                    for m in MIGRATIONS
+                        .iter()
+                        .filter(|m| m.version > current.unwrap_or(0))
+                    {
+                        for sql in m.sqlite {
+                            sqlx::query(*sql).execute(&mut *conn).await?;
+                        }
+                        record!(&mut *conn, m);
+                    }
+                    Ok::<_, sqlx::Error>(())
+                }
+                .await;
+                let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+                sqlx::query(end).execute(&mut *conn).await?;
+                result
+            };
+            store.bounded("migrating schema", work).await
+        }
+        Pool::Mysql(pool) => {
+            let work = async {
+                let mut conn = pool.acquire().await?;
+                sqlx::query(CREATE_VERSIONS_MYSQL)
+                    .execute(&mut *conn)
+                    .await?;
+                let got: Option<i64> =
+                    sqlx::query_scalar("SELECT GET_LOCK('orchestrator_rs_migrations', 60)")
+                        .fetch_one(&mut *conn)
+                        .await?;
+                if got != Some(1) {
+                    return Err(sqlx::Error::Protocol(
+                        "could not take the migration lock".into(),
+                    ));
+                }
+                let result = async {
+                    let current: Option<i64> =
+                        sqlx::query_scalar("SELECT MAX(version) FROM orc_schema_version")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                    for m in MIGRATIONS
+                        .iter()
+                        .filter(|m| m.version > current.unwrap_or(0))
+                    {
+                        for sql in m.mysql {
+                            sqlx::query(*sql).execute(&mut *conn).await?;
+                        }
+                        record!(&mut *conn, m);
+                    }
+                    Ok::<_, sqlx::Error>(())
+                }
+                .await;
+                sqlx::query("SELECT RELEASE_LOCK('orchestrator_rs_migrations')")
+                    .execute(&mut *conn)
+                    .await?;
+                result
+            };
+            store.bounded("migrating schema", work).await
+        }
     }
-    Ok(())
 }

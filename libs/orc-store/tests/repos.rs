@@ -193,3 +193,32 @@ async fn an_unwritable_sqlite_path_is_a_clear_open_error() {
     assert!(matches!(err, Error::Open { .. }), "{err:?}");
     assert!(err.to_string().contains("/proc/orchestrator"), "{err}");
 }
+
+async fn processes_opening_together_migrate_once(b: Backend) {
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let config = b.config.clone();
+        handles.push(tokio::spawn(
+            async move { Store::open(&config, TIMEOUT).await },
+        ));
+    }
+    for h in handles {
+        let store = h.await.unwrap().expect("every concurrent open succeeds");
+        let latest = migrations::MIGRATIONS.last().unwrap().version;
+        assert_eq!(migrations::current_version(&store).await.unwrap(), latest);
+    }
+}
+
+mod concurrent {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        processes_opening_together_migrate_once(sqlite().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_mysql() {
+        processes_opening_together_migrate_once(mysql().await).await;
+    }
+}

@@ -271,10 +271,14 @@ async fn handle_discover(ctx: &Ctx, msg: Message) {
     let req = orc_bus::encode(&wire::ProbeOneRequest {
         key: Some((&key).into()),
     });
-    let answer = ctx
-        .bus
-        .request(subjects::PROBE_ONE, req, ctx.cfg.probe_timeout)
-        .await;
+    let answer = orc_bus::request_patiently(
+        &*ctx.bus,
+        subjects::PROBE_ONE,
+        req,
+        ctx.cfg.probe_timeout,
+        Duration::from_secs(3),
+    )
+    .await;
     let snapshot = match answer {
         Ok(bytes) => orc_bus::decode::<wire::InstanceSnapshot>(subjects::PROBE_ONE, &bytes)
             .map_err(|e| e.to_string())

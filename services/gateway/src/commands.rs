@@ -8,6 +8,9 @@ use orc_proto::v1 as wire;
 
 use crate::error::ApiError;
 
+/// How long a command waits for an analyzer to appear (one may be starting).
+const PATIENCE: Duration = Duration::from_secs(3);
+
 fn bus_error(e: orc_bus::Error, role: &str) -> ApiError {
     match e {
         orc_bus::Error::NoResponders { .. } => {
@@ -22,8 +25,7 @@ pub async fn discover(bus: &dyn Bus, key: &InstanceKey, timeout: Duration) -> Re
     let req = orc_bus::encode(&wire::DiscoverRequest {
         key: Some(key.into()),
     });
-    let bytes = bus
-        .request(subjects::DISCOVER, req, timeout)
+    let bytes = orc_bus::request_patiently(bus, subjects::DISCOVER, req, timeout, PATIENCE)
         .await
         .map_err(|e| bus_error(e, "analyzer"))?;
     let reply: wire::DiscoverReply = orc_bus::decode(subjects::DISCOVER, &bytes)
@@ -46,8 +48,7 @@ pub async fn forget(
         keys: keys.iter().map(Into::into).collect(),
         cluster: cluster.unwrap_or_default().to_string(),
     });
-    let bytes = bus
-        .request(subjects::FORGET, req, timeout)
+    let bytes = orc_bus::request_patiently(bus, subjects::FORGET, req, timeout, PATIENCE)
         .await
         .map_err(|e| bus_error(e, "analyzer"))?;
     let reply: wire::ForgetReply =

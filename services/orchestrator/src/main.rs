@@ -1,5 +1,6 @@
 //! `orchestrator`: the server binary of orchestrator-rs.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -106,8 +107,11 @@ async fn run_roles(path: Option<&PathBuf>, roles: Roles, nats: Option<String>) -
     };
     let shutdown = orc_runtime::shutdown_on_signals();
     let result = roles::run(config, roles, nats, shutdown, |bound| {
-        println!("orchestrator: HTTP API on http://{}/api", bound.http);
-        println!("orchestrator: gRPC API on {}", bound.grpc);
+        // A closed stdout must not stop a server: ignore write errors.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "orchestrator: HTTP API on http://{}/api", bound.http);
+        let _ = writeln!(out, "orchestrator: gRPC API on {}", bound.grpc);
+        let _ = out.flush();
     })
     .await;
     match result {
@@ -150,7 +154,7 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(text) => {
-            print!("{text}");
+            let _ = write!(std::io::stdout(), "{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {
