@@ -38,19 +38,13 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-/// CPU time (user + system) this process has used so far.
+/// CPU time (user + system, every thread) this process has used so far,
+/// from the scheduler's precise accounting (`CLOCK_PROCESS_CPUTIME_ID`), not
+/// the 10 ms ticks of `/proc/self/stat`.
 pub fn process_cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the ')'.
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+        .map(|t| Duration::new(t.tv_sec().max(0) as u64, t.tv_nsec().max(0) as u32))
+        .unwrap_or_default()
 }
 
 /// The configuration tests start the product with: the sandbox's topology

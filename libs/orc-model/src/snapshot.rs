@@ -21,7 +21,9 @@ pub struct InstanceSnapshot {
     pub observed_at: Timestamp,
     /// Whether the probe succeeded.
     pub outcome: ProbeOutcome,
-    /// What the server reported; present on success and partial success.
+    /// What the server reported. Present on partial success, and on
+    /// success unless unchanged since this vantage's last full snapshot
+    /// (probers send the data again at least every few seconds).
     pub data: Option<InstanceData>,
 }
 

@@ -9,7 +9,7 @@ pub mod probe;
 mod session;
 
 pub use probe::{InstanceProbe, ProbeResult, ProbeSettings};
-pub use session::{ConnectOptions, Row, Session};
+pub use session::{Columns, ConnectOptions, Row, Session};
 
 use std::time::Duration;
 

@@ -89,29 +89,67 @@ impl ConnectOptions {
     }
 }
 
+/// Column names of one result set, with a case-insensitive index.
+#[derive(Debug)]
+pub struct Columns {
+    names: Vec<String>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Columns {
+    /// Indexes column names (first occurrence wins).
+    pub fn new(names: impl IntoIterator<Item = String>) -> Arc<Self> {
+        let names: Vec<String> = names.into_iter().collect();
+        let mut index = std::collections::HashMap::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            index.entry(n.to_ascii_lowercase()).or_insert(i);
+        }
+        Arc::new(Self { names, index })
+    }
+
+    /// The names, in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Position of a column by case-insensitive name.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        let mut buf = [0u8; 64];
+        if name.len() <= buf.len() {
+            for (b, c) in buf.iter_mut().zip(name.bytes()) {
+                *b = c.to_ascii_lowercase();
+            }
+            let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+            self.index.get(lower).copied()
+        } else {
+            self.index.get(&name.to_ascii_lowercase()).copied()
+        }
+    }
+}
+
 /// One result row: column names shared by the result set, values as text
 /// (`None` for SQL NULL).
 #[derive(Debug, Clone)]
 pub struct Row {
-    columns: Arc<[String]>,
+    columns: Arc<Columns>,
     values: Vec<Option<String>>,
 }
 
 impl Row {
     /// Builds a row (used by tests replaying captured result sets).
-    pub fn new(columns: Arc<[String]>, values: Vec<Option<String>>) -> Self {
+    pub fn new(columns: Arc<Columns>, values: Vec<Option<String>>) -> Self {
         Self { columns, values }
     }
 
     /// Value of a column by case-insensitive name; `None` when absent or NULL.
     pub fn get(&self, name: &str) -> Option<&str> {
-        let i = self.index(name)?;
+        let i = self.columns.position(name)?;
         self.values.get(i)?.as_deref()
     }
 
     /// Whether the row has a column of that name.
     pub fn has(&self, name: &str) -> bool {
-        self.index(name).is_some()
+        self.columns.position(name).is_some()
     }
 
     /// Value by position.
@@ -121,13 +159,7 @@ impl Row {
 
     /// Column names.
     pub fn columns(&self) -> &[String] {
-        &self.columns
-    }
-
-    fn index(&self, name: &str) -> Option<usize> {
-        self.columns
-            .iter()
-            .position(|c| c.eq_ignore_ascii_case(name))
+        self.columns.names()
     }
 }
 
@@ -136,6 +168,9 @@ impl Row {
 pub struct Session {
     conn: Conn,
     opts: ConnectOptions,
+    /// Column indexes of the last result sets, by position: a probe asks the
+    /// same questions every time, so their columns are indexed once.
+    columns_cache: Vec<Arc<Columns>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -164,6 +199,7 @@ impl Session {
         Ok(Self {
             conn,
             opts: opts.clone(),
+            columns_cache: Vec::new(),
         })
     }
 
@@ -214,37 +250,9 @@ impl Session {
     /// Runs several `;`-separated statements in one round trip and returns
     /// one row list per result set, in order.
     pub async fn query_multi(&mut self, sql: &str) -> Result<Vec<Vec<Row>>, Error> {
-        let timeout = self.opts.read_timeout;
-        let target = self.opts.target();
-        let work = async {
-            let mut result = self.conn.query_iter(sql).await?;
-            let mut sets = Vec::new();
-            loop {
-                let columns: Arc<[String]> = result
-                    .columns_ref()
-                    .iter()
-                    .map(|c| c.name_str().into_owned())
-                    .collect();
-                let rows: Vec<mysql_async::Row> = result.collect().await?;
-                sets.push(
-                    rows.into_iter()
-                        .map(|r| Row::new(columns.clone(), row_values(r)))
-                        .collect(),
-                );
-                if result.is_empty() {
-                    break;
-                }
-            }
-            Ok::<_, mysql_async::Error>(sets)
-        };
-        match tokio::time::timeout(timeout, work).await {
-            Ok(Ok(sets)) => Ok(sets),
-            Ok(Err(e)) => Err(Error::from_driver(&target, sql, &e)),
-            Err(_) => Err(Error::Timeout {
-                target,
-                operation: sql.to_string(),
-                after: timeout,
-            }),
+        match self.query_multi_partial(sql).await {
+            (sets, None) => Ok(sets),
+            (_, Some(e)) => Err(e),
         }
     }
 
@@ -254,14 +262,11 @@ impl Session {
         let timeout = self.opts.read_timeout;
         let target = self.opts.target();
         let mut sets: Vec<Vec<Row>> = Vec::new();
+        let cache = &mut self.columns_cache;
         let work = async {
             let mut result = self.conn.query_iter(sql).await?;
             loop {
-                let columns: Arc<[String]> = result
-                    .columns_ref()
-                    .iter()
-                    .map(|c| c.name_str().into_owned())
-                    .collect();
+                let columns = cached_columns(cache, sets.len(), result.columns_ref());
                 let rows: Vec<mysql_async::Row> = result.collect().await?;
                 sets.push(
                     rows.into_iter()
@@ -292,12 +297,42 @@ impl Session {
     }
 }
 
+/// The index of a result set's columns, reused when position and names match.
+fn cached_columns(
+    cache: &mut Vec<Arc<Columns>>,
+    position: usize,
+    columns: &[mysql_async::Column],
+) -> Arc<Columns> {
+    if let Some(cached) = cache.get(position) {
+        let same = cached.names.len() == columns.len()
+            && cached
+                .names
+                .iter()
+                .zip(columns)
+                .all(|(n, c)| n.as_bytes() == c.name_ref());
+        if same {
+            return cached.clone();
+        }
+    }
+    let fresh = Columns::new(columns.iter().map(|c| c.name_str().into_owned()));
+    if position < cache.len() {
+        cache[position] = fresh.clone();
+    } else if position == cache.len() {
+        cache.push(fresh.clone());
+    }
+    fresh
+}
+
 fn row_values(row: mysql_async::Row) -> Vec<Option<String>> {
     row.unwrap()
         .into_iter()
         .map(|v| match v {
             Value::NULL => None,
-            Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            // Valid UTF-8 (the normal case) becomes a String without a copy.
+            Value::Bytes(b) => Some(
+                String::from_utf8(b)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
             Value::Int(i) => Some(i.to_string()),
             Value::UInt(u) => Some(u.to_string()),
             Value::Float(f) => Some(f.to_string()),

@@ -2,11 +2,9 @@
 //! (captured from a sandbox) and MySQL 5.7 / 8.0 / 8.4 / Percona return.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
 use orc_model::InstanceKey;
-use orc_mysql::Row;
 use orc_mysql::probe::{DetectedValues, Dialect, HostPatterns, ProbeSettings, instance_data};
+use orc_mysql::{Columns, Row};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
@@ -20,12 +18,13 @@ fn sets(fixture: &Value) -> Vec<Vec<Row>> {
         .unwrap()
         .iter()
         .map(|set| {
-            let columns: Arc<[String]> = set["columns"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c.as_str().unwrap().to_string())
-                .collect();
+            let columns = Columns::new(
+                set["columns"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_string()),
+            );
             set["rows"]
                 .as_array()
                 .unwrap()

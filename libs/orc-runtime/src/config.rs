@@ -108,10 +108,13 @@ pub struct Config {
     /// `DiscoveryIgnoreMasterHostnameFilters`.
     #[serde(rename = "DiscoveryIgnoreMasterHostnameFilters")]
     pub discovery_ignore_master_hostname_filters: Vec<String>,
-    /// `HostnameResolveMethod`: `default`, `none` (no-op here), `cname`, `ip`.
+    /// `HostnameResolveMethod`: `default`/`none` (no-op); `cname` and `ip`
+    /// are accepted and reported as not supported yet.
     #[serde(rename = "HostnameResolveMethod")]
     pub hostname_resolve_method: String,
     /// `MySQLHostnameResolveMethod`: `@@hostname`, `@@report_host` or `none`.
+    /// This version knows instances by the address they are probed at
+    /// (`none`, its default); other values are accepted and reported.
     #[serde(rename = "MySQLHostnameResolveMethod")]
     pub mysql_hostname_resolve_method: String,
     /// `ReplicationLagQuery` (synonym `SlaveLagQuery`).
@@ -219,7 +222,7 @@ impl Default for Config {
             discovery_ignore_replica_hostname_filters: Vec::new(),
             discovery_ignore_master_hostname_filters: Vec::new(),
             hostname_resolve_method: "default".into(),
-            mysql_hostname_resolve_method: "@@hostname".into(),
+            mysql_hostname_resolve_method: "none".into(),
             replication_lag_query: String::new(),
             detect_data_center_query: String::new(),
             detect_region_query: String::new(),
@@ -505,6 +508,17 @@ impl Config {
             }
         }
         let mut known = Map::new();
+        let config_probe: Config = {
+            let resolve: Map<String, Value> = object
+                .iter()
+                .filter(|(k, _)| {
+                    k.as_str() == "MySQLHostnameResolveMethod"
+                        || k.as_str() == "HostnameResolveMethod"
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            serde_json::from_value(Value::Object(resolve)).unwrap_or_default()
+        };
         for (key, value) in object {
             if IMPLEMENTED_KEYS.contains(&key.as_str()) {
                 let single: Map<String, Value> =
@@ -517,6 +531,22 @@ impl Config {
                 report.not_implemented_keys.push(key);
             } else {
                 report.unknown_keys.push(key);
+            }
+        }
+        for (key, value, fine) in [
+            (
+                "MySQLHostnameResolveMethod",
+                &config_probe.mysql_hostname_resolve_method,
+                &["none", ""][..],
+            ),
+            (
+                "HostnameResolveMethod",
+                &config_probe.hostname_resolve_method,
+                &["default", "none", ""][..],
+            ),
+        ] {
+            if !fine.contains(&value.as_str()) {
+                report.not_implemented_keys.push(format!("{key}={value}"));
             }
         }
         report.unknown_keys.sort();

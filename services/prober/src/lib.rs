@@ -148,26 +148,23 @@ pub async fn run(
     let mut registry: HashSet<InstanceKey> = HashSet::new();
     let mut workers: HashMap<InstanceKey, Worker> = HashMap::new();
     let mut heartbeat_tick = tokio::time::interval(cfg.heartbeat_interval);
-    let mut assign_tick = tokio::time::interval(Duration::from_millis(200));
     let mut registry_ask = tokio::time::interval(Duration::from_secs(1));
     let mut registry_seen = false;
     let mut dirty = true;
 
     loop {
+        if dirty {
+            assign(&cfg, &bus, &tracker, &membership, &registry, &mut workers);
+            dirty = false;
+        }
         tokio::select! {
             () = shutdown.cancelled() => break,
             _ = heartbeat_tick.tick() => {
                 publish_heartbeat(&*bus, &cfg, started_at, workers.len(), false).await;
+                dirty |= membership.expire(Instant::now());
             }
             _ = registry_ask.tick(), if !registry_seen => {
                 ask_registry(bus.clone(), &tracker);
-            }
-            _ = assign_tick.tick() => {
-                dirty |= membership.expire(Instant::now());
-                if dirty {
-                    assign(&cfg, &bus, &tracker, &membership, &registry, &mut workers);
-                    dirty = false;
-                }
             }
             Some(msg) = heartbeats.next() => {
                 if let Ok(hb) = orc_bus::decode::<wire::ProberHeartbeat>(&msg.subject, &msg.payload) {
@@ -181,8 +178,7 @@ pub async fn run(
                     registry_seen = true;
                     if keys != registry {
                         registry = keys;
-                        assign(&cfg, &bus, &tracker, &membership, &registry, &mut workers);
-                        dirty = false;
+                        dirty = true;
                     }
                 }
             }

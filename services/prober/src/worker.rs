@@ -21,10 +21,12 @@ pub(crate) async fn run(
     stop: CancellationToken,
 ) {
     let mut probe = InstanceProbe::new(key.clone(), cfg.connect_options(&key));
+    let mut last_full: Option<(orc_model::InstanceData, tokio::time::Instant)> = None;
     tracing::debug!(instance = %key, prober = %cfg.id, "probing");
     loop {
         let next = tokio::time::Instant::now() + cfg.poll_interval;
-        let snap = probe_once(&cfg, &mut probe).await;
+        let mut snap = probe_once(&cfg, &mut probe).await;
+        compact(&mut snap, &mut last_full);
         publish(&*bus, &snap).await;
         tokio::select! {
             () = stop.cancelled() => break,
@@ -33,6 +35,38 @@ pub(crate) async fn run(
         }
     }
     tracing::debug!(instance = %key, prober = %cfg.id, "no longer probing");
+}
+
+/// How often a full snapshot is sent even when nothing changed, so that
+/// analyzers joining late learn every instance's data.
+const FULL_SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Drops the data of a successful snapshot when it equals the last full one
+/// (uptime aside): analyzers keep the data they have. Returns whether it did.
+fn compact(
+    snap: &mut InstanceSnapshot,
+    last_full: &mut Option<(orc_model::InstanceData, tokio::time::Instant)>,
+) -> bool {
+    let now = tokio::time::Instant::now();
+    let ok = matches!(snap.outcome, ProbeOutcome::Ok);
+    let (true, Some(data)) = (ok, snap.data.as_mut()) else {
+        *last_full = None;
+        return false;
+    };
+    if let Some((prev, at)) = last_full.as_ref()
+        && now.duration_since(*at) < FULL_SNAPSHOT_EVERY
+    {
+        let uptime = data.uptime_seconds;
+        data.uptime_seconds = prev.uptime_seconds;
+        let same = *data == *prev;
+        data.uptime_seconds = uptime;
+        if same {
+            snap.data = None;
+            return true;
+        }
+    }
+    *last_full = Some((data.clone(), now));
+    false
 }
 
 async fn probe_once(cfg: &ProberConfig, probe: &mut InstanceProbe) -> InstanceSnapshot {
