@@ -57,24 +57,6 @@ fn http_address(out: std::process::ChildStdout) -> String {
         .to_string()
 }
 
-fn client(api: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(
-        env!("CARGO_BIN_EXE_orchestrator").replace("/orchestrator", "/orchestrator-client"),
-    )
-    .args(args)
-    .env("ORCHESTRATOR_API", api)
-    .env("ORC_CLIENT_RETRIES", "0")
-    .output();
-    match out {
-        Ok(o) => (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        ),
-        Err(e) => (-1, String::new(), e.to_string()),
-    }
-}
-
 async fn get(url: &str) -> Option<serde_json::Value> {
     let mut stream =
         tokio::net::TcpStream::connect(url.trim_start_matches("http://").split('/').next()?)
@@ -114,17 +96,17 @@ async fn roles_run_as_separate_processes_and_survive_a_killed_prober() {
     let master = sb.key("m").unwrap();
     let started = Instant::now();
     let discovered = loop {
-        let (code, out, err) = client(&api, &["-c", "discover", "-i", &master]);
-        if code == 0 {
-            break out;
+        let answer = get(&format!("{api}/discover/{}", master.replace(':', "/"))).await;
+        if let Some(a) = answer.filter(|a| a["Code"] == "OK") {
+            break a;
         }
         assert!(
             started.elapsed() < Duration::from_secs(10),
-            "discover never succeeded: {err}"
+            "discover never succeeded"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(discovered.trim(), master);
+    assert_eq!(discovered["Details"]["ClusterName"], master.as_str());
 
     // Kill one prober without warning; every instance keeps being probed.
     drop(p1);
