@@ -238,3 +238,50 @@ async fn search_and_aliases_follow_orchestrator() {
     assert_eq!(found.trim(), sb.key("r2").unwrap());
     orc.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn identities_come_from_report_host_while_probing_the_discovered_address() {
+    // The master also listens on 127.0.0.2; replicas reach it at 127.0.0.1.
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .listen_also_on(std::net::Ipv4Addr::new(127, 0, 0, 2))
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = integration_tests::test_config(&dir.path().join("o.sqlite3"), 0.5);
+    config["MySQLHostnameResolveMethod"] = "@@report_host".into();
+    let orc = Orc::start_with(config, orchestrator::roles::Roles::ALL, None, Some(dir))
+        .await
+        .unwrap();
+    let port = sb.instance("m").unwrap().port();
+    let (code, out, err) = orc
+        .client(&["-c", "discover", "-i", &format!("127.0.0.2:{port}")])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), sb.key("m").unwrap(), "known by what it reports");
+    eventually(Duration::from_secs(3), || async {
+        let (_, out, _) = orc
+            .client(&["-c", "which-cluster-instances", "-i", &sb.key("m").unwrap()])
+            .await;
+        (out.lines().count() == 3).then_some(())
+    })
+    .await
+    .expect("one cluster of three");
+    // The address it was discovered at still finds it.
+    let (code, out, _) = orc
+        .client(&["-c", "which-replicas", "-i", &format!("127.0.0.2:{port}")])
+        .await;
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 2);
+    let (_, master, _) = orc
+        .client(&["-c", "which-master", "-i", &sb.key("r1").unwrap()])
+        .await;
+    assert_eq!(master.trim(), sb.key("m").unwrap());
+    // It keeps being probed at 127.0.0.2 (the only address it was given).
+    let (_, inst) = orc
+        .get(&format!("instance/127.0.0.1/{port}"))
+        .await
+        .unwrap();
+    assert_eq!(inst["IsLastCheckValid"], true);
+    orc.stop().await.unwrap();
+}

@@ -308,13 +308,14 @@ impl InstanceJson {
         let metadata = v.metadata.cloned().unwrap_or_default();
         let rule = metadata.promotion_rule(v.now);
         let downtime = metadata.downtime.as_ref().filter(|dt| dt.is_active(v.now));
-        let master_key = if is_replica {
-            KeyJson {
+        // The master's identity when known (it may be configured by address).
+        let master_key = match (is_replica, v.placement.and_then(|p| p.master.as_ref())) {
+            (true, Some(m)) if !r.is_detached() => KeyJson::from_key(m),
+            (true, _) => KeyJson {
                 Hostname: r.master_host.clone(),
                 Port: u32::from(r.master_port),
-            }
-        } else {
-            KeyJson::default()
+            },
+            (false, _) => KeyJson::default(),
         };
         Self {
             Key: KeyJson::from_key(key),

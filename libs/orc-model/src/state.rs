@@ -30,8 +30,12 @@ pub struct VantageObservation {
 /// `last_partial_success`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceState {
-    /// The instance.
+    /// The instance (its identity).
     pub key: InstanceKey,
+    /// Where probers connect to it, when that differs from its identity
+    /// (identity from `@@report_host` / `@@hostname`, reached at another address).
+    #[serde(default)]
+    pub address: Option<InstanceKey>,
     /// Data of the last full success.
     pub data: Option<InstanceData>,
     /// When the instance was first known.
@@ -52,6 +56,10 @@ pub struct InstanceState {
     pub last_probe_latency: Duration,
     /// Latest observation per vantage point.
     pub vantages: BTreeMap<String, VantageObservation>,
+    /// Since when the server's own binary log position has not moved (a
+    /// locked semi-sync master stops moving).
+    #[serde(default)]
+    pub self_coordinates_since: Option<Timestamp>,
 }
 
 impl InstanceState {
@@ -59,6 +67,7 @@ impl InstanceState {
     pub fn new(key: InstanceKey, now: Timestamp) -> Self {
         Self {
             key,
+            address: None,
             data: None,
             first_known: now,
             last_checked: None,
@@ -69,6 +78,7 @@ impl InstanceState {
             failing_since: None,
             last_probe_latency: Duration::ZERO,
             vantages: BTreeMap::new(),
+            self_coordinates_since: None,
         }
     }
 
@@ -111,6 +121,12 @@ impl InstanceState {
                 if let Some(data) = &snap.data {
                     data_changed = self.data.as_ref() != Some(data);
                     if data_changed {
+                        let old = self.data.as_ref().and_then(|d| d.self_coordinates.as_ref());
+                        if old != data.self_coordinates.as_ref()
+                            || self.self_coordinates_since.is_none()
+                        {
+                            self.self_coordinates_since = Some(snap.observed_at);
+                        }
                         self.data = Some(data.clone());
                     }
                 }
@@ -148,6 +164,25 @@ impl InstanceState {
     /// Seconds since the last full success, if any.
     pub fn seconds_since_seen(&self, now: Timestamp) -> Option<u64> {
         self.last_seen.map(|s| now.since(s).as_secs())
+    }
+
+    /// Where to connect: the address when set, else the identity.
+    pub fn probe_address(&self) -> &InstanceKey {
+        self.address.as_ref().unwrap_or(&self.key)
+    }
+
+    /// Fresh vantages that reached / did not reach the server within `stale_after`.
+    pub fn vantage_votes(&self, now: Timestamp, stale_after: Duration) -> (usize, usize) {
+        self.vantages
+            .values()
+            .filter(|v| now.since(v.observed_at) <= stale_after)
+            .fold((0, 0), |(up, down), v| {
+                if v.reached {
+                    (up + 1, down)
+                } else {
+                    (up, down + 1)
+                }
+            })
     }
 
     /// The master key this instance replicates from (per its last data).

@@ -178,10 +178,25 @@ impl Topology {
         Self { placements }
     }
 
-    /// Builds the graph from folded instance states.
+    /// Builds the graph from folded instance states. Keys that name an
+    /// instance by the address it is reached at (a replica's `Master_Host`)
+    /// are mapped to that instance's identity first.
     pub fn from_states<'a>(states: impl IntoIterator<Item = &'a InstanceState>) -> Self {
-        let inputs: Vec<TopologyInput> =
-            states.into_iter().map(TopologyInput::from_state).collect();
+        let states: Vec<&InstanceState> = states.into_iter().collect();
+        let identity: HashMap<&InstanceKey, &InstanceKey> = states
+            .iter()
+            .filter_map(|s| s.address.as_ref().map(|a| (a, &s.key)))
+            .collect();
+        let canonical = |k: InstanceKey| identity.get(&k).map_or(k, |id| (*id).clone());
+        let inputs: Vec<TopologyInput> = states
+            .iter()
+            .map(|s| {
+                let mut input = TopologyInput::from_state(s);
+                input.master = input.master.map(canonical);
+                input.listed_replicas = input.listed_replicas.into_iter().map(canonical).collect();
+                input
+            })
+            .collect();
         Self::build(&inputs)
     }
 
@@ -385,6 +400,35 @@ mod tests {
         let t = Topology::build(&[m, r]);
         assert_eq!(t.placement(&k("r:1")).unwrap().cluster, k("m:1"));
         assert_eq!(t.placement(&k("r:1")).unwrap().depth, 1);
+    }
+
+    #[test]
+    fn replicas_naming_their_master_by_address_find_its_identity() {
+        use crate::snapshot::{InstanceData, InstanceSnapshot, ProbeOutcome, ReplicationStatus};
+        use crate::time::Timestamp;
+        let snap = |key: &str, master: Option<&str>| InstanceSnapshot {
+            key: k(key),
+            vantage: "p".into(),
+            started_at: Timestamp(1),
+            observed_at: Timestamp(1),
+            outcome: ProbeOutcome::Ok,
+            data: Some(InstanceData {
+                replication: master.map(|m| ReplicationStatus {
+                    master_host: k(m).hostname().to_string(),
+                    master_port: k(m).port(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        };
+        let mut master = InstanceState::new(k("db1:1"), Timestamp(0));
+        master.address = Some(k("10.0.0.1:1"));
+        master.apply(&snap("10.0.0.1:1", None));
+        let mut replica = InstanceState::new(k("db2:1"), Timestamp(0));
+        replica.apply(&snap("db2:1", Some("10.0.0.1:1")));
+        let t = Topology::from_states([&master, &replica]);
+        assert_eq!(t.placement(&k("db2:1")).unwrap().master, Some(k("db1:1")));
+        assert_eq!(t.placement(&k("db1:1")).unwrap().replicas, vec![k("db2:1")]);
     }
 
     #[test]

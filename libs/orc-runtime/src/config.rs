@@ -112,9 +112,10 @@ pub struct Config {
     /// are accepted and reported as not supported yet.
     #[serde(rename = "HostnameResolveMethod")]
     pub hostname_resolve_method: String,
-    /// `MySQLHostnameResolveMethod`: `@@hostname`, `@@report_host` or `none`.
-    /// This version knows instances by the address they are probed at
-    /// (`none`, its default); other values are accepted and reported.
+    /// `MySQLHostnameResolveMethod`: `@@hostname`, `@@report_host` or `none`
+    /// (the default here: instances are known by the address they are
+    /// probed at). With the others, an instance's identity is what it
+    /// reports, and it keeps being probed at the address it was found at.
     #[serde(rename = "MySQLHostnameResolveMethod")]
     pub mysql_hostname_resolve_method: String,
     /// `ReplicationLagQuery` (synonym `SlaveLagQuery`).

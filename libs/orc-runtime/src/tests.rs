@@ -42,17 +42,13 @@ fn orchestrator_keys_are_read_as_they_are() {
 #[test]
 fn unknown_and_unimplemented_keys_are_reported_not_dropped() {
     let f = file(
-        r#"{"InstancePolSeconds":1,"RaftEnabled":true,"Debug":true,"MySQLHostnameResolveMethod":"@@hostname"}"#,
+        r#"{"InstancePolSeconds":1,"RaftEnabled":true,"Debug":true,"HostnameResolveMethod":"cname"}"#,
     );
     let (_, report) = Config::load(Some(f.path()), &[]).unwrap();
     assert_eq!(report.unknown_keys, vec!["InstancePolSeconds"]);
     assert_eq!(
         report.not_implemented_keys,
-        vec![
-            "Debug",
-            "MySQLHostnameResolveMethod=@@hostname",
-            "RaftEnabled"
-        ]
+        vec!["Debug", "HostnameResolveMethod=cname", "RaftEnabled"]
     );
     let warnings = report.warnings();
     assert!(warnings[0].contains("InstancePolSeconds") && warnings[0].contains("unknown"));

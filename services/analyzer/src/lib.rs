@@ -40,6 +40,8 @@ pub struct AnalyzerConfig {
     pub probe_timeout: Duration,
     /// Instances to know from the start (`DiscoverySeeds`).
     pub seeds: Vec<InstanceKey>,
+    /// How identities are derived (`MySQLHostnameResolveMethod`).
+    pub resolve_method: view::ResolveMethod,
 }
 
 impl AnalyzerConfig {
@@ -60,6 +62,7 @@ impl AnalyzerConfig {
                     InstanceKey::parse_with_default_port(s, c.default_instance_port).ok()
                 })
                 .collect(),
+            resolve_method: view::ResolveMethod::parse(&c.mysql_hostname_resolve_method),
         }
     }
 }
@@ -77,7 +80,10 @@ pub enum Error {
 
 enum Internal {
     Add(InstanceKey, oneshot::Sender<bool>),
-    Apply(Box<InstanceSnapshot>, oneshot::Sender<Result<(), String>>),
+    Apply(
+        Box<InstanceSnapshot>,
+        oneshot::Sender<Result<InstanceKey, String>>,
+    ),
     Drop(InstanceKey),
 }
 
@@ -95,7 +101,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let stored = store.instances().all().await?;
-    let mut view = View::from_stored(stored);
+    let mut view = View::from_stored(stored, cfg.resolve_method);
     for seed in &cfg.seeds {
         view.add(seed, wall_clock());
     }
@@ -143,13 +149,13 @@ pub async fn run(
                     let _ = reply.send(view.add(&key, wall_clock()));
                 }
                 Internal::Apply(snap, reply) => {
-                    view.ingest(&snap, wall_clock());
-                    let upserts: Vec<_> = view.take_one(&snap.key).into_iter().collect();
+                    let identity = view.ingest(&snap, wall_clock()).identity.unwrap_or_else(|| snap.key.clone());
+                    let upserts: Vec<_> = view.take_one(&identity).into_iter().collect();
                     let (done, wait) = oneshot::channel();
                     let _ = write_tx.send(writer::Job { upserts, deletes: Vec::new(), done: Some(done) }).await;
                     tracker.spawn(async move {
                         let r = wait.await.unwrap_or_else(|_| Err("store writer stopped".into()));
-                        let _ = reply.send(r);
+                        let _ = reply.send(r.map(|()| identity));
                     });
                 }
                 Internal::Drop(key) => {
@@ -216,7 +222,7 @@ fn registry(cfg: &AnalyzerConfig, view: &View) -> wire::InstanceRegistry {
     wire::InstanceRegistry {
         analyzer_id: cfg.id.clone(),
         generation: view.generation(),
-        keys: view.keys().map(Into::into).collect(),
+        keys: view.probe_addresses().map(Into::into).collect(),
         sent_at_ms: wall_clock().as_millis(),
     }
 }
@@ -236,7 +242,21 @@ async fn reply_discover(
     error: String,
     snapshot: Option<wire::InstanceSnapshot>,
 ) {
-    let reply = wire::DiscoverReply { error, snapshot };
+    reply_discovered(bus, msg, error, snapshot, None).await;
+}
+
+async fn reply_discovered(
+    bus: &dyn Bus,
+    msg: &Message,
+    error: String,
+    snapshot: Option<wire::InstanceSnapshot>,
+    identity: Option<&InstanceKey>,
+) {
+    let reply = wire::DiscoverReply {
+        error,
+        snapshot,
+        identity: identity.map(Into::into),
+    };
     let _ = bus.respond(msg, orc_bus::encode(&reply)).await;
 }
 
@@ -315,7 +335,16 @@ async fn handle_discover(ctx: &Ctx, msg: Message) {
         Err(_) => Err("analyzer is stopping".into()),
     };
     match stored {
-        Ok(()) => reply_discover(&*ctx.bus, &msg, String::new(), Some(wire_snap)).await,
+        Ok(identity) => {
+            reply_discovered(
+                &*ctx.bus,
+                &msg,
+                String::new(),
+                Some(wire_snap),
+                Some(&identity),
+            )
+            .await
+        }
         Err(e) => {
             reply_discover(
                 &*ctx.bus,

@@ -7,9 +7,36 @@ use std::time::Duration;
 use orc_model::{InstanceKey, InstanceSnapshot, InstanceState, Timestamp, Topology};
 use orc_store::StoredInstance;
 
+/// How an instance's identity is derived from what it reports
+/// (orchestrator's `MySQLHostnameResolveMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResolveMethod {
+    /// The address it is probed at.
+    #[default]
+    None,
+    /// `@@report_host` (when set).
+    ReportHost,
+    /// `@@hostname`.
+    Hostname,
+}
+
+impl ResolveMethod {
+    /// Parses orchestrator's spelling.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "@@report_host" => Self::ReportHost,
+            "@@hostname" => Self::Hostname,
+            _ => Self::None,
+        }
+    }
+}
+
 /// Known instances and bookkeeping.
 #[derive(Debug, Default)]
 pub struct View {
+    method: ResolveMethod,
+    /// Probe address → identity, where they differ.
+    identities: HashMap<InstanceKey, InstanceKey>,
     states: BTreeMap<InstanceKey, InstanceState>,
     forgotten: HashMap<InstanceKey, Timestamp>,
     dirty: BTreeSet<InstanceKey>,
@@ -24,19 +51,81 @@ pub struct Ingested {
     pub changed: bool,
     /// Instances learned from it (its replicas and master).
     pub discovered: Vec<InstanceKey>,
-    /// Whether it was ignored (recently forgotten).
+    /// Whether it was ignored (unknown or recently forgotten).
     pub ignored: bool,
+    /// The identity the snapshot was folded into.
+    pub identity: Option<InstanceKey>,
 }
 
 impl View {
     /// A view seeded with stored states.
-    pub fn from_stored(stored: Vec<StoredInstance>) -> Self {
-        let mut v = Self::default();
+    pub fn from_stored(stored: Vec<StoredInstance>, method: ResolveMethod) -> Self {
+        let mut v = Self {
+            method,
+            ..Self::default()
+        };
         for s in stored {
+            if let Some(addr) = &s.state.address {
+                v.identities.insert(addr.clone(), s.state.key.clone());
+            }
             v.states.insert(s.state.key.clone(), s.state);
         }
         v.registry_changed = true;
         v
+    }
+
+    /// The identity of an instance reached at `address`, as far as known.
+    pub fn identity_of(&self, address: &InstanceKey) -> InstanceKey {
+        self.identities
+            .get(address)
+            .cloned()
+            .unwrap_or_else(|| address.clone())
+    }
+
+    /// Learns the identity a probe of `address` reveals; moves a state
+    /// known by its address to its identity. Returns the identity.
+    fn resolve(
+        &mut self,
+        address: &InstanceKey,
+        data: Option<&orc_model::InstanceData>,
+    ) -> InstanceKey {
+        let reported = match (self.method, data) {
+            (ResolveMethod::ReportHost, Some(d)) => d.report_host.trim(),
+            (ResolveMethod::Hostname, Some(d)) => d.hostname.trim(),
+            _ => "",
+        };
+        let Some(identity) = (!reported.is_empty())
+            .then(|| InstanceKey::new(reported, address.port()).ok())
+            .flatten()
+        else {
+            return self.identity_of(address);
+        };
+        if identity == *address {
+            return identity;
+        }
+        if self
+            .identities
+            .insert(address.clone(), identity.clone())
+            .as_ref()
+            != Some(&identity)
+        {
+            if let Some(mut moved) = self.states.remove(address) {
+                moved.key = identity.clone();
+                moved.address = Some(address.clone());
+                self.states.entry(identity.clone()).or_insert(moved);
+                self.registry_changed = true;
+                self.generation += 1;
+            }
+            if let Some(st) = self.states.get_mut(&identity) {
+                st.address = Some(address.clone());
+            }
+        }
+        identity
+    }
+
+    /// Where every known instance is probed.
+    pub fn probe_addresses(&self) -> impl Iterator<Item = &InstanceKey> {
+        self.states.values().map(InstanceState::probe_address)
     }
 
     /// Every known key.
@@ -82,23 +171,40 @@ impl View {
     /// ignored: instances become known only by `add` (discover, seeds) or
     /// by being named by a known one.
     pub fn ingest(&mut self, snap: &InstanceSnapshot, now: Timestamp) -> Ingested {
-        if self.is_forgotten(&snap.key, now) || !self.states.contains_key(&snap.key) {
+        let known = self.states.contains_key(&self.identity_of(&snap.key));
+        if self.is_forgotten(&self.identity_of(&snap.key), now) || !known {
             return Ingested {
                 ignored: true,
                 ..Default::default()
             };
         }
-        let mut out = Ingested::default();
-        if let Some(state) = self.states.get_mut(&snap.key) {
+        let identity = self.resolve(&snap.key, snap.data.as_ref());
+        if self.is_forgotten(&identity, now) {
+            return Ingested {
+                ignored: true,
+                ..Default::default()
+            };
+        }
+        let mut out = Ingested {
+            identity: Some(identity.clone()),
+            ..Default::default()
+        };
+        if let Some(state) = self.states.get_mut(&identity) {
             out.changed = state.apply(snap);
             // Persist every probe's bookkeeping, changed or not: the API
             // shows last-seen times.
-            self.dirty.insert(snap.key.clone());
+            self.dirty.insert(identity.clone());
         }
         if let Some(data) = &snap.data {
-            let named = data.replicas.iter().cloned().chain(data.master_key());
+            let named: Vec<InstanceKey> = data
+                .replicas
+                .iter()
+                .cloned()
+                .chain(data.master_key())
+                .collect();
             for key in named {
-                if key != snap.key && !self.is_forgotten(&key, now) && self.add(&key, now) {
+                let key = self.identity_of(&key);
+                if key != identity && !self.is_forgotten(&key, now) && self.add(&key, now) {
                     out.discovered.push(key);
                 }
             }
@@ -116,7 +222,11 @@ impl View {
     ) -> Vec<InstanceKey> {
         let mut gone = Vec::new();
         for key in keys {
-            if self.states.remove(key).is_some() {
+            let key = &self.identity_of(key);
+            if let Some(st) = self.states.remove(key) {
+                if let Some(addr) = &st.address {
+                    self.identities.remove(addr);
+                }
                 gone.push(key.clone());
             }
             self.dirty.remove(key);
@@ -132,6 +242,7 @@ impl View {
 
     /// Drops a key without remembering it as forgotten (a discover that failed).
     pub fn drop_key(&mut self, key: &InstanceKey) {
+        let key = &self.identity_of(key);
         if self.states.remove(key).is_some() {
             self.dirty.remove(key);
             self.registry_changed = true;

@@ -106,6 +106,13 @@ impl Catalog {
         if self.states.contains_key(key) {
             return Some(key.clone());
         }
+        if let Some(s) = self
+            .states
+            .values()
+            .find(|s| s.address.as_ref() == Some(key))
+        {
+            return Some(s.key.clone());
+        }
         if key.is_ip() {
             return None;
         }

@@ -20,8 +20,13 @@ fn bus_error(e: orc_bus::Error, role: &str) -> ApiError {
     }
 }
 
-/// Asks an analyzer to discover `key` and waits until it is probed and stored.
-pub async fn discover(bus: &dyn Bus, key: &InstanceKey, timeout: Duration) -> Result<(), ApiError> {
+/// Asks an analyzer to discover `key` and waits until it is probed and
+/// stored; returns the instance's identity.
+pub async fn discover(
+    bus: &dyn Bus,
+    key: &InstanceKey,
+    timeout: Duration,
+) -> Result<InstanceKey, ApiError> {
     let req = orc_bus::encode(&wire::DiscoverRequest {
         key: Some(key.into()),
     });
@@ -31,7 +36,11 @@ pub async fn discover(bus: &dyn Bus, key: &InstanceKey, timeout: Duration) -> Re
     let reply: wire::DiscoverReply = orc_bus::decode(subjects::DISCOVER, &bytes)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     if reply.error.is_empty() {
-        Ok(())
+        Ok(reply
+            .identity
+            .as_ref()
+            .and_then(|k| InstanceKey::try_from(k).ok())
+            .unwrap_or_else(|| key.clone()))
     } else {
         Err(ApiError::Failed(reply.error))
     }

@@ -95,11 +95,11 @@ impl Orchestrator for GrpcApi {
         req: Request<wire::InstanceRequest>,
     ) -> Result<Response<wire::Instance>, Status> {
         let key = key_of(req.get_ref().key.as_ref())?;
-        commands::discover(&*self.gw.bus, &key, self.gw.command_timeout)
+        let identity = commands::discover(&*self.gw.bus, &key, self.gw.command_timeout)
             .await
             .map_err(st)?;
         let cat = self.catalog().await?;
-        let found = cat.require_instance(&key).map_err(st)?;
+        let found = cat.require_instance(&identity).map_err(st)?;
         instance(&cat, &found)
             .map(Response::new)
             .ok_or_else(|| Status::not_found(key.to_string()))

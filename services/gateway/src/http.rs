@@ -106,9 +106,9 @@ async fn catalog(gw: &Gateway) -> Result<Catalog, ApiError> {
 
 async fn discover(State(gw): S, Path((host, port)): Path<(String, String)>) -> ApiResult {
     let key = parse_key(&gw, &host, &port)?;
-    commands::discover(&*gw.bus, &key, gw.command_timeout).await?;
+    let identity = commands::discover(&*gw.bus, &key, gw.command_timeout).await?;
     let cat = catalog(&gw).await?;
-    let found = cat.require_instance(&key)?;
+    let found = cat.require_instance(&identity)?;
     ok(
         format!("Instance discovered: {found}"),
         cat.instance_json(&found),
