@@ -38,6 +38,29 @@ pub struct Subscription {
 enum SubscriptionInner {
     Local(tokio::sync::mpsc::Receiver<Message>),
     Nats(async_nats::Subscriber),
+    Ordered(Box<async_nats::jetstream::consumer::pull::Ordered>),
+}
+
+/// The shape of a durable stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Stream name (JetStream's).
+    pub name: &'static str,
+    /// Subjects it captures.
+    pub subjects: &'static [&'static str],
+    /// How long messages are kept.
+    pub max_age: Duration,
+    /// Within this window, a second message with the same id is dropped.
+    pub duplicate_window: Duration,
+}
+
+/// Where a follower of a durable stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// Only messages stored from now on.
+    New,
+    /// Every message still kept.
+    All,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -58,6 +81,21 @@ impl Subscription {
                     reply: m.reply.map(|r| r.to_string()),
                     payload: m.payload,
                 })
+            }
+            SubscriptionInner::Ordered(stream) => {
+                use futures_util::StreamExt as _;
+                loop {
+                    match stream.next().await? {
+                        Ok(m) => {
+                            return Some(Message {
+                                subject: m.subject.to_string(),
+                                reply: None,
+                                payload: m.payload.clone(),
+                            });
+                        }
+                        Err(e) => tracing::warn!(error = %e, "durable stream follower error"),
+                    }
+                }
             }
         }
     }
@@ -145,6 +183,14 @@ pub trait Bus: Send + Sync + 'static {
     /// Waits until the bus has processed everything this handle published
     /// or subscribed so far (a barrier).
     async fn flush(&self) -> Result<(), Error>;
+
+    /// Appends to a durable stream (kept across restarts with NATS),
+    /// dropping a message whose `id` was already stored within the
+    /// stream's duplicate window. Returns whether it was stored.
+    async fn publish_durable(&self, stream: &StreamSpec, subject: &str, id: &str, payload: Bytes) -> Result<bool, Error>;
+
+    /// Follows a durable stream: every stored message, each once, in order.
+    async fn follow_durable(&self, stream: &StreamSpec, start: StartAt) -> Result<Subscription, Error>;
 
     /// Answers a request.
     async fn respond(&self, request: &Message, payload: Bytes) -> Result<(), Error> {

@@ -24,6 +24,15 @@ struct Sub {
 struct Registry {
     subs: Vec<Sub>,
     round_robin: u64,
+    streams: std::collections::HashMap<&'static str, LocalStream>,
+}
+
+/// A durable stream kept in memory (the all-in-one mode has no restart to survive).
+#[derive(Default)]
+struct LocalStream {
+    log: std::collections::VecDeque<(std::time::Instant, Message)>,
+    ids: std::collections::HashMap<String, std::time::Instant>,
+    followers: Vec<mpsc::Sender<Message>>,
 }
 
 /// An in-process bus. Clones share the same subscribers.
@@ -159,5 +168,51 @@ impl Bus for LocalBus {
 
     async fn flush(&self) -> Result<(), Error> {
         Ok(())
+    }
+
+    async fn publish_durable(&self, stream: &crate::StreamSpec, subject: &str, id: &str, payload: Bytes) -> Result<bool, Error> {
+        let now = std::time::Instant::now();
+        let msg = Message {
+            subject: subject.to_string(),
+            reply: None,
+            payload,
+        };
+        let followers = {
+            let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+            let st = reg.streams.entry(stream.name).or_default();
+            st.ids.retain(|_, at| now.duration_since(*at) < stream.duplicate_window);
+            while st.log.front().is_some_and(|(at, _)| now.duration_since(*at) > stream.max_age) {
+                st.log.pop_front();
+            }
+            if st.ids.contains_key(id) {
+                return Ok(false);
+            }
+            st.ids.insert(id.to_string(), now);
+            st.log.push_back((now, msg.clone()));
+            st.followers.retain(|f| !f.is_closed());
+            st.followers.clone()
+        };
+        for f in followers {
+            if f.try_send(msg.clone()).is_err() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.deliver(msg);
+        Ok(true)
+    }
+
+    async fn follow_durable(&self, stream: &crate::StreamSpec, start: crate::StartAt) -> Result<Subscription, Error> {
+        let (tx, rx) = mpsc::channel(CAPACITY);
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let st = reg.streams.entry(stream.name).or_default();
+        if start == crate::StartAt::All {
+            for (_, m) in &st.log {
+                let _ = tx.try_send(m.clone());
+            }
+        }
+        st.followers.push(tx);
+        Ok(Subscription {
+            inner: SubscriptionInner::Local(rx),
+        })
     }
 }

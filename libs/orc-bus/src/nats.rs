@@ -5,12 +5,14 @@ use std::time::Duration;
 use async_nats::RequestErrorKind;
 use bytes::Bytes;
 
-use crate::{Bus, Error, Subscription, SubscriptionInner};
+use crate::{Bus, Error, StartAt, StreamSpec, Subscription, SubscriptionInner};
 
 /// A NATS connection shared by a process's services.
 #[derive(Clone, Debug)]
 pub struct NatsBus {
     client: async_nats::Client,
+    jetstream: async_nats::jetstream::Context,
+    streams: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<&'static str>>>,
 }
 
 impl NatsBus {
@@ -22,7 +24,11 @@ impl NatsBus {
             .connection_timeout(timeout)
             .connect(url);
         match tokio::time::timeout(timeout, connect).await {
-            Ok(Ok(client)) => Ok(Self { client }),
+            Ok(Ok(client)) => Ok(Self {
+                jetstream: async_nats::jetstream::new(client.clone()),
+                client,
+                streams: Default::default(),
+            }),
             Ok(Err(e)) => Err(Error::Connect {
                 url: url.to_string(),
                 reason: e.to_string(),
@@ -35,8 +41,79 @@ impl NatsBus {
     }
 }
 
+impl NatsBus {
+    /// Creates the stream unless this connection already did. Works with
+    /// nats-server 2.9 (no account-info calls).
+    async fn ensure_stream(&self, spec: &StreamSpec) -> Result<async_nats::jetstream::stream::Stream, Error> {
+        let config = async_nats::jetstream::stream::Config {
+            name: spec.name.to_string(),
+            subjects: spec.subjects.iter().map(|s| s.to_string()).collect(),
+            max_age: spec.max_age,
+            duplicate_window: spec.duplicate_window,
+            storage: async_nats::jetstream::stream::StorageType::File,
+            ..Default::default()
+        };
+        let stream = self
+            .jetstream
+            .get_or_create_stream(config)
+            .await
+            .map_err(|e| Error::Publish {
+                subject: spec.name.to_string(),
+                reason: format!("creating stream: {e}"),
+            })?;
+        self.streams.lock().unwrap_or_else(|e| e.into_inner()).insert(spec.name);
+        Ok(stream)
+    }
+}
+
 #[async_trait::async_trait]
 impl Bus for NatsBus {
+    async fn publish_durable(&self, stream: &StreamSpec, subject: &str, id: &str, payload: Bytes) -> Result<bool, Error> {
+        let known = self.streams.lock().unwrap_or_else(|e| e.into_inner()).contains(stream.name);
+        if !known {
+            self.ensure_stream(stream).await?;
+        }
+        let fail = |reason: String| Error::Publish {
+            subject: subject.to_string(),
+            reason,
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id);
+        let ack = self
+            .jetstream
+            .publish_with_headers(subject.to_string(), headers, payload)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let ack = tokio::time::timeout(Duration::from_secs(10), ack)
+            .await
+            .map_err(|_| fail("no acknowledgement within 10s".into()))?
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(!ack.duplicate)
+    }
+
+    async fn follow_durable(&self, stream: &StreamSpec, start: StartAt) -> Result<Subscription, Error> {
+        use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+        let st = self.ensure_stream(stream).await?;
+        let fail = |reason: String| Error::Subscribe {
+            subject: stream.name.to_string(),
+            reason,
+        };
+        let consumer = st
+            .create_consumer(OrderedConfig {
+                deliver_policy: match start {
+                    StartAt::New => DeliverPolicy::New,
+                    StartAt::All => DeliverPolicy::All,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let messages = consumer.messages().await.map_err(|e| fail(e.to_string()))?;
+        Ok(Subscription {
+            inner: SubscriptionInner::Ordered(Box::new(messages)),
+        })
+    }
+
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), Error> {
         self.client
             .publish(subject.to_string(), payload)

@@ -23,3 +23,14 @@ pub const FORGOTTEN: &str = "orc.analyzer.forgotten";
 pub const PROBERS: &str = "probers";
 /// Queue group of analyzers.
 pub const ANALYZERS: &str = "analyzers";
+
+/// Findings of the analysis (durable, de-duplicated by incident).
+pub const FINDINGS: &str = "orc.findings";
+
+/// The durable stream of findings.
+pub const FINDINGS_STREAM: crate::StreamSpec = crate::StreamSpec {
+    name: "ORC_FINDINGS",
+    subjects: &[FINDINGS],
+    max_age: std::time::Duration::from_secs(7 * 24 * 3600),
+    duplicate_window: std::time::Duration::from_secs(120),
+};

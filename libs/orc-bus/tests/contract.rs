@@ -225,6 +225,29 @@ mod orc_proto_probe {
     }
 }
 
+const TEST_STREAM: orc_bus::StreamSpec = orc_bus::StreamSpec {
+    name: "ORC_TEST",
+    subjects: &["orc.test.durable"],
+    max_age: Duration::from_secs(60),
+    duplicate_window: Duration::from_secs(30),
+};
+
+async fn durable_streams_store_each_id_once_and_followers_see_it_once(h: Harness) {
+    use orc_bus::StartAt;
+    let mut follower = h.second.follow_durable(&TEST_STREAM, StartAt::New).await.unwrap();
+    let first = h.bus.publish_durable(&TEST_STREAM, "orc.test.durable", "incident-1", Bytes::from_static(b"a")).await.unwrap();
+    let again = h.bus.publish_durable(&TEST_STREAM, "orc.test.durable", "incident-1", Bytes::from_static(b"a")).await.unwrap();
+    let other = h.bus.publish_durable(&TEST_STREAM, "orc.test.durable", "incident-2", Bytes::from_static(b"b")).await.unwrap();
+    assert_eq!((first, again, other), (true, false, true));
+    assert_eq!(&recv(&mut follower).await.expect("first").payload[..], b"a");
+    assert_eq!(&recv(&mut follower).await.expect("second").payload[..], b"b");
+    assert!(nothing(&mut follower).await, "the duplicate is not delivered");
+    // A follower starting at the beginning replays what is kept.
+    let mut replay = h.second.follow_durable(&TEST_STREAM, StartAt::All).await.unwrap();
+    assert_eq!(&recv(&mut replay).await.unwrap().payload[..], b"a");
+    assert_eq!(&recv(&mut replay).await.unwrap().payload[..], b"b");
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod in_process {
@@ -253,6 +276,7 @@ contract!(
     dropped_subscriptions_stop_receiving,
     one_publishers_messages_arrive_in_order,
     garbage_payloads_fail_to_decode_with_the_subject,
+    durable_streams_store_each_id_once_and_followers_see_it_once,
 );
 
 #[tokio::test]
