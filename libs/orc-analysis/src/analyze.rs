@@ -40,14 +40,45 @@ pub fn is_valid(state: &InstanceState, policy: &AnalysisPolicy, now: Timestamp) 
             .is_some_and(|s| now.since(s) <= policy.stale_after)
 }
 
-/// Whether the evidence says "refused" (dead) rather than "no answer" (hung or cut off).
-fn failure_is_refusal(state: &InstanceState) -> bool {
+fn is_refusal(kind: Option<ProbeErrorKind>) -> bool {
     matches!(
-        state.last_error.as_ref().map(|e| e.kind),
+        kind,
         Some(
             ProbeErrorKind::Refused | ProbeErrorKind::ConnectionLost | ProbeErrorKind::Unresolvable
         )
     )
+}
+
+/// How the server is failing: whether the evidence says "refused" (dead)
+/// rather than "no answer" (hung or cut off), and since when. With several
+/// fresh vantages, the failing ones speak: refused if any of them was
+/// refused, failing since the moment a quorum of them was failing.
+fn failure(
+    state: &InstanceState,
+    policy: &AnalysisPolicy,
+    now: Timestamp,
+) -> (bool, Option<Timestamp>) {
+    let fresh: Vec<&orc_model::VantageObservation> = state
+        .vantages
+        .values()
+        .filter(|v| now.since(v.observed_at) <= policy.stale_after)
+        .collect();
+    if fresh.len() <= 1 {
+        return (
+            is_refusal(state.last_error.as_ref().map(|e| e.kind)),
+            state.failing_since,
+        );
+    }
+    let mut failing: Vec<&orc_model::VantageObservation> =
+        fresh.iter().copied().filter(|v| !v.reached).collect();
+    let refused = failing.iter().any(|v| is_refusal(v.error_kind));
+    failing.sort_by_key(|v| v.failing_since.unwrap_or(v.observed_at));
+    let quorum = policy.vantage_quorum.unwrap_or(fresh.len() / 2 + 1).max(1);
+    let since = failing
+        .get(quorum - 1)
+        .map(|v| v.failing_since.unwrap_or(v.observed_at))
+        .or(state.failing_since);
+    (refused, since)
 }
 
 struct Member<'a> {
@@ -109,8 +140,9 @@ pub fn analyze(
         .collect()
 }
 
-/// Analyzes one instance (also when it has no problem); `None` when unknown
-/// or under maintenance.
+/// Analyzes one instance (also when it has no problem); `None` when unknown,
+/// never successfully probed (orchestrator has no row for it, and its role is
+/// unknown) or under maintenance.
 pub fn analyze_instance(
     input: &AnalysisInput<'_>,
     key: &InstanceKey,
@@ -125,12 +157,12 @@ pub fn analyze_instance(
         return None;
     }
     let me = Member::of(input, key, policy, now)?;
+    me.data?;
     let placement = input.topology.placement(key);
     let replica_keys: Vec<InstanceKey> = placement
         .map(|p| p.replicas.clone())
         .unwrap_or_default()
         .into_iter()
-        .filter(|r| !input.metadata.get(r).is_some_and(|m| m.in_maintenance(now)))
         .collect();
     let replicas: Vec<(InstanceKey, Member<'_>)> = replica_keys
         .iter()
@@ -157,13 +189,11 @@ pub fn analyze_instance(
         now,
     );
     let mut description = code.description().to_string();
+    let (refused, failing_since) = failure(me.state, policy, now);
     if let Some(softer) = code.unreachable_counterpart()
-        && !failure_is_refusal(me.state)
+        && !refused
     {
-        let failing_for = me
-            .state
-            .failing_since
-            .map_or(std::time::Duration::ZERO, |s| now.since(s));
+        let failing_for = failing_since.map_or(std::time::Duration::ZERO, |s| now.since(s));
         if failing_for < policy.hung_grace {
             description = format!(
                 "{} (it does not refuse connections but does not answer: hung or cut off; \
@@ -576,14 +606,21 @@ fn structure_warnings(
     if is_master && c.distinct_major_versions_logging > 1 {
         w.push(MultipleMajorVersionsLoggingReplicasStructureWarning);
     }
-    if gtid_modes(replicas).len() > 1 {
+    // orchestrator: the instance's own gtid_mode differs from its replicas' min or max.
+    let modes = gtid_modes(replicas);
+    let own = d.map_or("", |d| d.gtid_mode.as_str());
+    let (min, max) = (
+        modes.first().map_or("", String::as_str),
+        modes.last().map_or("", String::as_str),
+    );
+    if c.replicas > 0 && (own != min || own != max) {
         w.push(DifferentGTIDModesStructureWarning);
     }
     if !max_errant(me, replicas, input, key).is_empty() {
         w.push(ErrantGTIDStructureWarning);
     }
     if let Some(d) = d {
-        if is_master && me.valid && d.read_only {
+        if is_master && d.read_only {
             w.push(NoWriteableMasterStructureWarning);
         }
         let s = &d.semi_sync;

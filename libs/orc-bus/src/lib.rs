@@ -187,10 +187,20 @@ pub trait Bus: Send + Sync + 'static {
     /// Appends to a durable stream (kept across restarts with NATS),
     /// dropping a message whose `id` was already stored within the
     /// stream's duplicate window. Returns whether it was stored.
-    async fn publish_durable(&self, stream: &StreamSpec, subject: &str, id: &str, payload: Bytes) -> Result<bool, Error>;
+    async fn publish_durable(
+        &self,
+        stream: &StreamSpec,
+        subject: &str,
+        id: &str,
+        payload: Bytes,
+    ) -> Result<bool, Error>;
 
     /// Follows a durable stream: every stored message, each once, in order.
-    async fn follow_durable(&self, stream: &StreamSpec, start: StartAt) -> Result<Subscription, Error>;
+    async fn follow_durable(
+        &self,
+        stream: &StreamSpec,
+        start: StartAt,
+    ) -> Result<Subscription, Error>;
 
     /// Answers a request.
     async fn respond(&self, request: &Message, payload: Bytes) -> Result<(), Error> {

@@ -170,7 +170,13 @@ impl Bus for LocalBus {
         Ok(())
     }
 
-    async fn publish_durable(&self, stream: &crate::StreamSpec, subject: &str, id: &str, payload: Bytes) -> Result<bool, Error> {
+    async fn publish_durable(
+        &self,
+        stream: &crate::StreamSpec,
+        subject: &str,
+        id: &str,
+        payload: Bytes,
+    ) -> Result<bool, Error> {
         let now = std::time::Instant::now();
         let msg = Message {
             subject: subject.to_string(),
@@ -180,8 +186,13 @@ impl Bus for LocalBus {
         let followers = {
             let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
             let st = reg.streams.entry(stream.name).or_default();
-            st.ids.retain(|_, at| now.duration_since(*at) < stream.duplicate_window);
-            while st.log.front().is_some_and(|(at, _)| now.duration_since(*at) > stream.max_age) {
+            st.ids
+                .retain(|_, at| now.duration_since(*at) < stream.duplicate_window);
+            while st
+                .log
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > stream.max_age)
+            {
                 st.log.pop_front();
             }
             if st.ids.contains_key(id) {
@@ -201,7 +212,11 @@ impl Bus for LocalBus {
         Ok(true)
     }
 
-    async fn follow_durable(&self, stream: &crate::StreamSpec, start: crate::StartAt) -> Result<Subscription, Error> {
+    async fn follow_durable(
+        &self,
+        stream: &crate::StreamSpec,
+        start: crate::StartAt,
+    ) -> Result<Subscription, Error> {
         let (tx, rx) = mpsc::channel(CAPACITY);
         let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
         let st = reg.streams.entry(stream.name).or_default();

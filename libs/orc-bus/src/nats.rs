@@ -44,7 +44,10 @@ impl NatsBus {
 impl NatsBus {
     /// Creates the stream unless this connection already did. Works with
     /// nats-server 2.9 (no account-info calls).
-    async fn ensure_stream(&self, spec: &StreamSpec) -> Result<async_nats::jetstream::stream::Stream, Error> {
+    async fn ensure_stream(
+        &self,
+        spec: &StreamSpec,
+    ) -> Result<async_nats::jetstream::stream::Stream, Error> {
         let config = async_nats::jetstream::stream::Config {
             name: spec.name.to_string(),
             subjects: spec.subjects.iter().map(|s| s.to_string()).collect(),
@@ -61,15 +64,28 @@ impl NatsBus {
                 subject: spec.name.to_string(),
                 reason: format!("creating stream: {e}"),
             })?;
-        self.streams.lock().unwrap_or_else(|e| e.into_inner()).insert(spec.name);
+        self.streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(spec.name);
         Ok(stream)
     }
 }
 
 #[async_trait::async_trait]
 impl Bus for NatsBus {
-    async fn publish_durable(&self, stream: &StreamSpec, subject: &str, id: &str, payload: Bytes) -> Result<bool, Error> {
-        let known = self.streams.lock().unwrap_or_else(|e| e.into_inner()).contains(stream.name);
+    async fn publish_durable(
+        &self,
+        stream: &StreamSpec,
+        subject: &str,
+        id: &str,
+        payload: Bytes,
+    ) -> Result<bool, Error> {
+        let known = self
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(stream.name);
         if !known {
             self.ensure_stream(stream).await?;
         }
@@ -91,7 +107,11 @@ impl Bus for NatsBus {
         Ok(!ack.duplicate)
     }
 
-    async fn follow_durable(&self, stream: &StreamSpec, start: StartAt) -> Result<Subscription, Error> {
+    async fn follow_durable(
+        &self,
+        stream: &StreamSpec,
+        start: StartAt,
+    ) -> Result<Subscription, Error> {
         use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
         let st = self.ensure_stream(stream).await?;
         let fail = |reason: String| Error::Subscribe {

@@ -234,16 +234,57 @@ const TEST_STREAM: orc_bus::StreamSpec = orc_bus::StreamSpec {
 
 async fn durable_streams_store_each_id_once_and_followers_see_it_once(h: Harness) {
     use orc_bus::StartAt;
-    let mut follower = h.second.follow_durable(&TEST_STREAM, StartAt::New).await.unwrap();
-    let first = h.bus.publish_durable(&TEST_STREAM, "orc.test.durable", "incident-1", Bytes::from_static(b"a")).await.unwrap();
-    let again = h.bus.publish_durable(&TEST_STREAM, "orc.test.durable", "incident-1", Bytes::from_static(b"a")).await.unwrap();
-    let other = h.bus.publish_durable(&TEST_STREAM, "orc.test.durable", "incident-2", Bytes::from_static(b"b")).await.unwrap();
+    let mut follower = h
+        .second
+        .follow_durable(&TEST_STREAM, StartAt::New)
+        .await
+        .unwrap();
+    let first = h
+        .bus
+        .publish_durable(
+            &TEST_STREAM,
+            "orc.test.durable",
+            "incident-1",
+            Bytes::from_static(b"a"),
+        )
+        .await
+        .unwrap();
+    let again = h
+        .bus
+        .publish_durable(
+            &TEST_STREAM,
+            "orc.test.durable",
+            "incident-1",
+            Bytes::from_static(b"a"),
+        )
+        .await
+        .unwrap();
+    let other = h
+        .bus
+        .publish_durable(
+            &TEST_STREAM,
+            "orc.test.durable",
+            "incident-2",
+            Bytes::from_static(b"b"),
+        )
+        .await
+        .unwrap();
     assert_eq!((first, again, other), (true, false, true));
     assert_eq!(&recv(&mut follower).await.expect("first").payload[..], b"a");
-    assert_eq!(&recv(&mut follower).await.expect("second").payload[..], b"b");
-    assert!(nothing(&mut follower).await, "the duplicate is not delivered");
+    assert_eq!(
+        &recv(&mut follower).await.expect("second").payload[..],
+        b"b"
+    );
+    assert!(
+        nothing(&mut follower).await,
+        "the duplicate is not delivered"
+    );
     // A follower starting at the beginning replays what is kept.
-    let mut replay = h.second.follow_durable(&TEST_STREAM, StartAt::All).await.unwrap();
+    let mut replay = h
+        .second
+        .follow_durable(&TEST_STREAM, StartAt::All)
+        .await
+        .unwrap();
     assert_eq!(&recv(&mut replay).await.unwrap().payload[..], b"a");
     assert_eq!(&recv(&mut replay).await.unwrap().payload[..], b"b");
 }

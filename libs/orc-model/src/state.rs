@@ -19,6 +19,9 @@ pub struct VantageObservation {
     pub reached: bool,
     /// Failure kind, when it did not.
     pub error_kind: Option<ProbeErrorKind>,
+    /// Since when this vantage has been failing to reach the server.
+    #[serde(default)]
+    pub failing_since: Option<Timestamp>,
 }
 
 /// The folded state of one instance.
@@ -94,12 +97,21 @@ impl InstanceState {
                 ProbeOutcome::Failed(e) => Some(e.kind),
                 _ => None,
             };
+            let failing_since = if snap.reached() {
+                None
+            } else {
+                self.vantages
+                    .get(&snap.vantage)
+                    .and_then(|v| v.failing_since)
+                    .or(Some(snap.observed_at))
+            };
             self.vantages.insert(
                 snap.vantage.clone(),
                 VantageObservation {
                     observed_at: snap.observed_at,
                     reached: snap.reached(),
                     error_kind,
+                    failing_since,
                 },
             );
         }

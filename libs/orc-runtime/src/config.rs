@@ -174,6 +174,35 @@ pub struct Config {
     #[serde(rename = "RecoverIntermediateMasterClusterFilters")]
     pub recover_intermediate_master_cluster_filters: Vec<String>,
 
+    // --- detection ---
+    /// `FailureDetectionPeriodBlockMinutes`: one detection per instance per period.
+    #[serde(rename = "FailureDetectionPeriodBlockMinutes")]
+    pub failure_detection_period_block_minutes: f64,
+    /// `RecoveryIgnoreHostnameFilters`: analysis entries for matching hostnames are dropped.
+    #[serde(rename = "RecoveryIgnoreHostnameFilters")]
+    pub recovery_ignore_hostname_filters: Vec<String>,
+    /// `RecoverNonWriteableMaster`.
+    #[serde(rename = "RecoverNonWriteableMaster")]
+    pub recover_non_writeable_master: bool,
+    /// `EnforceExactSemiSyncReplicas`.
+    #[serde(rename = "EnforceExactSemiSyncReplicas")]
+    pub enforce_exact_semi_sync_replicas: bool,
+    /// `ReasonableLockedSemiSyncMasterSeconds`.
+    #[serde(rename = "ReasonableLockedSemiSyncMasterSeconds")]
+    pub reasonable_locked_semi_sync_master_seconds: f64,
+    /// `HungMasterGraceSeconds` (ours): how long a server that does not
+    /// refuse connections but does not answer stays "unreachable" before
+    /// it may be declared dead, its replicas agreeing.
+    #[serde(rename = "HungMasterGraceSeconds")]
+    pub hung_master_grace_seconds: f64,
+    /// `UnreachableVantageQuorum` (ours): vantages that must fail to reach a
+    /// server for it to be unreachable (0: a majority).
+    #[serde(rename = "UnreachableVantageQuorum")]
+    pub unreachable_vantage_quorum: u32,
+    /// `ProbersPerInstance` (ours): vantage points probing each instance.
+    #[serde(rename = "ProbersPerInstance")]
+    pub probers_per_instance: u32,
+
     // --- ours: distribution ---
     /// `NatsUrl` (ours): the bus for distributed roles (also `--nats`).
     #[serde(rename = "NatsUrl")]
@@ -212,7 +241,7 @@ impl Default for Config {
             mysql_topology_password: String::new(),
             mysql_topology_credentials_config_file: String::new(),
             mysql_connect_timeout_seconds: 2.0,
-            mysql_discovery_read_timeout_seconds: 10.0,
+            mysql_discovery_read_timeout_seconds: 3.0,
             mysql_topology_read_timeout_seconds: 600.0,
             default_instance_port: 3306,
             instance_poll_seconds: 5.0,
@@ -241,6 +270,14 @@ impl Default for Config {
             reasonable_maintenance_replication_lag_seconds: 20,
             recover_master_cluster_filters: Vec::new(),
             recover_intermediate_master_cluster_filters: Vec::new(),
+            failure_detection_period_block_minutes: 60.0,
+            recovery_ignore_hostname_filters: Vec::new(),
+            recover_non_writeable_master: false,
+            enforce_exact_semi_sync_replicas: false,
+            reasonable_locked_semi_sync_master_seconds: 0.0,
+            hung_master_grace_seconds: 10.0,
+            unreachable_vantage_quorum: 0,
+            probers_per_instance: 1,
             nats_url: String::new(),
             prober_id: String::new(),
             prober_vantage: String::new(),
@@ -436,7 +473,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "MaxConcurrentReplicaOperations",
     "EnforceExactSemiSyncReplicas",
     "RecoverLockedSemiSyncMaster",
-    "RecoverNonWriteableMaster",
     "UseSuperReadOnly",
     "BufferInstanceWrites",
     "InstanceWriteBufferSize",
@@ -683,6 +719,17 @@ impl Config {
             regex::Regex::new(pattern)
                 .map_err(|e| format!("bad regular expression {pattern:?}: {e}"))?;
         }
+        for pattern in &self.recovery_ignore_hostname_filters {
+            regex::Regex::new(pattern).map_err(|e| {
+                format!("RecoveryIgnoreHostnameFilters: bad regular expression {pattern:?}: {e}")
+            })?;
+        }
+        if !(self.hung_master_grace_seconds.is_finite() && self.hung_master_grace_seconds >= 0.0) {
+            return Err("HungMasterGraceSeconds must be 0 or more".into());
+        }
+        if self.probers_per_instance == 0 {
+            return Err("ProbersPerInstance must be at least 1".into());
+        }
         for seed in &self.discovery_seeds {
             orc_model::InstanceKey::parse_with_default_port(seed, self.default_instance_port)
                 .map_err(|e| format!("DiscoverySeeds: {e}"))?;
@@ -696,6 +743,37 @@ impl Config {
     /// `InstancePollSeconds` as a duration.
     pub fn poll_interval(&self) -> Duration {
         Duration::from_secs_f64(self.instance_poll_seconds)
+    }
+
+    /// How stale an observation may be before it says nothing: a prober
+    /// that stopped reporting cannot keep a server "valid".
+    pub fn stale_after(&self) -> Duration {
+        let poll = self.instance_poll_seconds;
+        let probe = self.mysql_connect_timeout_seconds + self.mysql_discovery_read_timeout_seconds;
+        Duration::from_secs_f64((3.0 * poll).max(poll + probe) + 1.0)
+    }
+
+    /// The analysis policy this configuration asks for.
+    pub fn analysis_policy(&self) -> orc_analysis::AnalysisPolicy {
+        orc_analysis::AnalysisPolicy {
+            poll_interval: self.poll_interval(),
+            stale_after: self.stale_after(),
+            reasonable_replication_lag_seconds: self.reasonable_replication_lag_seconds,
+            reasonable_locked_semi_sync_master: Duration::from_secs_f64(
+                self.reasonable_locked_semi_sync_master_seconds.max(0.0),
+            ),
+            enforce_exact_semi_sync_replicas: self.enforce_exact_semi_sync_replicas,
+            recover_non_writeable_master: self.recover_non_writeable_master,
+            recovery_ignore_hostname_filters: self
+                .recovery_ignore_hostname_filters
+                .iter()
+                .filter_map(|r| regex::Regex::new(r).ok())
+                .collect(),
+            hung_grace: Duration::from_secs_f64(self.hung_master_grace_seconds.max(0.0)),
+            vantage_quorum: (self.unreachable_vantage_quorum > 0)
+                .then(|| usize::try_from(self.unreachable_vantage_quorum).unwrap_or(usize::MAX)),
+            include_no_problem: false,
+        }
     }
 
     /// Whether the backend is SQLite.
