@@ -199,3 +199,77 @@ mod tests {
         );
     }
 }
+
+/// A firewall rule on this host (nftables), removed when dropped: drops
+/// outgoing TCP to `addr:port`, as a network partition between the
+/// probers and one server would.
+pub struct Firewall {
+    table: String,
+}
+
+impl Firewall {
+    /// Blocks outgoing TCP to `addr:port` (needs root and `nft`).
+    pub fn block(addr: std::net::Ipv4Addr, port: u16) -> anyhow::Result<Self> {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let table = format!("orc_test_{}_{n}", std::process::id());
+        let nft = |args: &[&str]| -> anyhow::Result<()> {
+            let out = std::process::Command::new("nft").args(args).output()?;
+            anyhow::ensure!(
+                out.status.success(),
+                "nft {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(())
+        };
+        nft(&["add", "table", "inet", &table])?;
+        let guard = Self {
+            table: table.clone(),
+        };
+        nft(&[
+            "add",
+            "chain",
+            "inet",
+            &table,
+            "out",
+            "{ type filter hook output priority 0; policy accept; }",
+        ])?;
+        nft(&[
+            "add",
+            "rule",
+            "inet",
+            &table,
+            "out",
+            "ip",
+            "daddr",
+            &addr.to_string(),
+            "tcp",
+            "dport",
+            &port.to_string(),
+            "drop",
+        ])?;
+        Ok(guard)
+    }
+}
+
+impl Drop for Firewall {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("nft")
+            .args(["delete", "table", "inet", &self.table])
+            .output();
+    }
+}
+
+/// Follows the findings the product publishes, over its gRPC API.
+pub async fn follow_findings(
+    orc: &Orc,
+) -> anyhow::Result<tonic::Streaming<orc_proto::v1::Finding>> {
+    let mut client =
+        orc_proto::v1::analysis_client::AnalysisClient::connect(format!("http://{}", orc.grpc))
+            .await?;
+    let stream = client
+        .stream_findings(orc_proto::v1::StreamFindingsRequest { from_start: false })
+        .await?
+        .into_inner();
+    Ok(stream)
+}

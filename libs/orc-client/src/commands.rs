@@ -54,6 +54,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("forget", "Forget about an instance's existence"),
     ("forget-cluster", "Forget about a cluster"),
+    (
+        "replication-analysis",
+        "Request an analysis of potential crash incidents in all known topologies",
+    ),
 ];
 
 struct Ctx<'a> {
@@ -297,6 +301,30 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
         "forget" => {
             call(&api, &format!("forget/{}", ctx.instance_path()?)).await?;
             Ok(())
+        }
+        "replication-analysis" => {
+            let v = call(&api, "replication-analysis").await?;
+            let entries = v.get("Details").map(array).unwrap_or_default();
+            write_lines(
+                out,
+                entries.iter().map(|e| {
+                    let analysis = str_field(e, "Analysis");
+                    let what = if analysis == "NoProblem" {
+                        e["StructureAnalysis"]
+                            .get(0)
+                            .and_then(Value::as_str)
+                            .unwrap_or("NoProblem")
+                            .to_string()
+                    } else {
+                        analysis
+                    };
+                    format!(
+                        "{} (cluster {}): {what}",
+                        key(&e["AnalyzedInstanceKey"]),
+                        str_field(&e["ClusterDetails"], "ClusterName")
+                    )
+                }),
+            )
         }
         "forget-cluster" => {
             call(

@@ -8,11 +8,15 @@
 //! (`now` is an argument). Entry points: [`InstanceJson::from_view`],
 //! [`topology::ascii`], [`Envelope::ok`] / [`Envelope::error`].
 
+mod analysis;
 mod envelope;
 mod instance;
+mod replay;
 pub mod topology;
 
+pub use analysis::ReplicationAnalysisJson;
 pub use envelope::Envelope;
 pub use instance::{
     ClusterInfoJson, CoordinatesJson, DisplayPolicy, InstanceJson, InstanceView, KeyJson, NullInt64,
 };
+pub use replay::{ReplayError, states_from_instances};

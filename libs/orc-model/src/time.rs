@@ -72,6 +72,41 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses `2026-11-26T00:56:29Z` or `2026-11-26 00:56:29` (UTC, optional
+    /// fraction and `Z`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim().trim_end_matches('Z');
+        let (date, time) = t.split_once(['T', ' '])?;
+        let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+        let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+        let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+        let mut h = hms.split(':').map(|p| p.parse::<i64>().ok());
+        let (hh, mm, ss) = (h.next()??, h.next()??, h.next()??);
+        if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+            return None;
+        }
+        let ms = frac
+            .get(..frac.len().min(3))
+            .filter(|f| !f.is_empty())
+            .and_then(|f| format!("{f:0<3}").parse::<i64>().ok())
+            .unwrap_or(0);
+        let days = days_from_civil(y, m, day);
+        Some(Self((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000 + ms))
+    }
+}
+
+/// Proleptic Gregorian (year, month, day) to days since 1970-01-01.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
@@ -107,6 +142,24 @@ mod tests {
             Timestamp(951_782_400_000).to_datetime(),
             "2000-02-29 00:00:00"
         );
+    }
+
+    #[test]
+    fn timestamps_parse_back() {
+        let t = Timestamp::from_millis(1_795_654_589_000);
+        assert_eq!(Timestamp::parse(&t.to_rfc3339()), Some(t));
+        assert_eq!(Timestamp::parse(&t.to_datetime()), Some(t));
+        assert_eq!(
+            Timestamp::parse("2026-11-26T00:56:47.691500539Z"),
+            Some(Timestamp(1_795_654_607_691))
+        );
+        assert_eq!(
+            Timestamp::parse("2000-02-29 00:00:00"),
+            Some(Timestamp(951_782_400_000))
+        );
+        for bad in ["", "2026-13-01 00:00:00", "yesterday", "2026-11-26"] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

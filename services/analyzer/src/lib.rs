@@ -8,6 +8,7 @@
 //! Several analyzers may run: each sees every snapshot; a forget handled by
 //! one is broadcast to the others. Entry point: [`run`].
 
+pub mod detection;
 pub mod view;
 mod writer;
 
@@ -42,6 +43,10 @@ pub struct AnalyzerConfig {
     pub seeds: Vec<InstanceKey>,
     /// How identities are derived (`MySQLHostnameResolveMethod`).
     pub resolve_method: view::ResolveMethod,
+    /// How to judge.
+    pub policy: orc_analysis::AnalysisPolicy,
+    /// `FailureDetectionPeriodBlockMinutes`.
+    pub detection_period: Duration,
 }
 
 impl AnalyzerConfig {
@@ -63,6 +68,10 @@ impl AnalyzerConfig {
                 })
                 .collect(),
             resolve_method: view::ResolveMethod::parse(&c.mysql_hostname_resolve_method),
+            policy: c.analysis_policy(),
+            detection_period: Duration::from_secs_f64(
+                c.failure_detection_period_block_minutes.max(0.0) * 60.0,
+            ),
         }
     }
 }
@@ -126,6 +135,10 @@ pub async fn run(
         bus: bus.clone(),
         internal: internal_tx,
     });
+    let mut detector = detection::Detector::new(cfg.policy.clone(), cfg.detection_period);
+    let metadata = std::collections::BTreeMap::new();
+    let mut hot_tick = tokio::time::interval(Duration::from_millis(25));
+    let mut analysis_tick = tokio::time::interval(Duration::from_secs(1));
     let mut flush_tick = tokio::time::interval(cfg.flush_interval);
     let mut registry_tick = tokio::time::interval(cfg.registry_interval);
     let mut debounce_tick = tokio::time::interval(Duration::from_millis(20));
@@ -141,6 +154,10 @@ pub async fn run(
                     let got = view.ingest(&snap, wall_clock());
                     if !got.discovered.is_empty() {
                         tracing::debug!(from = %snap.key, new = ?got.discovered, "discovered instances");
+                    }
+                    if got.changed {
+                        let (emits, probes) = detector.evaluate(&view, &metadata, wall_clock());
+                        act(&cfg, &bus, &tracker, emits, probes).await;
                     }
                 }
             }
@@ -191,6 +208,14 @@ pub async fn run(
             _ = registry_tick.tick() => {
                 publish_registry(&cfg, &*bus, &view).await;
             }
+            _ = hot_tick.tick(), if detector.has_hot() => {
+                let probes = detector.due_probes(&view, wall_clock());
+                act(&cfg, &bus, &tracker, Vec::new(), probes).await;
+            }
+            _ = analysis_tick.tick() => {
+                let (emits, probes) = detector.evaluate(&view, &metadata, wall_clock());
+                act(&cfg, &bus, &tracker, emits, probes).await;
+            }
             _ = flush_tick.tick() => {
                 let upserts = view.take_dirty();
                 if !upserts.is_empty() {
@@ -216,6 +241,57 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     tracing::info!(analyzer = %cfg.id, "analyzer stopped");
     Ok(())
+}
+
+/// Publishes findings (durably, off the loop) and asks owners to probe now.
+async fn act(
+    cfg: &AnalyzerConfig,
+    bus: &Arc<dyn Bus>,
+    tracker: &TaskTracker,
+    emits: Vec<detection::Emit>,
+    probes: Vec<InstanceKey>,
+) {
+    if !probes.is_empty() {
+        let req = wire::ProbeRequest {
+            keys: probes.iter().map(Into::into).collect(),
+            reason: "failure detection".into(),
+        };
+        if let Err(e) = bus
+            .publish(subjects::PROBE_NOW, orc_bus::encode(&req))
+            .await
+        {
+            tracing::warn!(error = %e, "urgent probe request not published");
+        }
+    }
+    for e in emits {
+        let a = &e.analysis;
+        tracing::info!(
+            cluster = %a.cluster,
+            instance = %a.key,
+            analysis = %a.code,
+            actionable = a.is_actionable,
+            incident = %e.incident_id,
+            "finding"
+        );
+        let finding = orc_proto::convert::finding(
+            a,
+            &e.incident_id,
+            &e.detection_id,
+            e.new_detection,
+            &cfg.id,
+            wall_clock(),
+        );
+        let bus = bus.clone();
+        tracker.spawn(async move {
+            let payload = orc_bus::encode(&finding);
+            let stored = bus
+                .publish_durable(&subjects::FINDINGS_STREAM, subjects::FINDINGS, &finding.incident_id, payload)
+                .await;
+            if let Err(e) = stored {
+                tracing::error!(error = %e, incident = %finding.incident_id, "finding not published");
+            }
+        });
+    }
 }
 
 fn registry(cfg: &AnalyzerConfig, view: &View) -> wire::InstanceRegistry {

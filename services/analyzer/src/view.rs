@@ -123,6 +123,18 @@ impl View {
         identity
     }
 
+    /// Every state, by identity.
+    pub fn states(&self) -> &BTreeMap<InstanceKey, InstanceState> {
+        &self.states
+    }
+
+    /// Where an instance (by identity) is probed.
+    pub fn probe_address_of(&self, key: &InstanceKey) -> InstanceKey {
+        self.states
+            .get(key)
+            .map_or_else(|| key.clone(), |s| s.probe_address().clone())
+    }
+
     /// Where every known instance is probed.
     pub fn probe_addresses(&self) -> impl Iterator<Item = &InstanceKey> {
         self.states.values().map(InstanceState::probe_address)

@@ -24,6 +24,8 @@ pub struct CatalogSettings {
     pub recover_intermediate_master_cluster_filters: Vec<String>,
     /// `DefaultInstancePort`.
     pub default_port: u16,
+    /// How the analysis judges.
+    pub analysis: orc_analysis::AnalysisPolicy,
 }
 
 /// A snapshot of everything known, at one instant.
@@ -317,6 +319,38 @@ impl Catalog {
                 .any(|f| f.to_ascii_lowercase().contains(&term))
             })
             .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// The replication analysis of everything known.
+    pub fn analysis(&self) -> Vec<orc_analysis::Analysis> {
+        let metadata = std::collections::BTreeMap::new();
+        let input = orc_analysis::AnalysisInput {
+            states: &self.states,
+            topology: &self.topology,
+            metadata: &metadata,
+        };
+        orc_analysis::analyze(&input, &self.settings.analysis, self.now)
+    }
+
+    /// Analysis entries in orchestrator's JSON.
+    pub fn analysis_json(
+        &self,
+        entries: &[orc_analysis::Analysis],
+    ) -> Vec<orc_compat::ReplicationAnalysisJson> {
+        let node = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        entries
+            .iter()
+            .map(|a| {
+                orc_compat::ReplicationAnalysisJson::from_analysis(
+                    a,
+                    self.cluster_info(&a.cluster),
+                    &node,
+                    self.now,
+                )
+            })
             .collect()
     }
 

@@ -251,3 +251,67 @@ impl Orchestrator for GrpcApi {
         Ok(Response::new(list(&cat, &cat.search(&req.get_ref().query))))
     }
 }
+
+#[tonic::async_trait]
+impl orc_proto::v1::analysis_server::Analysis for GrpcApi {
+    async fn replication_analysis(
+        &self,
+        req: Request<wire::AnalysisRequest>,
+    ) -> Result<Response<wire::AnalysisList>, Status> {
+        let cat = self.catalog().await?;
+        let hint = &req.get_ref().cluster_hint;
+        let cluster = if hint.is_empty() {
+            None
+        } else {
+            Some(cat.resolve_cluster(hint).map_err(st)?)
+        };
+        let entries = cat
+            .analysis()
+            .iter()
+            .filter(|a| cluster.as_ref().is_none_or(|c| &a.cluster == c))
+            .map(orc_proto::convert::analysis_entry)
+            .collect();
+        Ok(Response::new(wire::AnalysisList { entries }))
+    }
+
+    type StreamFindingsStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<wire::Finding, Status>> + Send>>;
+
+    async fn stream_findings(
+        &self,
+        req: Request<wire::StreamFindingsRequest>,
+    ) -> Result<Response<Self::StreamFindingsStream>, Status> {
+        let start = if req.get_ref().from_start {
+            orc_bus::StartAt::All
+        } else {
+            orc_bus::StartAt::New
+        };
+        let mut sub = self
+            .gw
+            .bus
+            .follow_durable(&orc_bus::subjects::FINDINGS_STREAM, start)
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let shutdown = self.gw.shutdown.clone();
+        self.gw.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tx.closed() => break,
+                    msg = sub.next() => {
+                        let Some(msg) = msg else { break };
+                        let finding = orc_bus::decode::<wire::Finding>(&msg.subject, &msg.payload)
+                            .map_err(|e| Status::internal(e.to_string()));
+                        if tx.send(finding).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}

@@ -65,6 +65,15 @@ pub fn router(gw: Arc<Gateway>, prefix: &str) -> Router {
         )
         .route("/search", get(search_query))
         .route("/search/{term}", get(search))
+        .route("/replication-analysis", get(replication_analysis))
+        .route(
+            "/replication-analysis/{cluster}",
+            get(replication_analysis_cluster),
+        )
+        .route(
+            "/replication-analysis/instance/{host}/{port}",
+            get(replication_analysis_instance),
+        )
         .route("/leader-check", get(leader_check))
         .route("/health", get(health))
         .route("/status", get(health))
@@ -284,6 +293,38 @@ async fn search_query(State(gw): S, Query(q): Query<HashMap<String, String>>) ->
     let term = q.get("s").cloned().unwrap_or_default();
     let cat = catalog(&gw).await?;
     raw(cat.instances_json(&cat.search(&term)))
+}
+
+async fn replication_analysis(State(gw): S) -> ApiResult {
+    let cat = catalog(&gw).await?;
+    let entries = cat.analysis();
+    ok("Analysis", cat.analysis_json(&entries))
+}
+
+async fn replication_analysis_cluster(State(gw): S, Path(hint): Path<String>) -> ApiResult {
+    let cat = catalog(&gw).await?;
+    let cluster = cat.resolve_cluster(&hint)?;
+    let entries: Vec<_> = cat
+        .analysis()
+        .into_iter()
+        .filter(|a| a.cluster == cluster)
+        .collect();
+    ok("Analysis", cat.analysis_json(&entries))
+}
+
+async fn replication_analysis_instance(
+    State(gw): S,
+    Path((host, port)): Path<(String, String)>,
+) -> ApiResult {
+    let key = parse_key(&gw, &host, &port)?;
+    let cat = catalog(&gw).await?;
+    let found = cat.require_instance(&key)?;
+    let entries: Vec<_> = cat
+        .analysis()
+        .into_iter()
+        .filter(|a| a.key == found)
+        .collect();
+    ok("Analysis", cat.analysis_json(&entries))
 }
 
 /// Every gateway serves reads and forwards commands, so each one is a

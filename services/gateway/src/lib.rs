@@ -62,6 +62,7 @@ impl GatewayConfig {
                     .recover_intermediate_master_cluster_filters
                     .clone(),
                 default_port: c.default_instance_port,
+                analysis: c.analysis_policy(),
             },
         }
     }
@@ -74,6 +75,7 @@ pub struct Gateway {
     pub(crate) settings: CatalogSettings,
     pub(crate) command_timeout: Duration,
     pub(crate) tasks: TaskTracker,
+    pub(crate) shutdown: CancellationToken,
 }
 
 /// Listeners the gateway serves on.
@@ -112,6 +114,7 @@ pub async fn run(
         settings: cfg.catalog.clone(),
         command_timeout: cfg.command_timeout,
         tasks: TaskTracker::new(),
+        shutdown: shutdown.clone(),
     });
     let http_addr = listeners.http.local_addr().ok();
     let grpc_addr = listeners.grpc.local_addr().ok();
@@ -137,11 +140,14 @@ pub async fn run(
     let api = orc_proto::v1::orchestrator_server::OrchestratorServer::new(grpc::GrpcApi {
         gw: gw.clone(),
     });
+    let analysis =
+        orc_proto::v1::analysis_server::AnalysisServer::new(grpc::GrpcApi { gw: gw.clone() });
     let grpc_shutdown = shutdown.clone();
     let grpc = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
         .add_service(api)
+        .add_service(analysis)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc),
             async move { grpc_shutdown.cancelled().await },

@@ -5,7 +5,9 @@
 //! embedded default: in-process bus, SQLite) or one role per process over
 //! NATS (`orchestrator prober|analyzer|gateway`). [`sandbox`] runs a local
 //! MariaDB replication topology to try the product on, as dbdeployer does
-//! for orchestrator users.
+//! for orchestrator users. [`replay`] analyzes an `/api/all-instances`
+//! document offline.
 
+pub mod replay;
 pub mod roles;
 pub mod sandbox;

@@ -49,6 +49,16 @@ enum Command {
         #[arg(long)]
         nats: Option<String>,
     },
+    /// Analyze instances offline: reads an `/api/all-instances` JSON document
+    /// (a file, or `-` for standard input) and prints the replication analysis.
+    Analyze {
+        /// The instances, as `/api/all-instances` returns them.
+        #[arg(long)]
+        instances: PathBuf,
+        /// Print the analysis as orchestrator's JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a local MariaDB replication topology to try orchestrator on.
     Sandbox {
         #[command(subcommand)]
@@ -142,6 +152,13 @@ async fn main() -> ExitCode {
         Command::Gateway { nats } => {
             return run_roles(config, only(false, false, true), nats).await;
         }
+        Command::Analyze { instances, json } => {
+            let config = match load_config(config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            orchestrator::replay::analyze_file(&instances, json, &config).map_err(|e| e.to_string())
+        }
         Command::Sandbox { action } => match action {
             SandboxAction::Up {
                 replicas,
@@ -150,7 +167,8 @@ async fn main() -> ExitCode {
             } => sandbox::up(&dir, replicas, chained).await,
             SandboxAction::Down { dir } => sandbox::down(&dir),
             SandboxAction::Status { dir } => sandbox::status(&dir),
-        },
+        }
+        .map_err(|e| e.to_string()),
     };
     match result {
         Ok(text) => {

@@ -52,6 +52,8 @@ pub struct ProberConfig {
     pub read_timeout: Duration,
     /// Extra queries and patterns.
     pub probe: ProbeSettings,
+    /// How many probers probe each instance (vantage points).
+    pub probers_per_instance: usize,
 }
 
 impl ProberConfig {
@@ -76,6 +78,7 @@ impl ProberConfig {
             membership_ttl: Duration::from_millis(c.prober_membership_ttl_milliseconds),
             user: c.mysql_topology_user.clone(),
             password: c.mysql_topology_password.clone(),
+            probers_per_instance: usize::try_from(c.probers_per_instance.max(1)).unwrap_or(1),
             connect_timeout: Duration::from_secs_f64(c.mysql_connect_timeout_seconds),
             read_timeout: Duration::from_secs_f64(c.mysql_discovery_read_timeout_seconds),
             probe: ProbeSettings {
@@ -216,7 +219,10 @@ fn assign(
     registry: &HashSet<InstanceKey>,
     workers: &mut HashMap<InstanceKey, Worker>,
 ) {
-    let owned: HashSet<&InstanceKey> = registry.iter().filter(|k| membership.owns(k)).collect();
+    let owned: HashSet<&InstanceKey> = registry
+        .iter()
+        .filter(|k| membership.owns_among(k, cfg.probers_per_instance))
+        .collect();
     workers.retain(|k, w| {
         let keep = owned.contains(k);
         if !keep {

@@ -41,6 +41,20 @@ pub fn owner<'a>(members: impl IntoIterator<Item = &'a str>, key: &InstanceKey) 
         .max_by_key(|m| (weight(m, key), std::cmp::Reverse(*m)))
 }
 
+/// The `k` owners of `key` among `members` (the highest weights).
+pub fn owners<'a>(
+    members: impl IntoIterator<Item = &'a str>,
+    key: &InstanceKey,
+    k: usize,
+) -> Vec<&'a str> {
+    let mut ranked: Vec<(u64, std::cmp::Reverse<&str>)> = members
+        .into_iter()
+        .map(|m| (weight(m, key), std::cmp::Reverse(m)))
+        .collect();
+    ranked.sort_unstable_by(|a, b| b.cmp(a));
+    ranked.into_iter().take(k).map(|(_, m)| m.0).collect()
+}
+
 /// Membership as seen by one prober.
 #[derive(Debug)]
 pub struct Membership {
@@ -88,6 +102,11 @@ impl Membership {
     pub fn owns(&self, key: &InstanceKey) -> bool {
         owner(self.live(), key) == Some(self.me.as_str())
     }
+
+    /// Whether I am one of the `k` owners of `key` (several vantage points).
+    pub fn owns_among(&self, key: &InstanceKey, k: usize) -> bool {
+        owners(self.live(), key, k.max(1)).contains(&self.me.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +150,20 @@ mod tests {
                 assert_eq!(before, after, "{key} moved although its owner lives");
             }
         }
+    }
+
+    #[test]
+    fn k_owners_start_with_the_single_owner_and_differ() {
+        for key in keys(200) {
+            let three = owners(["p1", "p2", "p3", "p4"], &key, 3);
+            assert_eq!(three.len(), 3);
+            assert_eq!(Some(three[0]), owner(["p1", "p2", "p3", "p4"], &key));
+            let mut distinct = three.clone();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!(distinct.len(), 3);
+        }
+        assert_eq!(owners(["p1"], &keys(1)[0], 3), vec!["p1"]);
     }
 
     #[test]

@@ -22,10 +22,27 @@ pub(crate) async fn run(
 ) {
     let mut probe = InstanceProbe::new(key.clone(), cfg.connect_options(&key));
     let mut last_full: Option<(orc_model::InstanceData, tokio::time::Instant)> = None;
+    let mut watch: Option<CancellationToken> = None;
     tracing::debug!(instance = %key, prober = %cfg.id, "probing");
     loop {
         let next = tokio::time::Instant::now() + cfg.poll_interval;
         let mut snap = probe_once(&cfg, &mut probe).await;
+        // Servers others replicate from are watched over a connection that
+        // waits on the server, so a crash wakes us at once.
+        let watched = snap
+            .data
+            .as_ref()
+            .is_some_and(|d| d.replication.is_none() || !d.replicas.is_empty());
+        if watched && watch.is_none() {
+            let token = stop.child_token();
+            tokio::spawn(watch_server(
+                cfg.clone(),
+                key.clone(),
+                wake.clone(),
+                token.clone(),
+            ));
+            watch = Some(token);
+        }
         compact(&mut snap, &mut last_full);
         publish(&*bus, &snap).await;
         tokio::select! {
@@ -34,7 +51,55 @@ pub(crate) async fn run(
             () = tokio::time::sleep_until(next) => {}
         }
     }
+    if let Some(w) = watch {
+        w.cancel();
+    }
     tracing::debug!(instance = %key, prober = %cfg.id, "no longer probing");
+}
+
+/// How long the watch query waits on the server.
+const WATCH_SLEEP_SECONDS: u64 = 30;
+
+/// Keeps a query waiting on the server; when the connection breaks (the
+/// server died, or restarted), wakes the worker for an immediate probe.
+/// A hung server keeps the query waiting: polling catches that.
+async fn watch_server(
+    cfg: Arc<ProberConfig>,
+    key: InstanceKey,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    let mut opts = cfg.connect_options(&key);
+    opts.read_timeout = std::time::Duration::from_secs(WATCH_SLEEP_SECONDS + 5);
+    let sql = format!("DO SLEEP({WATCH_SLEEP_SECONDS})");
+    while !stop.is_cancelled() {
+        let session = tokio::select! {
+            () = stop.cancelled() => return,
+            s = orc_mysql::Session::connect(&opts) => s,
+        };
+        let Ok(mut session) = session else {
+            // Unreachable: the worker's polling reports it; retry at its pace.
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(cfg.poll_interval) => continue,
+            }
+        };
+        loop {
+            let done = tokio::select! {
+                () = stop.cancelled() => return,
+                r = session.exec(&sql) => r,
+            };
+            if let Err(e) = done {
+                tracing::debug!(instance = %key, error = %e, "watch connection broke; probing now");
+                wake.notify_one();
+                break;
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+        }
+    }
 }
 
 /// How often a full snapshot is sent even when nothing changed, so that

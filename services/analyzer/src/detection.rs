@@ -1,0 +1,352 @@
+//! Event-driven failure detection: analysis on every change, urgent
+//! re-probes of a failing server and its replicas, and findings
+//! de-duplicated per incident and grouped into detections.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use orc_analysis::{Analysis, AnalysisInput, AnalysisPolicy, analyze};
+use orc_model::{InstanceKey, InstanceMetadata, Timestamp};
+
+use crate::view::View;
+
+/// How fast a failing server and its replicas are re-probed: every 100 ms
+/// for the first 3 s, then every 500 ms, for at most a minute (polling
+/// goes on after that).
+const FAST_FOR: Duration = Duration::from_secs(3);
+const FAST_EVERY: Duration = Duration::from_millis(100);
+const SLOW_EVERY: Duration = Duration::from_millis(500);
+const HOT_FOR: Duration = Duration::from_secs(60);
+
+/// A finding to publish.
+#[derive(Debug, Clone)]
+pub struct Emit {
+    /// The analysis.
+    pub analysis: Analysis,
+    /// Same outage, same code → same id.
+    pub incident_id: String,
+    /// The detection it belongs to.
+    pub detection_id: String,
+    /// Whether it opened the detection.
+    pub new_detection: bool,
+}
+
+#[derive(Debug)]
+struct Hot {
+    since: Timestamp,
+    next: Timestamp,
+}
+
+#[derive(Debug)]
+struct Detection {
+    id: String,
+    until: Timestamp,
+}
+
+/// Detection state of one analyzer.
+#[derive(Debug)]
+pub struct Detector {
+    policy: AnalysisPolicy,
+    period: Duration,
+    emitted: HashMap<String, Timestamp>,
+    detections: HashMap<(InstanceKey, bool), Detection>,
+    hot: HashMap<InstanceKey, Hot>,
+    latest: Vec<Analysis>,
+}
+
+fn fnv(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The incident an analysis belongs to: cluster, instance, code and when
+/// the instance's trouble began.
+pub fn incident_id(a: &Analysis) -> String {
+    let since = a
+        .evidence
+        .failing_since
+        .map_or_else(|| "-".to_string(), |t| t.as_millis().to_string());
+    fnv(&format!("{}|{}|{}|{since}", a.cluster, a.key, a.code))
+}
+
+impl Detector {
+    /// A detector with a policy and `FailureDetectionPeriodBlockMinutes`.
+    pub fn new(policy: AnalysisPolicy, period: Duration) -> Self {
+        Self {
+            policy,
+            period,
+            emitted: HashMap::new(),
+            detections: HashMap::new(),
+            hot: HashMap::new(),
+            latest: Vec::new(),
+        }
+    }
+
+    /// The entries of the last evaluation.
+    pub fn latest(&self) -> &[Analysis] {
+        &self.latest
+    }
+
+    /// Analyzes everything; returns new findings and the servers to
+    /// re-probe now (probe addresses).
+    pub fn evaluate(
+        &mut self,
+        view: &View,
+        metadata: &BTreeMap<InstanceKey, InstanceMetadata>,
+        now: Timestamp,
+    ) -> (Vec<Emit>, Vec<InstanceKey>) {
+        let states = view.states();
+        let topology = view.topology();
+        let input = AnalysisInput {
+            states,
+            topology: &topology,
+            metadata,
+        };
+        let entries = analyze(&input, &self.policy, now);
+        let mut emits = Vec::new();
+        let mut failing = Vec::new();
+        for a in &entries {
+            if !a.last_check_valid && (a.counts.replicas > 0 || a.is_master) {
+                failing.push(a.key.clone());
+            }
+            if !a.code.has_handler() {
+                continue;
+            }
+            let incident = incident_id(a);
+            if self.emitted.contains_key(&incident) {
+                continue;
+            }
+            self.emitted.insert(incident.clone(), now);
+            let slot = (a.key.clone(), a.is_actionable);
+            let (detection_id, new_detection) = match self.detections.get(&slot) {
+                Some(d) if now < d.until => (d.id.clone(), false),
+                _ => {
+                    self.detections.insert(
+                        slot,
+                        Detection {
+                            id: incident.clone(),
+                            until: now.plus(self.period),
+                        },
+                    );
+                    (incident.clone(), true)
+                }
+            };
+            emits.push(Emit {
+                analysis: a.clone(),
+                incident_id: incident,
+                detection_id,
+                new_detection,
+            });
+        }
+        // Servers that recovered cool down; newly failing ones heat up.
+        self.hot
+            .retain(|k, h| failing.contains(k) && now.since(h.since) < HOT_FOR);
+        for k in failing {
+            self.hot.entry(k).or_insert(Hot {
+                since: now,
+                next: now,
+            });
+        }
+        self.emitted
+            .retain(|_, at| now.since(*at) < Duration::from_secs(3600).max(self.period));
+        self.detections.retain(|_, d| now < d.until);
+        self.latest = entries;
+        let probes = self.due_probes(view, now);
+        (emits, probes)
+    }
+
+    /// Servers to re-probe now: each hot server and its replicas, on the
+    /// fast then slow cadence.
+    pub fn due_probes(&mut self, view: &View, now: Timestamp) -> Vec<InstanceKey> {
+        let topology = view.topology();
+        let mut out = Vec::new();
+        for (key, hot) in &mut self.hot {
+            if now < hot.next {
+                continue;
+            }
+            let every = if now.since(hot.since) < FAST_FOR {
+                FAST_EVERY
+            } else {
+                SLOW_EVERY
+            };
+            hot.next = now.plus(every);
+            out.push(view.probe_address_of(key));
+            if let Some(p) = topology.placement(key) {
+                out.extend(p.replicas.iter().map(|r| view.probe_address_of(r)));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Whether anything is being re-probed.
+    pub fn has_hot(&self) -> bool {
+        !self.hot.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orc_model::{
+        InstanceData, InstanceSnapshot, ProbeError, ProbeErrorKind, ProbeOutcome,
+        ReplicationStatus, ThreadState,
+    };
+
+    fn k(p: u16) -> InstanceKey {
+        InstanceKey::new("127.0.0.1", p).unwrap()
+    }
+
+    fn ok(
+        port: u16,
+        master: Option<u16>,
+        replicas: &[u16],
+        io: ThreadState,
+        at: i64,
+    ) -> InstanceSnapshot {
+        InstanceSnapshot {
+            key: k(port),
+            vantage: "p".into(),
+            started_at: Timestamp(at),
+            observed_at: Timestamp(at),
+            outcome: ProbeOutcome::Ok,
+            data: Some(InstanceData {
+                replication: master.map(|m| ReplicationStatus {
+                    master_host: "127.0.0.1".into(),
+                    master_port: m,
+                    io_thread: io,
+                    sql_thread: ThreadState::Running,
+                    last_io_error: if io.is_running() {
+                        String::new()
+                    } else {
+                        "error connecting to master".into()
+                    },
+                    using_gtid: "Slave_Pos".into(),
+                    ..Default::default()
+                }),
+                replicas: replicas.iter().map(|p| k(*p)).collect(),
+                log_bin: true,
+                log_replica_updates: true,
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn refused(port: u16, at: i64) -> InstanceSnapshot {
+        InstanceSnapshot {
+            key: k(port),
+            vantage: "p".into(),
+            started_at: Timestamp(at),
+            observed_at: Timestamp(at),
+            outcome: ProbeOutcome::Failed(ProbeError {
+                kind: ProbeErrorKind::Refused,
+                message: "refused".into(),
+            }),
+            data: None,
+        }
+    }
+
+    fn detector() -> Detector {
+        Detector::new(
+            AnalysisPolicy {
+                stale_after: Duration::from_secs(30),
+                ..Default::default()
+            },
+            Duration::from_secs(3600),
+        )
+    }
+
+    #[test]
+    fn a_dead_master_is_found_once_after_its_replicas_agree_and_they_are_reprobed_meanwhile() {
+        let mut view = View::default();
+        let none = BTreeMap::new();
+        view.add(&k(1), Timestamp(0));
+        view.ingest(
+            &ok(1, None, &[2, 3], ThreadState::Running, 1_000),
+            Timestamp(1_000),
+        );
+        view.ingest(
+            &ok(2, Some(1), &[], ThreadState::Running, 1_000),
+            Timestamp(1_000),
+        );
+        view.ingest(
+            &ok(3, Some(1), &[], ThreadState::Running, 1_000),
+            Timestamp(1_000),
+        );
+        let mut d = detector();
+        let (emits, probes) = d.evaluate(&view, &none, Timestamp(1_000));
+        assert!(emits.is_empty() && probes.is_empty());
+
+        // The master refuses; replicas have not noticed yet.
+        view.ingest(&refused(1, 2_000), Timestamp(2_000));
+        let (emits, probes) = d.evaluate(&view, &none, Timestamp(2_000));
+        assert_eq!(emits.len(), 1);
+        assert_eq!(emits[0].analysis.code.to_string(), "UnreachableMaster");
+        assert_eq!(
+            probes,
+            vec![k(1), k(2), k(3)],
+            "master and replicas re-probed at once"
+        );
+        assert!(d.due_probes(&view, Timestamp(2_050)).is_empty());
+        assert_eq!(
+            d.due_probes(&view, Timestamp(2_100)).len(),
+            3,
+            "again 100 ms later"
+        );
+
+        // The replicas lose it too: dead master, once.
+        view.ingest(
+            &ok(2, Some(1), &[], ThreadState::Connecting, 2_150),
+            Timestamp(2_150),
+        );
+        view.ingest(
+            &ok(3, Some(1), &[], ThreadState::Connecting, 2_150),
+            Timestamp(2_150),
+        );
+        let (emits, _) = d.evaluate(&view, &none, Timestamp(2_150));
+        let dead: Vec<_> = emits
+            .iter()
+            .filter(|e| e.analysis.code.to_string() == "DeadMaster")
+            .collect();
+        assert_eq!(dead.len(), 1);
+        assert!(dead[0].new_detection);
+        let (again, _) = d.evaluate(&view, &none, Timestamp(2_300));
+        assert!(
+            again
+                .iter()
+                .all(|e| e.analysis.code.to_string() != "DeadMaster"),
+            "one finding per incident"
+        );
+        assert_eq!(incident_id(&dead[0].analysis), dead[0].incident_id);
+    }
+
+    #[test]
+    fn a_recovered_server_is_no_longer_reprobed() {
+        let mut view = View::default();
+        let none = BTreeMap::new();
+        view.add(&k(1), Timestamp(0));
+        view.ingest(
+            &ok(1, None, &[2], ThreadState::Running, 1_000),
+            Timestamp(1_000),
+        );
+        view.ingest(
+            &ok(2, Some(1), &[], ThreadState::Running, 1_000),
+            Timestamp(1_000),
+        );
+        let mut d = detector();
+        view.ingest(&refused(1, 2_000), Timestamp(2_000));
+        d.evaluate(&view, &none, Timestamp(2_000));
+        assert!(d.has_hot());
+        view.ingest(
+            &ok(1, None, &[2], ThreadState::Running, 2_500),
+            Timestamp(2_500),
+        );
+        d.evaluate(&view, &none, Timestamp(2_500));
+        assert!(!d.has_hot());
+    }
+}
