@@ -185,21 +185,6 @@ where
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summary_takes_the_middle_of_a_sorted_sample() {
-        let ms = Duration::from_millis;
-        assert_eq!(summarize(&[ms(3), ms(1), ms(2)]), (ms(2), ms(1), ms(3)));
-        assert_eq!(
-            summarize(&[ms(4), ms(1), ms(2), ms(3)]).0,
-            Duration::from_micros(2500)
-        );
-    }
-}
-
 /// A firewall rule on this host (nftables), removed when dropped: drops
 /// outgoing TCP to `addr:port`, as a network partition between the
 /// probers and one server would.
@@ -272,4 +257,19 @@ pub async fn follow_findings(
         .await?
         .into_inner();
     Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_takes_the_middle_of_a_sorted_sample() {
+        let ms = Duration::from_millis;
+        assert_eq!(summarize(&[ms(3), ms(1), ms(2)]), (ms(2), ms(1), ms(3)));
+        assert_eq!(
+            summarize(&[ms(4), ms(1), ms(2), ms(3)]).0,
+            Duration::from_micros(2500)
+        );
+    }
 }
