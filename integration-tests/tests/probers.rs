@@ -126,3 +126,77 @@ async fn when_a_prober_dies_another_probes_its_instances_within_seconds() {
     survivor.stop().await.unwrap();
     core.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_two_vantages_every_instance_is_probed_by_both_and_evidence_names_them() {
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .start()
+        .await
+        .unwrap();
+    let nats = NatsServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut core_config = test_config(&dir.path().join("o.sqlite3"), 0.5);
+    core_config["ProbersPerInstance"] = 2.into();
+    let core = Orc::start_with(
+        core_config,
+        ANALYZER_AND_GATEWAY,
+        Some(&nats.url()),
+        Some(dir),
+    )
+    .await
+    .unwrap();
+    let mut probers = Vec::new();
+    for (id, vantage) in [("p1", "dc1"), ("p2", "dc2")] {
+        let mut config = test_config(std::path::Path::new("/nonexistent"), 0.5);
+        config["ProberId"] = id.into();
+        config["ProberVantage"] = vantage.into();
+        config["ProbersPerInstance"] = 2.into();
+        probers.push(
+            Orc::start_with(config, PROBER_ONLY, Some(&nats.url()), None)
+                .await
+                .unwrap(),
+        );
+    }
+    let (code, _, err) = core
+        .client(&["-c", "discover", "-i", &sb.key("m").unwrap()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let watcher = NatsBus::connect(&nats.url(), "watcher", Duration::from_secs(5))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen = owners(&watcher, Duration::from_millis(1500)).await;
+    assert_eq!(seen.len(), 3);
+    for (k, vantages) in &seen {
+        assert_eq!(
+            vantages.iter().map(String::as_str).collect::<Vec<_>>(),
+            vec!["dc1", "dc2"],
+            "{k}"
+        );
+    }
+    // A dead master's finding shows what each vantage saw.
+    let mut findings = integration_tests::follow_findings(&core).await.unwrap();
+    sb.kill("m").unwrap();
+    let dead = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let f = findings.message().await.unwrap().unwrap();
+            if f.code == "DeadMaster" {
+                return f;
+            }
+        }
+    })
+    .await
+    .expect("DeadMaster");
+    let analysis = orc_proto::convert::finding_analysis(&dead).unwrap();
+    let vantages: Vec<(&str, bool)> = analysis
+        .evidence
+        .vantages
+        .iter()
+        .map(|v| (v.vantage.as_str(), v.reached))
+        .collect();
+    assert_eq!(vantages, vec![("dc1", false), ("dc2", false)]);
+    for p in probers {
+        p.stop().await.unwrap();
+    }
+    core.stop().await.unwrap();
+}

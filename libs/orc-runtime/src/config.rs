@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::Error;
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Config {
     // --- service / HTTP ---
@@ -287,63 +287,20 @@ impl Default for Config {
     }
 }
 
-/// Keys this build acts on (the `rename`s and `alias`es above).
-pub const IMPLEMENTED_KEYS: &[&str] = &[
-    "ListenAddress",
-    "GrpcListenAddress",
-    "URLPrefix",
-    "ReadOnly",
-    "BackendDB",
-    "SQLite3DataFile",
-    "MySQLOrchestratorHost",
-    "MySQLOrchestratorPort",
-    "MySQLOrchestratorDatabase",
-    "MySQLOrchestratorUser",
-    "MySQLOrchestratorPassword",
-    "MySQLOrchestratorCredentialsConfigFile",
-    "MySQLOrchestratorReadTimeoutSeconds",
-    "MySQLTopologyUser",
-    "MySQLTopologyPassword",
-    "MySQLTopologyCredentialsConfigFile",
-    "MySQLConnectTimeoutSeconds",
-    "MySQLDiscoveryReadTimeoutSeconds",
-    "MySQLTopologyReadTimeoutSeconds",
-    "DefaultInstancePort",
-    "InstancePollSeconds",
-    "ReasonableInstanceCheckSeconds",
-    "DiscoverySeeds",
-    "DiscoverByShowSlaveHosts",
-    "DiscoveryIgnoreHostnameFilters",
-    "DiscoveryIgnoreReplicaHostnameFilters",
-    "DiscoveryIgnoreMasterHostnameFilters",
-    "HostnameResolveMethod",
-    "MySQLHostnameResolveMethod",
-    "ReplicationLagQuery",
-    "SlaveLagQuery",
-    "DetectDataCenterQuery",
-    "DetectRegionQuery",
-    "DetectPhysicalEnvironmentQuery",
-    "DetectInstanceAliasQuery",
-    "DetectClusterAliasQuery",
-    "DetectClusterDomainQuery",
-    "DetectPromotionRuleQuery",
-    "DetectSemiSyncEnforcedQuery",
-    "DataCenterPattern",
-    "RegionPattern",
-    "PhysicalEnvironmentPattern",
-    "ClusterNameToAlias",
-    "ReasonableReplicationLagSeconds",
-    "ReasonableMaintenanceReplicationLagSeconds",
-    "RecoverMasterClusterFilters",
-    "RecoverIntermediateMasterClusterFilters",
-    "NatsUrl",
-    "ProberId",
-    "ProberVantage",
-    "ProberHeartbeatMilliseconds",
-    "ProberMembershipTtlMilliseconds",
-];
+/// Keys this build acts on: every field of [`Config`] (by its JSON name)
+/// and the synonyms it accepts.
+pub fn implemented_keys() -> Vec<String> {
+    let mut keys: Vec<String> = match serde_json::to_value(Config::default()) {
+        Ok(Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    keys.extend(SYNONYMS.iter().map(|s| s.to_string()));
+    keys
+}
 
-/// orchestrator keys this build accepts but does not act on yet: each is
+/// Accepted synonyms of implemented keys.
+const SYNONYMS: &[&str] = &["SlaveLagQuery"];
+
 /// reported at start-up, never silently dropped.
 pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "Debug",
@@ -406,7 +363,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "RejectHostnameResolvePattern",
     "ProblemIgnoreHostnameFilters",
     "VerifyReplicationFilters",
-    "ReasonableLockedSemiSyncMasterSeconds",
     "CandidateInstanceExpireMinutes",
     "AuditLogFile",
     "AuditToSyslog",
@@ -427,10 +383,8 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "BinlogEventsChunkSize",
     "SkipBinlogEventsContaining",
     "ReduceReplicationAnalysisCount",
-    "FailureDetectionPeriodBlockMinutes",
     "RecoveryPeriodBlockMinutes",
     "RecoveryPeriodBlockSeconds",
-    "RecoveryIgnoreHostnameFilters",
     "PromotionIgnoreHostnameFilters",
     "ProcessesShellCommand",
     "OnFailureDetectionProcesses",
@@ -471,7 +425,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "KVClusterMasterPrefix",
     "WebMessage",
     "MaxConcurrentReplicaOperations",
-    "EnforceExactSemiSyncReplicas",
     "RecoverLockedSemiSyncMaster",
     "UseSuperReadOnly",
     "BufferInstanceWrites",
@@ -544,6 +497,7 @@ impl Config {
                 report.from_environment.push(key.to_string());
             }
         }
+        let implemented = implemented_keys();
         let mut known = Map::new();
         let config_probe: Config = {
             let resolve: Map<String, Value> = object
@@ -557,7 +511,7 @@ impl Config {
             serde_json::from_value(Value::Object(resolve)).unwrap_or_default()
         };
         for (key, value) in object {
-            if IMPLEMENTED_KEYS.contains(&key.as_str()) {
+            if implemented.contains(&key) {
                 let single: Map<String, Value> =
                     [(key.clone(), value.clone())].into_iter().collect();
                 if let Err(e) = serde_json::from_value::<Config>(Value::Object(single)) {

@@ -125,3 +125,22 @@ fn listen_addresses_accept_orchestrators_port_only_form() {
     assert_eq!(parse_listen_address("127.0.0.1:0").unwrap().port(), 0);
     assert!(parse_listen_address("3000").is_err());
 }
+
+#[test]
+fn no_key_is_both_implemented_and_reported_as_not_implemented() {
+    let implemented = config::implemented_keys();
+    for key in config::NOT_YET_IMPLEMENTED_KEYS {
+        assert!(
+            !implemented.iter().any(|k| k == key),
+            "{key} is implemented"
+        );
+    }
+    for key in [
+        "ProbersPerInstance",
+        "HungMasterGraceSeconds",
+        "FailureDetectionPeriodBlockMinutes",
+        "SlaveLagQuery",
+    ] {
+        assert!(implemented.iter().any(|k| k == key), "{key}");
+    }
+}
