@@ -37,8 +37,25 @@ pub enum ProbeResult {
 pub struct InstanceProbe {
     key: InstanceKey,
     opts: ConnectOptions,
-    session: Option<(Session, Dialect, String)>,
+    session: Option<Connected>,
+    polls: u32,
+    /// The slow-changing result sets of the last full probe: semi-sync
+    /// variables, replica hosts, processlist.
+    slow: Option<[Vec<crate::Row>; 3]>,
 }
+
+#[derive(Debug)]
+struct Connected {
+    session: Session,
+    full: String,
+    fast: String,
+}
+
+/// Every how many probes the slow-changing facts (semi-sync configuration,
+/// registered replicas, replication connections) are read again; the
+/// others reuse the last answer. Status, binary log position and
+/// replication state are read on every probe.
+pub const FULL_PROBE_EVERY: u32 = 10;
 
 fn probe_error(e: &Error) -> ProbeError {
     ProbeError {
@@ -54,6 +71,8 @@ impl InstanceProbe {
             key,
             opts,
             session: None,
+            polls: 0,
+            slow: None,
         }
     }
 
@@ -88,7 +107,7 @@ impl InstanceProbe {
             row.and_then(|r| r.get("version_comment"))
                 .unwrap_or_default(),
         );
-        let batch = [
+        let full = [
             dialect.identity_query(),
             dialect.status_query().to_string(),
             dialect.semi_sync_variables_query().to_string(),
@@ -98,7 +117,20 @@ impl InstanceProbe {
             dialect.processlist_replicas_query().to_string(),
         ]
         .join("; ");
-        self.session = Some((s, dialect, batch));
+        let fast = [
+            dialect.identity_query(),
+            dialect.status_query().to_string(),
+            dialect.binlog_status().to_string(),
+            dialect.replica_status().to_string(),
+        ]
+        .join("; ");
+        self.session = Some(Connected {
+            session: s,
+            full,
+            fast,
+        });
+        // A new connection may be a new server: read everything.
+        self.slow = None;
         Ok(())
     }
 
@@ -107,13 +139,20 @@ impl InstanceProbe {
         if let Err(e) = self.ensure_session().await {
             return ProbeResult::Failed(probe_error(&e));
         }
-        let Some((session, _, batch)) = self.session.as_mut() else {
+        let full = self.slow.is_none() || self.polls % FULL_PROBE_EVERY == 0;
+        self.polls = self.polls.wrapping_add(1);
+        let Some(connected) = self.session.as_mut() else {
             return ProbeResult::Failed(ProbeError {
                 kind: orc_model::ProbeErrorKind::Other,
                 message: "no session".into(),
             });
         };
-        let (sets, error) = session.query_multi_partial(batch).await;
+        let batch = if full {
+            &connected.full
+        } else {
+            &connected.fast
+        };
+        let (sets, error) = connected.session.query_multi_partial(batch).await;
         if sets.is_empty() || sets[0].is_empty() {
             self.session = None;
             let err = error.map_or_else(
@@ -125,6 +164,32 @@ impl InstanceProbe {
             );
             return ProbeResult::Failed(err);
         }
+        let expected = if full { parse::set::COUNT } else { 4 };
+        let complete = sets.len() >= expected;
+        let sets = if full {
+            if complete {
+                self.slow = Some([
+                    sets[parse::set::SEMI_SYNC_VARIABLES].clone(),
+                    sets[parse::set::REPLICA_HOSTS].clone(),
+                    sets[parse::set::PROCESSLIST].clone(),
+                ]);
+            }
+            sets
+        } else {
+            let mut fast = sets.into_iter();
+            let slow = self.slow.clone().unwrap_or_default();
+            let [semi, hosts, processlist] = slow;
+            let mut merged = Vec::with_capacity(parse::set::COUNT);
+            merged.push(fast.next().unwrap_or_default());
+            merged.push(fast.next().unwrap_or_default());
+            merged.push(semi);
+            merged.extend(fast.by_ref().take(2));
+            if complete {
+                merged.push(hosts);
+                merged.push(processlist);
+            }
+            merged
+        };
         let detected = self.detect(settings).await;
         let Some(data) = instance_data(&self.key, &sets, &detected, settings) else {
             return ProbeResult::Failed(ProbeError {
@@ -133,17 +198,12 @@ impl InstanceProbe {
             });
         };
         match error {
-            None if sets.len() >= parse::set::COUNT => ProbeResult::Ok(data),
+            None if complete => ProbeResult::Ok(data),
             None => ProbeResult::Partial(
                 data,
                 ProbeError {
                     kind: orc_model::ProbeErrorKind::Query,
-                    message: format!(
-                        "{}: probe returned {} of {} result sets",
-                        self.key,
-                        sets.len(),
-                        parse::set::COUNT
-                    ),
+                    message: format!("{}: probe returned fewer result sets than asked", self.key),
                 },
             ),
             Some(e) => {
@@ -158,7 +218,7 @@ impl InstanceProbe {
     async fn detect(&mut self, settings: &ProbeSettings) -> DetectedValues {
         let q = &settings.queries;
         let mut out = DetectedValues::default();
-        let Some((session, _, _)) = self.session.as_mut() else {
+        let Some(Connected { session, .. }) = self.session.as_mut() else {
             return out;
         };
         let slots: [(&Option<String>, &mut Option<String>); 9] = [
