@@ -139,7 +139,7 @@ impl InstanceProbe {
         if let Err(e) = self.ensure_session().await {
             return ProbeResult::Failed(probe_error(&e));
         }
-        let full = self.slow.is_none() || self.polls % FULL_PROBE_EVERY == 0;
+        let full = self.slow.is_none() || self.polls.is_multiple_of(FULL_PROBE_EVERY);
         self.polls = self.polls.wrapping_add(1);
         let Some(connected) = self.session.as_mut() else {
             return ProbeResult::Failed(ProbeError {
