@@ -54,6 +54,42 @@ pub struct StreamSpec {
     pub duplicate_window: Duration,
 }
 
+/// A family of leases: exclusive, expiring ownership of names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseSpec {
+    /// Bucket name (JetStream KV bucket).
+    pub bucket: &'static str,
+    /// A lease not renewed within this time lapses.
+    pub ttl: Duration,
+}
+
+/// A lease held: its revision is the fencing token (it grows with every
+/// renewal, and a holder that lost the lease cannot renew it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// Bucket.
+    pub bucket: &'static str,
+    /// Name leased (sanitized for the bus).
+    pub name: String,
+    /// Who holds it.
+    pub holder: String,
+    /// Revision of the last acquire or renewal.
+    pub revision: u64,
+}
+
+/// Turns any name (a cluster's `host:port`) into a valid lease key.
+pub fn lease_key(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Where a follower of a durable stream starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartAt {
@@ -150,6 +186,26 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A lease is no longer held.
+    #[error("lease {name} in {bucket} is no longer held by {holder}")]
+    LeaseLost {
+        /// Bucket.
+        bucket: String,
+        /// Name.
+        name: String,
+        /// The former holder.
+        holder: String,
+    },
+    /// A lease operation failed.
+    #[error("lease {name} in {bucket}: {reason}")]
+    Lease {
+        /// Bucket.
+        bucket: String,
+        /// Name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// A payload did not decode.
     #[error("decoding a message on {subject}: {reason}")]
     Decode {
@@ -194,6 +250,22 @@ pub trait Bus: Send + Sync + 'static {
         id: &str,
         payload: Bytes,
     ) -> Result<bool, Error>;
+
+    /// Takes a lease on `name` for `holder` if nobody holds it; `None` when
+    /// someone does. Atomic across every process on the bus.
+    async fn lease_acquire(
+        &self,
+        spec: &LeaseSpec,
+        name: &str,
+        holder: &str,
+    ) -> Result<Option<Lease>, Error>;
+
+    /// Renews a held lease (compare-and-swap on its revision); fails with
+    /// [`Error::LeaseLost`] when it lapsed or someone else holds it now.
+    async fn lease_renew(&self, spec: &LeaseSpec, lease: &Lease) -> Result<Lease, Error>;
+
+    /// Gives a lease up (only if still held with this revision).
+    async fn lease_release(&self, spec: &LeaseSpec, lease: &Lease) -> Result<(), Error>;
 
     /// Follows a durable stream: every stored message, each once, in order.
     async fn follow_durable(

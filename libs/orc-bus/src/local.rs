@@ -25,6 +25,8 @@ struct Registry {
     subs: Vec<Sub>,
     round_robin: u64,
     streams: std::collections::HashMap<&'static str, LocalStream>,
+    leases: std::collections::HashMap<(&'static str, String), (String, u64, std::time::Instant)>,
+    lease_revision: u64,
 }
 
 /// A durable stream kept in memory (the all-in-one mode has no restart to survive).
@@ -210,6 +212,80 @@ impl Bus for LocalBus {
         }
         self.deliver(msg);
         Ok(true)
+    }
+
+    async fn lease_acquire(
+        &self,
+        spec: &crate::LeaseSpec,
+        name: &str,
+        holder: &str,
+    ) -> Result<Option<crate::Lease>, Error> {
+        let now = std::time::Instant::now();
+        let key = crate::lease_key(name);
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = (spec.bucket, key.clone());
+        if reg
+            .leases
+            .get(&slot)
+            .is_some_and(|(_, _, until)| *until > now)
+        {
+            return Ok(None);
+        }
+        reg.lease_revision += 1;
+        let revision = reg.lease_revision;
+        reg.leases
+            .insert(slot, (holder.to_string(), revision, now + spec.ttl));
+        Ok(Some(crate::Lease {
+            bucket: spec.bucket,
+            name: key,
+            holder: holder.to_string(),
+            revision,
+        }))
+    }
+
+    async fn lease_renew(
+        &self,
+        spec: &crate::LeaseSpec,
+        lease: &crate::Lease,
+    ) -> Result<crate::Lease, Error> {
+        let now = std::time::Instant::now();
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = (spec.bucket, lease.name.clone());
+        let held = reg.leases.get(&slot).is_some_and(|(h, rev, until)| {
+            *h == lease.holder && *rev == lease.revision && *until > now
+        });
+        if !held {
+            return Err(Error::LeaseLost {
+                bucket: spec.bucket.into(),
+                name: lease.name.clone(),
+                holder: lease.holder.clone(),
+            });
+        }
+        reg.lease_revision += 1;
+        let revision = reg.lease_revision;
+        reg.leases
+            .insert(slot, (lease.holder.clone(), revision, now + spec.ttl));
+        Ok(crate::Lease {
+            revision,
+            ..lease.clone()
+        })
+    }
+
+    async fn lease_release(
+        &self,
+        spec: &crate::LeaseSpec,
+        lease: &crate::Lease,
+    ) -> Result<(), Error> {
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = (spec.bucket, lease.name.clone());
+        if reg
+            .leases
+            .get(&slot)
+            .is_some_and(|(h, rev, _)| *h == lease.holder && *rev == lease.revision)
+        {
+            reg.leases.remove(&slot);
+        }
+        Ok(())
     }
 
     async fn follow_durable(

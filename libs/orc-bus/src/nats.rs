@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_nats::RequestErrorKind;
 use bytes::Bytes;
 
-use crate::{Bus, Error, StartAt, StreamSpec, Subscription, SubscriptionInner};
+use crate::{Bus, Error, Lease, LeaseSpec, StartAt, StreamSpec, Subscription, SubscriptionInner};
 
 /// A NATS connection shared by a process's services.
 #[derive(Clone, Debug)]
@@ -42,6 +42,52 @@ impl NatsBus {
 }
 
 impl NatsBus {
+    /// The KV bucket of a lease family, created the way nats-server 2.9
+    /// accepts (its backing stream made by hand: a TTL on the bucket, one
+    /// message per key, compare-and-swap through the expected-revision header).
+    async fn lease_bucket(
+        &self,
+        spec: &LeaseSpec,
+    ) -> Result<async_nats::jetstream::kv::Store, Error> {
+        let fail = |reason: String| Error::Lease {
+            bucket: spec.bucket.to_string(),
+            name: String::new(),
+            reason,
+        };
+        let known = self
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(spec.bucket);
+        if !known {
+            let config = async_nats::jetstream::stream::Config {
+                name: format!("KV_{}", spec.bucket),
+                subjects: vec![format!("$KV.{}.>", spec.bucket)],
+                max_messages_per_subject: 1,
+                max_age: spec.ttl,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: async_nats::jetstream::stream::DiscardPolicy::New,
+                num_replicas: 1,
+                duplicate_window: spec.ttl.min(Duration::from_secs(120)),
+                ..Default::default()
+            };
+            self.jetstream
+                .get_or_create_stream(config)
+                .await
+                .map_err(|e| fail(format!("creating bucket: {e}")))?;
+            self.streams
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(spec.bucket);
+        }
+        self.jetstream
+            .get_key_value(spec.bucket)
+            .await
+            .map_err(|e| fail(e.to_string()))
+    }
+
     /// Creates the stream unless this connection already did. Works with
     /// nats-server 2.9 (no account-info calls).
     async fn ensure_stream(
@@ -105,6 +151,65 @@ impl Bus for NatsBus {
             .map_err(|_| fail("no acknowledgement within 10s".into()))?
             .map_err(|e| fail(e.to_string()))?;
         Ok(!ack.duplicate)
+    }
+
+    async fn lease_acquire(
+        &self,
+        spec: &LeaseSpec,
+        name: &str,
+        holder: &str,
+    ) -> Result<Option<Lease>, Error> {
+        let key = crate::lease_key(name);
+        let kv = self.lease_bucket(spec).await?;
+        match kv.create(&key, Bytes::from(holder.to_string())).await {
+            Ok(revision) => Ok(Some(Lease {
+                bucket: spec.bucket,
+                name: key,
+                holder: holder.to_string(),
+                revision,
+            })),
+            Err(e) if e.kind() == async_nats::jetstream::kv::CreateErrorKind::AlreadyExists => {
+                Ok(None)
+            }
+            Err(e) => Err(Error::Lease {
+                bucket: spec.bucket.into(),
+                name: key,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    async fn lease_renew(&self, spec: &LeaseSpec, lease: &Lease) -> Result<Lease, Error> {
+        let kv = self.lease_bucket(spec).await?;
+        match kv
+            .update(
+                &lease.name,
+                Bytes::from(lease.holder.clone()),
+                lease.revision,
+            )
+            .await
+        {
+            Ok(revision) => Ok(Lease {
+                revision,
+                ..lease.clone()
+            }),
+            Err(_) => Err(Error::LeaseLost {
+                bucket: spec.bucket.into(),
+                name: lease.name.clone(),
+                holder: lease.holder.clone(),
+            }),
+        }
+    }
+
+    async fn lease_release(&self, spec: &LeaseSpec, lease: &Lease) -> Result<(), Error> {
+        let kv = self.lease_bucket(spec).await?;
+        kv.delete_expect_revision(&lease.name, Some(lease.revision))
+            .await
+            .map_err(|e| Error::Lease {
+                bucket: spec.bucket.into(),
+                name: lease.name.clone(),
+                reason: e.to_string(),
+            })
     }
 
     async fn follow_durable(

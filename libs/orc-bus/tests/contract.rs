@@ -289,6 +289,60 @@ async fn durable_streams_store_each_id_once_and_followers_see_it_once(h: Harness
     assert_eq!(&recv(&mut replay).await.unwrap().payload[..], b"b");
 }
 
+const TEST_LEASES: orc_bus::LeaseSpec = orc_bus::LeaseSpec {
+    bucket: "orc_test_leases",
+    ttl: Duration::from_secs(2),
+};
+
+async fn leases_are_exclusive_fenced_and_expire(h: Harness) {
+    let a = h
+        .bus
+        .lease_acquire(&TEST_LEASES, "127.0.0.1:3306", "a")
+        .await
+        .unwrap()
+        .expect("free");
+    assert_eq!(a.name, "127_0_0_1_3306");
+    assert!(
+        h.second
+            .lease_acquire(&TEST_LEASES, "127.0.0.1:3306", "b")
+            .await
+            .unwrap()
+            .is_none(),
+        "exclusive"
+    );
+    let renewed = h.bus.lease_renew(&TEST_LEASES, &a).await.unwrap();
+    assert!(renewed.revision > a.revision, "the fencing token grows");
+    let stale = h.bus.lease_renew(&TEST_LEASES, &a).await.unwrap_err();
+    assert!(
+        matches!(stale, Error::LeaseLost { .. }),
+        "an old revision cannot renew: {stale:?}"
+    );
+    h.bus.lease_release(&TEST_LEASES, &renewed).await.unwrap();
+    let b = h
+        .second
+        .lease_acquire(&TEST_LEASES, "127.0.0.1:3306", "b")
+        .await
+        .unwrap()
+        .expect("released");
+    assert!(matches!(
+        h.bus.lease_renew(&TEST_LEASES, &renewed).await,
+        Err(Error::LeaseLost { .. })
+    ));
+    // Unrenewed, it lapses.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let c = h
+        .bus
+        .lease_acquire(&TEST_LEASES, "127.0.0.1:3306", "a")
+        .await
+        .unwrap()
+        .expect("lapsed");
+    assert!(c.revision > b.revision);
+    assert!(matches!(
+        h.second.lease_renew(&TEST_LEASES, &b).await,
+        Err(Error::LeaseLost { .. })
+    ));
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod in_process {
@@ -318,6 +372,7 @@ contract!(
     one_publishers_messages_arrive_in_order,
     garbage_payloads_fail_to_decode_with_the_subject,
     durable_streams_store_each_id_once_and_followers_see_it_once,
+    leases_are_exclusive_fenced_and_expire,
 );
 
 #[tokio::test]
