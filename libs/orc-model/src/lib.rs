@@ -16,6 +16,7 @@ pub mod gtid;
 pub mod key;
 pub mod metadata;
 pub mod promotion;
+pub mod recovery;
 pub mod snapshot;
 pub mod state;
 pub mod time;
@@ -26,6 +27,7 @@ pub use gtid::{GtidFlavor, GtidSet, MariadbGtidSet, MysqlGtidSet};
 pub use key::{DEFAULT_PORT, InstanceKey};
 pub use metadata::{CandidateRegistration, Downtime, InstanceMetadata, Maintenance};
 pub use promotion::PromotionRule;
+pub use recovery::{BlockedRecovery, DetectionRecord, RecoveryKind, RecoveryRecord, RecoveryStep};
 pub use snapshot::{
     Flavor, InstanceData, InstanceSnapshot, ProbeError, ProbeErrorKind, ProbeOutcome,
     ReplicationStatus, SemiSync, ThreadState,

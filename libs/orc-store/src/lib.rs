@@ -8,6 +8,8 @@
 //! schema does not have to follow every field the probe learns.
 
 mod instances;
+mod metadata;
+mod recoveries;
 pub mod migrations;
 
 use std::path::PathBuf;
@@ -18,6 +20,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use instances::{InstanceRepo, StoredInstance};
+pub use metadata::MetadataRepo;
+pub use recoveries::{AckScope, RecoveryRepo};
 
 /// Where the store lives.
 #[derive(Clone)]
@@ -201,6 +205,16 @@ impl Store {
     /// Instance states.
     pub fn instances(&self) -> InstanceRepo<'_> {
         InstanceRepo { store: self }
+    }
+
+    /// Recoveries, detections, blocked recoveries, the global switch.
+    pub fn recoveries(&self) -> RecoveryRepo<'_> {
+        RecoveryRepo { store: self }
+    }
+
+    /// Operator metadata.
+    pub fn metadata(&self) -> MetadataRepo<'_> {
+        MetadataRepo { store: self }
     }
 
     /// Closes every connection.

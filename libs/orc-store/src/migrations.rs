@@ -48,7 +48,102 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (hostname, port),
             KEY database_instance_cluster_idx (cluster_name)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"],
-}];
+},
+    Migration {
+        version: 2,
+        description: "recoveries, detections, operator metadata",
+        sqlite: &[
+            "CREATE TABLE topology_recovery (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                uid TEXT NOT NULL UNIQUE,
+                cluster_name TEXT NOT NULL,
+                hostname TEXT NOT NULL,
+                port INTEGER NOT NULL,
+                start_ms INTEGER NOT NULL,
+                block_until_ms INTEGER NOT NULL,
+                acknowledged INTEGER NOT NULL DEFAULT 0,
+                record_json TEXT NOT NULL)",
+            "CREATE INDEX topology_recovery_cluster_idx ON topology_recovery (cluster_name, start_ms)",
+            "CREATE TABLE topology_recovery_steps (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                recovery_uid TEXT NOT NULL,
+                at_ms INTEGER NOT NULL,
+                fencing_token INTEGER NOT NULL,
+                message TEXT NOT NULL)",
+            "CREATE INDEX topology_recovery_steps_uid_idx ON topology_recovery_steps (recovery_uid)",
+            "CREATE TABLE topology_failure_detection (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                detection_id TEXT NOT NULL UNIQUE,
+                cluster_name TEXT NOT NULL,
+                detected_at_ms INTEGER NOT NULL,
+                record_json TEXT NOT NULL)",
+            "CREATE TABLE blocked_topology_recovery (
+                hostname TEXT NOT NULL,
+                port INTEGER NOT NULL,
+                cluster_name TEXT NOT NULL,
+                blocked_at_ms INTEGER NOT NULL,
+                record_json TEXT NOT NULL,
+                PRIMARY KEY (hostname, port))",
+            "CREATE TABLE global_recovery_disable (
+                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                disabled_at_ms INTEGER NOT NULL)",
+            "CREATE TABLE instance_metadata (
+                hostname TEXT NOT NULL,
+                port INTEGER NOT NULL,
+                metadata_json TEXT NOT NULL,
+                updated_at_ms INTEGER NOT NULL,
+                PRIMARY KEY (hostname, port))",
+        ],
+        mysql: &[
+            "CREATE TABLE topology_recovery (
+                id BIGINT AUTO_INCREMENT PRIMARY KEY,
+                uid VARCHAR(128) NOT NULL UNIQUE,
+                cluster_name VARCHAR(300) NOT NULL,
+                hostname VARCHAR(255) NOT NULL,
+                port INT NOT NULL,
+                start_ms BIGINT NOT NULL,
+                block_until_ms BIGINT NOT NULL,
+                acknowledged TINYINT NOT NULL DEFAULT 0,
+                record_json MEDIUMTEXT NOT NULL,
+                KEY topology_recovery_cluster_idx (cluster_name, start_ms)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "CREATE TABLE topology_recovery_steps (
+                id BIGINT AUTO_INCREMENT PRIMARY KEY,
+                recovery_uid VARCHAR(128) NOT NULL,
+                at_ms BIGINT NOT NULL,
+                fencing_token BIGINT NOT NULL,
+                message TEXT NOT NULL,
+                KEY topology_recovery_steps_uid_idx (recovery_uid)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "CREATE TABLE topology_failure_detection (
+                id BIGINT AUTO_INCREMENT PRIMARY KEY,
+                detection_id VARCHAR(128) NOT NULL UNIQUE,
+                cluster_name VARCHAR(300) NOT NULL,
+                detected_at_ms BIGINT NOT NULL,
+                record_json MEDIUMTEXT NOT NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "CREATE TABLE blocked_topology_recovery (
+                hostname VARCHAR(255) NOT NULL,
+                port INT NOT NULL,
+                cluster_name VARCHAR(300) NOT NULL,
+                blocked_at_ms BIGINT NOT NULL,
+                record_json MEDIUMTEXT NOT NULL,
+                PRIMARY KEY (hostname, port)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "CREATE TABLE global_recovery_disable (
+                singleton INT PRIMARY KEY,
+                disabled_at_ms BIGINT NOT NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "CREATE TABLE instance_metadata (
+                hostname VARCHAR(255) NOT NULL,
+                port INT NOT NULL,
+                metadata_json MEDIUMTEXT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (hostname, port)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        ],
+    },
+];
 
 const CREATE_VERSIONS_SQLITE: &str = "CREATE TABLE IF NOT EXISTS orc_schema_version (
     version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)";

@@ -143,6 +143,107 @@ async fn migrations_apply_once_and_survive_reopening(b: Backend) {
     assert_eq!(again.instances().all().await.unwrap().len(), 1);
 }
 
+fn recovery(uid: &str, cluster: &str, failed: u16, started: i64) -> orc_model::RecoveryRecord {
+    orc_model::RecoveryRecord {
+        id: 0,
+        uid: uid.into(),
+        cluster: cluster.into(),
+        cluster_alias: cluster.into(),
+        failed: InstanceKey::new("127.0.0.1", failed).unwrap(),
+        analysis: "DeadMaster".into(),
+        analysis_json: "{}".into(),
+        kind: orc_model::RecoveryKind::MasterRecovery,
+        recovery_type: "MasterRecoveryGTID".into(),
+        command_hint: String::new(),
+        is_active: true,
+        is_successful: false,
+        successor: None,
+        successor_alias: String::new(),
+        lost_replicas: vec![],
+        participating: vec![],
+        errors: vec![],
+        started_at: Timestamp(started),
+        ended_at: None,
+        block_until: Timestamp(started + 3_600_000),
+        acknowledged: false,
+        acknowledged_at: None,
+        acknowledged_by: String::new(),
+        acknowledged_comment: String::new(),
+        processing_node: "node".into(),
+        lease_revision: 7,
+        detection_id: "d1".into(),
+        decision_json: "{}".into(),
+    }
+}
+
+async fn recoveries_block_until_acknowledged(b: Backend) {
+    use orc_store::AckScope;
+    let store = Store::open(&b.config, TIMEOUT).await.unwrap();
+    let repo = store.recoveries();
+    let first = repo.insert(&recovery("u1", "c1", 1000, 1_000)).await.unwrap();
+    assert!(first.id > 0);
+    repo.insert(&recovery("u2", "c2", 2000, 2_000)).await.unwrap();
+    let blocking = repo.blocking(Some("c1"), Timestamp(5_000)).await.unwrap();
+    assert_eq!(blocking.iter().map(|r| r.uid.as_str()).collect::<Vec<_>>(), vec!["u1"]);
+    assert!(repo.blocking(Some("c1"), Timestamp(1_000 + 3_600_001)).await.unwrap().is_empty(), "the period ends");
+    repo.add_step("u1", Timestamp(1_001), 7, "promoted r1").await.unwrap();
+    repo.add_step("u1", Timestamp(1_002), 8, "repointed r2").await.unwrap();
+    let steps = repo.steps("u1").await.unwrap();
+    assert_eq!(steps.iter().map(|s| (s.fencing_token, s.message.as_str())).collect::<Vec<_>>(), vec![(7, "promoted r1"), (8, "repointed r2")]);
+    let acked = repo.acknowledge(&AckScope::Cluster("c1".into()), "ops", "checked", Timestamp(9_000)).await.unwrap();
+    assert_eq!(acked.len(), 1);
+    assert!(repo.blocking(Some("c1"), Timestamp(9_500)).await.unwrap().is_empty());
+    let got = repo.get("u1").await.unwrap().unwrap();
+    assert!(got.acknowledged && got.acknowledged_by == "ops" && got.acknowledged_comment == "checked");
+    assert_eq!(repo.acknowledge(&AckScope::All, "ops", "all", Timestamp(9_000)).await.unwrap().len(), 1);
+    assert_eq!(repo.list(None).await.unwrap().len(), 2);
+}
+
+async fn detections_register_once_and_switches_persist(b: Backend) {
+    let store = Store::open(&b.config, TIMEOUT).await.unwrap();
+    let repo = store.recoveries();
+    let d = orc_model::DetectionRecord {
+        id: 0,
+        detection_id: "det-1".into(),
+        instance: InstanceKey::new("127.0.0.1", 1).unwrap(),
+        cluster: "c".into(),
+        analysis: "DeadMaster".into(),
+        is_actionable: true,
+        detected_at: Timestamp(5),
+        analysis_json: "{}".into(),
+    };
+    assert!(repo.register_detection(&d).await.unwrap());
+    assert!(!repo.register_detection(&d).await.unwrap());
+    assert_eq!(repo.detections(Some("c")).await.unwrap().len(), 1);
+    assert!(!repo.globally_disabled().await.unwrap());
+    repo.set_globally_disabled(true, Timestamp(1)).await.unwrap();
+    repo.set_globally_disabled(true, Timestamp(2)).await.unwrap();
+    assert!(repo.globally_disabled().await.unwrap());
+    repo.set_globally_disabled(false, Timestamp(3)).await.unwrap();
+    assert!(!repo.globally_disabled().await.unwrap());
+    let blocked = orc_model::BlockedRecovery {
+        failed: d.instance.clone(),
+        cluster: "c".into(),
+        analysis: "DeadMaster".into(),
+        blocked_at: Timestamp(9),
+        blocking_uid: "u1".into(),
+    };
+    repo.record_blocked(&blocked).await.unwrap();
+    repo.record_blocked(&blocked).await.unwrap();
+    assert_eq!(repo.blocked(None).await.unwrap(), vec![blocked.clone()]);
+    repo.clear_blocked(&d.instance).await.unwrap();
+    assert!(repo.blocked(None).await.unwrap().is_empty());
+    let key = InstanceKey::new("db", 3306).unwrap();
+    let m = store
+        .metadata()
+        .update(&key, Timestamp(1), |m| {
+            m.tags.insert("role".into(), "primary".into());
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.metadata().all().await.unwrap()[&key], m);
+}
+
 macro_rules! both {
     ($($case:ident),* $(,)?) => {
         mod on_sqlite { use super::*; $(#[tokio::test] async fn $case() { super::$case(sqlite().await).await; })* }
@@ -154,6 +255,8 @@ both!(
     states_round_trip_and_update,
     deletes_report_what_existed,
     migrations_apply_once_and_survive_reopening,
+    recoveries_block_until_acknowledged,
+    detections_register_once_and_switches_persist,
 );
 
 #[tokio::test]
