@@ -203,6 +203,120 @@ pub struct Config {
     #[serde(rename = "ProbersPerInstance")]
     pub probers_per_instance: u32,
 
+    // --- recovery ---
+    /// `RecoveryPeriodBlockSeconds`: after a recovery, automated recoveries
+    /// of the same cluster wait this long unless acknowledged.
+    #[serde(rename = "RecoveryPeriodBlockSeconds")]
+    pub recovery_period_block_seconds: u64,
+    /// `RecoveryPeriodBlockMinutes` (legacy; used when the seconds key is left at its default).
+    #[serde(rename = "RecoveryPeriodBlockMinutes")]
+    pub recovery_period_block_minutes: u64,
+    /// `PromotionIgnoreHostnameFilters`: never promote matching hosts.
+    #[serde(rename = "PromotionIgnoreHostnameFilters")]
+    pub promotion_ignore_hostname_filters: Vec<String>,
+    /// `ProcessesShellCommand`: the shell hooks run in.
+    #[serde(rename = "ProcessesShellCommand")]
+    pub processes_shell_command: String,
+    /// `OnFailureDetectionProcesses`.
+    #[serde(rename = "OnFailureDetectionProcesses")]
+    pub on_failure_detection_processes: Vec<String>,
+    /// `PreGracefulTakeoverProcesses` (a failure aborts the takeover).
+    #[serde(rename = "PreGracefulTakeoverProcesses")]
+    pub pre_graceful_takeover_processes: Vec<String>,
+    /// `PreFailoverProcesses` (a failure aborts the recovery).
+    #[serde(rename = "PreFailoverProcesses")]
+    pub pre_failover_processes: Vec<String>,
+    /// `PostFailoverProcesses`.
+    #[serde(rename = "PostFailoverProcesses")]
+    pub post_failover_processes: Vec<String>,
+    /// `PostUnsuccessfulFailoverProcesses`.
+    #[serde(rename = "PostUnsuccessfulFailoverProcesses")]
+    pub post_unsuccessful_failover_processes: Vec<String>,
+    /// `PostMasterFailoverProcesses`.
+    #[serde(rename = "PostMasterFailoverProcesses")]
+    pub post_master_failover_processes: Vec<String>,
+    /// `PostIntermediateMasterFailoverProcesses`.
+    #[serde(rename = "PostIntermediateMasterFailoverProcesses")]
+    pub post_intermediate_master_failover_processes: Vec<String>,
+    /// `PostGracefulTakeoverProcesses`.
+    #[serde(rename = "PostGracefulTakeoverProcesses")]
+    pub post_graceful_takeover_processes: Vec<String>,
+    /// `PostTakeMasterProcesses`.
+    #[serde(rename = "PostTakeMasterProcesses")]
+    pub post_take_master_processes: Vec<String>,
+    /// `HookTimeoutSeconds` (ours): a hook still running after this is
+    /// killed and counts as failed (0: no limit).
+    #[serde(rename = "HookTimeoutSeconds")]
+    pub hook_timeout_seconds: f64,
+    /// `CoMasterRecoveryMustPromoteOtherCoMaster`.
+    #[serde(rename = "CoMasterRecoveryMustPromoteOtherCoMaster")]
+    pub co_master_recovery_must_promote_other_co_master: bool,
+    /// `DetachLostReplicasAfterMasterFailover`.
+    #[serde(
+        rename = "DetachLostReplicasAfterMasterFailover",
+        alias = "DetachLostSlavesAfterMasterFailover"
+    )]
+    pub detach_lost_replicas_after_master_failover: bool,
+    /// `ApplyMySQLPromotionAfterMasterFailover`: reset the promoted
+    /// replica's replication and make it writable.
+    #[serde(rename = "ApplyMySQLPromotionAfterMasterFailover")]
+    pub apply_mysql_promotion_after_master_failover: bool,
+    /// `PreventCrossDataCenterMasterFailover`.
+    #[serde(rename = "PreventCrossDataCenterMasterFailover")]
+    pub prevent_cross_data_center_master_failover: bool,
+    /// `PreventCrossRegionMasterFailover`.
+    #[serde(rename = "PreventCrossRegionMasterFailover")]
+    pub prevent_cross_region_master_failover: bool,
+    /// `MasterFailoverLostInstancesDowntimeMinutes`: downtime given to the
+    /// failed master and lost replicas (0: until seen replicating again).
+    #[serde(rename = "MasterFailoverLostInstancesDowntimeMinutes")]
+    pub master_failover_lost_instances_downtime_minutes: f64,
+    /// `MasterFailoverDetachReplicaMasterHost`.
+    #[serde(
+        rename = "MasterFailoverDetachReplicaMasterHost",
+        alias = "MasterFailoverDetachSlaveMasterHost"
+    )]
+    pub master_failover_detach_replica_master_host: bool,
+    /// `FailMasterPromotionOnLagMinutes`.
+    #[serde(rename = "FailMasterPromotionOnLagMinutes")]
+    pub fail_master_promotion_on_lag_minutes: u64,
+    /// `FailMasterPromotionIfSQLThreadNotUpToDate`.
+    #[serde(rename = "FailMasterPromotionIfSQLThreadNotUpToDate")]
+    pub fail_master_promotion_if_sql_thread_not_up_to_date: bool,
+    /// `DelayMasterPromotionIfSQLThreadNotUpToDate`.
+    #[serde(rename = "DelayMasterPromotionIfSQLThreadNotUpToDate")]
+    pub delay_master_promotion_if_sql_thread_not_up_to_date: bool,
+    /// `InstanceBulkOperationsWaitTimeoutSeconds`: how long replicas get to
+    /// apply their relay logs during a recovery.
+    #[serde(rename = "InstanceBulkOperationsWaitTimeoutSeconds")]
+    pub instance_bulk_operations_wait_timeout_seconds: f64,
+    /// `MaxConcurrentReplicaOperations`.
+    #[serde(rename = "MaxConcurrentReplicaOperations")]
+    pub max_concurrent_replica_operations: usize,
+    /// `CandidateInstanceExpireMinutes`: a registered promotion rule lapses after this.
+    #[serde(rename = "CandidateInstanceExpireMinutes")]
+    pub candidate_instance_expire_minutes: f64,
+    /// `UseSuperReadOnly`.
+    #[serde(rename = "UseSuperReadOnly")]
+    pub use_super_read_only: bool,
+    /// `ReplicationCredentialsQuery`: returns user and password for a
+    /// demoted master to replicate from its successor.
+    #[serde(rename = "ReplicationCredentialsQuery")]
+    pub replication_credentials_query: String,
+    /// `ReplicationUser` (ours): replication user when no credentials query is set.
+    #[serde(rename = "ReplicationUser")]
+    pub replication_user: String,
+    /// `ReplicationPassword` (ours).
+    #[serde(rename = "ReplicationPassword")]
+    pub replication_password: String,
+    /// `RecoveryLeaseTtlMilliseconds` (ours): a recovery service that stops
+    /// renewing its cluster lease loses it after this long.
+    #[serde(rename = "RecoveryLeaseTtlMilliseconds")]
+    pub recovery_lease_ttl_milliseconds: u64,
+    /// `RecoveryNodeId` (ours): id of a recovery service (default: hostname-pid).
+    #[serde(rename = "RecoveryNodeId")]
+    pub recovery_node_id: String,
+
     // --- ours: distribution ---
     /// `NatsUrl` (ours): the bus for distributed roles (also `--nats`).
     #[serde(rename = "NatsUrl")]
@@ -278,6 +392,39 @@ impl Default for Config {
             hung_master_grace_seconds: 10.0,
             unreachable_vantage_quorum: 0,
             probers_per_instance: 1,
+            recovery_period_block_seconds: 3600,
+            recovery_period_block_minutes: 0,
+            promotion_ignore_hostname_filters: Vec::new(),
+            processes_shell_command: "bash".into(),
+            on_failure_detection_processes: Vec::new(),
+            pre_graceful_takeover_processes: Vec::new(),
+            pre_failover_processes: Vec::new(),
+            post_failover_processes: Vec::new(),
+            post_unsuccessful_failover_processes: Vec::new(),
+            post_master_failover_processes: Vec::new(),
+            post_intermediate_master_failover_processes: Vec::new(),
+            post_graceful_takeover_processes: Vec::new(),
+            post_take_master_processes: Vec::new(),
+            hook_timeout_seconds: 60.0,
+            co_master_recovery_must_promote_other_co_master: true,
+            detach_lost_replicas_after_master_failover: true,
+            apply_mysql_promotion_after_master_failover: true,
+            prevent_cross_data_center_master_failover: false,
+            prevent_cross_region_master_failover: false,
+            master_failover_lost_instances_downtime_minutes: 0.0,
+            master_failover_detach_replica_master_host: false,
+            fail_master_promotion_on_lag_minutes: 0,
+            fail_master_promotion_if_sql_thread_not_up_to_date: false,
+            delay_master_promotion_if_sql_thread_not_up_to_date: false,
+            instance_bulk_operations_wait_timeout_seconds: 10.0,
+            max_concurrent_replica_operations: 5,
+            candidate_instance_expire_minutes: 60.0,
+            use_super_read_only: false,
+            replication_credentials_query: String::new(),
+            replication_user: String::new(),
+            replication_password: String::new(),
+            recovery_lease_ttl_milliseconds: 5000,
+            recovery_node_id: String::new(),
             nats_url: String::new(),
             prober_id: String::new(),
             prober_vantage: String::new(),
@@ -299,7 +446,9 @@ pub fn implemented_keys() -> Vec<String> {
 }
 
 /// Accepted synonyms of implemented keys.
-const SYNONYMS: &[&str] = &["SlaveLagQuery"];
+const SYNONYMS: &[&str] = &[
+    "SlaveLagQuery",
+];
 
 /// reported at start-up, never silently dropped.
 pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
@@ -358,12 +507,10 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "DiscoveryCollectionRetentionSeconds",
     "UnseenInstanceForgetHours",
     "SnapshotTopologiesIntervalHours",
-    "InstanceBulkOperationsWaitTimeoutSeconds",
     "ExpiryHostnameResolvesMinutes",
     "RejectHostnameResolvePattern",
     "ProblemIgnoreHostnameFilters",
     "VerifyReplicationFilters",
-    "CandidateInstanceExpireMinutes",
     "AuditLogFile",
     "AuditToSyslog",
     "AuditToBackendDB",
@@ -383,31 +530,8 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "BinlogEventsChunkSize",
     "SkipBinlogEventsContaining",
     "ReduceReplicationAnalysisCount",
-    "RecoveryPeriodBlockMinutes",
-    "RecoveryPeriodBlockSeconds",
-    "PromotionIgnoreHostnameFilters",
-    "ProcessesShellCommand",
-    "OnFailureDetectionProcesses",
-    "PreGracefulTakeoverProcesses",
-    "PreFailoverProcesses",
-    "PostFailoverProcesses",
-    "PostUnsuccessfulFailoverProcesses",
-    "PostMasterFailoverProcesses",
-    "PostIntermediateMasterFailoverProcesses",
-    "PostGracefulTakeoverProcesses",
-    "PostTakeMasterProcesses",
-    "CoMasterRecoveryMustPromoteOtherCoMaster",
     "DetachLostSlavesAfterMasterFailover",
-    "DetachLostReplicasAfterMasterFailover",
-    "ApplyMySQLPromotionAfterMasterFailover",
-    "PreventCrossDataCenterMasterFailover",
-    "PreventCrossRegionMasterFailover",
-    "MasterFailoverLostInstancesDowntimeMinutes",
     "MasterFailoverDetachSlaveMasterHost",
-    "MasterFailoverDetachReplicaMasterHost",
-    "FailMasterPromotionOnLagMinutes",
-    "FailMasterPromotionIfSQLThreadNotUpToDate",
-    "DelayMasterPromotionIfSQLThreadNotUpToDate",
     "PostponeSlaveRecoveryOnLagMinutes",
     "PostponeReplicaRecoveryOnLagMinutes",
     "OSCIgnoreHostnameFilters",
@@ -424,9 +548,7 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "ZkAddress",
     "KVClusterMasterPrefix",
     "WebMessage",
-    "MaxConcurrentReplicaOperations",
     "RecoverLockedSemiSyncMaster",
-    "UseSuperReadOnly",
     "BufferInstanceWrites",
     "InstanceWriteBufferSize",
     "InstanceFlushIntervalMilliseconds",
@@ -688,6 +810,38 @@ impl Config {
             orc_model::InstanceKey::parse_with_default_port(seed, self.default_instance_port)
                 .map_err(|e| format!("DiscoverySeeds: {e}"))?;
         }
+        for pattern in &self.promotion_ignore_hostname_filters {
+            regex::Regex::new(pattern).map_err(|e| {
+                format!("PromotionIgnoreHostnameFilters: bad regular expression {pattern:?}: {e}")
+            })?;
+        }
+        if self.processes_shell_command.trim().is_empty() {
+            return Err("ProcessesShellCommand must name a shell, e.g. bash".into());
+        }
+        if !(self.hook_timeout_seconds.is_finite() && self.hook_timeout_seconds >= 0.0) {
+            return Err("HookTimeoutSeconds must be 0 (no limit) or more".into());
+        }
+        positive(
+            "InstanceBulkOperationsWaitTimeoutSeconds",
+            self.instance_bulk_operations_wait_timeout_seconds,
+            3600.0,
+        )?;
+        if self.max_concurrent_replica_operations == 0 {
+            return Err("MaxConcurrentReplicaOperations must be at least 1".into());
+        }
+        if !(self.master_failover_lost_instances_downtime_minutes.is_finite()
+            && self.master_failover_lost_instances_downtime_minutes >= 0.0)
+        {
+            return Err("MasterFailoverLostInstancesDowntimeMinutes must be 0 or more".into());
+        }
+        positive(
+            "CandidateInstanceExpireMinutes",
+            self.candidate_instance_expire_minutes,
+            1e7,
+        )?;
+        if self.recovery_lease_ttl_milliseconds < 500 {
+            return Err("RecoveryLeaseTtlMilliseconds must be at least 500".into());
+        }
         if self.prober_membership_ttl_milliseconds < self.prober_heartbeat_milliseconds * 2 {
             return Err("ProberMembershipTtlMilliseconds must be at least twice ProberHeartbeatMilliseconds".into());
         }
@@ -727,6 +881,16 @@ impl Config {
             vantage_quorum: (self.unreachable_vantage_quorum > 0)
                 .then(|| usize::try_from(self.unreachable_vantage_quorum).unwrap_or(usize::MAX)),
             include_no_problem: false,
+        }
+    }
+
+    /// The anti-flapping block after a recovery (`RecoveryPeriodBlockSeconds`,
+    /// or the legacy minutes key when only that one is set).
+    pub fn recovery_period_block(&self) -> Duration {
+        if self.recovery_period_block_seconds == 3600 && self.recovery_period_block_minutes > 0 {
+            Duration::from_secs(self.recovery_period_block_minutes.saturating_mul(60))
+        } else {
+            Duration::from_secs(self.recovery_period_block_seconds)
         }
     }
 

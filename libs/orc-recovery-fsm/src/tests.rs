@@ -1,0 +1,334 @@
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use orc_model::{InstanceKey, Timestamp};
+
+use crate::*;
+
+const CLUSTER: &str = "db1:3306";
+
+fn trigger(incident: &str) -> Trigger {
+    Trigger {
+        incident: incident.into(),
+        detection_id: format!("d-{incident}"),
+        cluster: CLUSTER.into(),
+        instance: InstanceKey::parse("db1:3306").unwrap(),
+        code: "DeadMaster".into(),
+        handler: Handler::DeadMaster,
+        forced: false,
+        actionable: true,
+        skippable: false,
+        command: String::new(),
+        received_at: Timestamp(0),
+    }
+}
+
+fn admitted(a: Admission) -> Event {
+    Event::Admitted {
+        cluster: CLUSTER.into(),
+        admission: a,
+    }
+}
+
+fn fine() -> Admission {
+    Admission {
+        filters_match: true,
+        still_failing: true,
+        ..Admission::default()
+    }
+}
+
+fn book() -> RecoveryBook {
+    RecoveryBook::new(BookPolicy {
+        lease_retry_every: Duration::from_millis(100),
+        lease_patience: Duration::from_secs(2),
+        remember_blocked_for: Duration::from_secs(3600),
+    })
+}
+
+fn runs(actions: &[Action]) -> usize {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Run { .. }))
+        .count()
+}
+
+fn granted(token: u64) -> Event {
+    Event::LeaseGranted {
+        cluster: CLUSTER.into(),
+        token,
+    }
+}
+
+#[test]
+fn a_finding_goes_through_lease_admission_and_run() {
+    let mut b = book();
+    let a = b.handle(Event::Triggered(trigger("i1")), Timestamp(0));
+    assert!(matches!(&a[0], Action::RegisterDetection(t) if t.incident == "i1"));
+    assert_eq!(
+        a[1],
+        Action::AcquireLease {
+            cluster: CLUSTER.into()
+        }
+    );
+    let a = b.handle(granted(7), Timestamp(1));
+    assert!(matches!(&a[0], Action::Admit { token: 7, .. }));
+    let a = b.handle(admitted(fine()), Timestamp(2));
+    assert!(matches!(&a[0], Action::Run { token: 7, .. }));
+    assert!(b.is_busy(CLUSTER));
+    let a = b.handle(
+        Event::Finished {
+            cluster: CLUSTER.into(),
+        },
+        Timestamp(3),
+    );
+    assert_eq!(
+        a,
+        vec![Action::ReleaseLease {
+            cluster: CLUSTER.into()
+        }]
+    );
+    assert!(!b.is_busy(CLUSTER));
+}
+
+#[test]
+fn detection_only_and_downtimed_findings_never_take_the_lease() {
+    let mut b = book();
+    let mut t = trigger("i1");
+    t.handler = Handler::DetectionOnly;
+    let a = b.handle(Event::Triggered(t), Timestamp(0));
+    assert!(matches!(&a[0], Action::RegisterDetection(_)));
+    assert!(matches!(
+        &a[1],
+        Action::Skipped {
+            reason: SkipReason::NotActionable,
+            ..
+        }
+    ));
+    let mut t = trigger("i2");
+    t.skippable = true;
+    let a = b.handle(Event::Triggered(t), Timestamp(0));
+    assert!(matches!(
+        &a[1],
+        Action::Skipped {
+            reason: SkipReason::Downtimed,
+            ..
+        }
+    ));
+    assert!(!b.is_busy(CLUSTER));
+}
+
+#[test]
+fn a_second_failure_in_the_block_period_waits_for_an_acknowledgement() {
+    let mut b = book();
+    b.handle(Event::Triggered(trigger("i2")), Timestamp(0));
+    b.handle(granted(1), Timestamp(0));
+    let a = b.handle(
+        admitted(Admission {
+            blocking: Some(("uid-1".into(), Timestamp(3_600_000))),
+            ..fine()
+        }),
+        Timestamp(0),
+    );
+    assert!(matches!(&a[0], Action::RecordBlocked { blocking_uid, .. } if blocking_uid == "uid-1"));
+    assert!(matches!(&a[1], Action::ReleaseLease { .. }));
+    assert_eq!(b.blocked().len(), 1);
+    // Nothing happens on its own before the block ends.
+    assert!(b.handle(Event::Tick, Timestamp(1000)).is_empty());
+    // The acknowledgement retries it.
+    let a = b.handle(Event::Retry { cluster: None }, Timestamp(2000));
+    assert!(matches!(&a[0], Action::AcquireLease { .. }));
+    b.handle(granted(2), Timestamp(2000));
+    let a = b.handle(admitted(fine()), Timestamp(2001));
+    assert_eq!(runs(&a), 1);
+    assert!(b.blocked().is_empty());
+}
+
+#[test]
+fn a_blocked_trigger_is_retried_when_the_block_ends() {
+    let mut b = book();
+    b.handle(Event::Triggered(trigger("i2")), Timestamp(0));
+    b.handle(granted(1), Timestamp(0));
+    b.handle(
+        admitted(Admission {
+            blocking: Some(("uid-1".into(), Timestamp(5000))),
+            ..fine()
+        }),
+        Timestamp(0),
+    );
+    assert_eq!(b.next_wakeup(), Some(Timestamp(5000)));
+    assert!(b.handle(Event::Tick, Timestamp(4999)).is_empty());
+    let a = b.handle(Event::Tick, Timestamp(5000));
+    assert!(matches!(&a[0], Action::AcquireLease { .. }));
+}
+
+#[test]
+fn operator_commands_ignore_blocks_filters_downtime_and_the_switch() {
+    let mut b = book();
+    let mut t = trigger("cmd-1");
+    t.forced = true;
+    t.skippable = true;
+    t.command = "force-master-failover".into();
+    let a = b.handle(Event::Triggered(t), Timestamp(0));
+    // No detection registration for commands at intake: the run does it.
+    assert_eq!(a.len(), 1);
+    b.handle(granted(3), Timestamp(0));
+    let a = b.handle(
+        admitted(Admission {
+            globally_disabled: true,
+            filters_match: false,
+            downtimed: true,
+            blocking: Some(("uid-1".into(), Timestamp(9_999_999))),
+            already_recovered: None,
+            still_failing: true,
+        }),
+        Timestamp(1),
+    );
+    assert_eq!(runs(&a), 1);
+}
+
+#[test]
+fn automated_recovery_respects_the_switch_filters_and_downtime() {
+    for (admission, reason) in [
+        (
+            Admission {
+                globally_disabled: true,
+                ..fine()
+            },
+            SkipReason::GloballyDisabled,
+        ),
+        (
+            Admission {
+                filters_match: false,
+                ..fine()
+            },
+            SkipReason::FilteredOut,
+        ),
+        (
+            Admission {
+                downtimed: true,
+                ..fine()
+            },
+            SkipReason::Downtimed,
+        ),
+        (
+            Admission {
+                still_failing: false,
+                ..fine()
+            },
+            SkipReason::NoLongerFailing,
+        ),
+        (
+            Admission {
+                already_recovered: Some("uid-9".into()),
+                ..fine()
+            },
+            SkipReason::AlreadyRecovered("uid-9".into()),
+        ),
+    ] {
+        let mut b = book();
+        b.handle(Event::Triggered(trigger("i1")), Timestamp(0));
+        b.handle(granted(1), Timestamp(0));
+        let a = b.handle(admitted(admission), Timestamp(1));
+        assert!(
+            matches!(&a[0], Action::Skipped { reason: r, .. } if *r == reason),
+            "{reason:?}: {a:?}"
+        );
+        assert!(matches!(&a[1], Action::ReleaseLease { .. }));
+        assert_eq!(runs(&a), 0);
+    }
+}
+
+#[test]
+fn re_enabling_recoveries_retries_what_the_switch_refused() {
+    let mut b = book();
+    b.handle(Event::Triggered(trigger("i1")), Timestamp(0));
+    b.handle(granted(1), Timestamp(0));
+    b.handle(
+        admitted(Admission {
+            globally_disabled: true,
+            ..fine()
+        }),
+        Timestamp(1),
+    );
+    let a = b.handle(
+        Event::Retry {
+            cluster: Some(CLUSTER.into()),
+        },
+        Timestamp(2),
+    );
+    assert!(matches!(&a[0], Action::AcquireLease { .. }));
+}
+
+#[test]
+fn a_busy_lease_is_retried_then_given_up() {
+    let mut b = book();
+    b.handle(Event::Triggered(trigger("i1")), Timestamp(0));
+    let a = b.handle(
+        Event::LeaseBusy {
+            cluster: CLUSTER.into(),
+        },
+        Timestamp(0),
+    );
+    assert!(a.is_empty());
+    assert_eq!(b.next_wakeup(), Some(Timestamp(100)));
+    assert!(b.handle(Event::Tick, Timestamp(50)).is_empty());
+    let a = b.handle(Event::Tick, Timestamp(100));
+    assert!(matches!(&a[0], Action::AcquireLease { .. }));
+    let a = b.handle(
+        Event::LeaseBusy {
+            cluster: CLUSTER.into(),
+        },
+        Timestamp(2500),
+    );
+    assert!(matches!(
+        &a[0],
+        Action::Skipped {
+            reason: SkipReason::LeaseUnavailable,
+            ..
+        }
+    ));
+    assert!(!b.is_busy(CLUSTER));
+}
+
+#[test]
+fn triggers_queue_behind_the_running_one_and_duplicates_are_dropped() {
+    let mut b = book();
+    b.handle(Event::Triggered(trigger("i1")), Timestamp(0));
+    let a = b.handle(Event::Triggered(trigger("i1")), Timestamp(0));
+    assert!(matches!(
+        a.last(),
+        Some(Action::Skipped {
+            reason: SkipReason::Duplicate,
+            ..
+        })
+    ));
+    let a = b.handle(Event::Triggered(trigger("i2")), Timestamp(0));
+    // Queued: no second lease attempt while the first is in hand.
+    assert!(!a.iter().any(|x| matches!(x, Action::AcquireLease { .. })));
+    b.handle(granted(1), Timestamp(0));
+    b.handle(admitted(fine()), Timestamp(0));
+    let a = b.handle(
+        Event::Finished {
+            cluster: CLUSTER.into(),
+        },
+        Timestamp(1),
+    );
+    assert!(matches!(&a[0], Action::ReleaseLease { .. }));
+    assert!(matches!(&a[1], Action::AcquireLease { .. }));
+    let a = b.handle(granted(2), Timestamp(1));
+    assert!(matches!(&a[0], Action::Admit { trigger, .. } if trigger.incident == "i2"));
+}
+
+#[test]
+fn an_unexpected_grant_is_given_back() {
+    let mut b = book();
+    let a = b.handle(granted(1), Timestamp(0));
+    assert_eq!(
+        a,
+        vec![Action::ReleaseLease {
+            cluster: CLUSTER.into()
+        }]
+    );
+}
