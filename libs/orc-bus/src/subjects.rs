@@ -19,10 +19,26 @@ pub const FORGET: &str = "orc.analyzer.forget";
 /// `ForgetEvent`: every analyzer drops the keys.
 pub const FORGOTTEN: &str = "orc.analyzer.forgotten";
 
+/// Request: the current view of one cluster (analyzers answer).
+pub const CLUSTER_BRIEF: &str = "orc.analyzer.brief";
+/// Request: an operator command to the recovery service.
+pub const RECOVERY_COMMAND: &str = "orc.recovery.command";
+/// `RecoveryEvent`s.
+pub const RECOVERY_EVENTS: &str = "orc.recovery.events";
+/// `RecoveryRetry`: blocked recoveries may run now.
+pub const RECOVERY_RETRY: &str = "orc.recovery.retry";
+/// `MetadataChanged`: downtime, maintenance or promotion rules changed.
+pub const METADATA_CHANGED: &str = "orc.metadata.changed";
+
 /// Queue group of probers.
 pub const PROBERS: &str = "probers";
 /// Queue group of analyzers.
 pub const ANALYZERS: &str = "analyzers";
+/// Queue group of recovery services (commands go to one of them).
+pub const RECOVERIES: &str = "recoveries";
+
+/// Leases of clusters: the recovery service acting on a cluster holds it.
+pub const CLUSTER_LEASES: &str = "orc_cluster_leases";
 
 /// Findings of the analysis (durable, de-duplicated by incident).
 pub const FINDINGS: &str = "orc.findings";
