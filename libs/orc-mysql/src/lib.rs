@@ -5,9 +5,11 @@
 //! `orc_model::InstanceData`, and the statements that change a topology.
 //! It must not decide anything: callers (prober, recovery) hold the policy.
 
+pub mod ops;
 pub mod probe;
 mod session;
 
+pub use ops::{ChangeSource, Operator, StartPosition};
 pub use probe::{InstanceProbe, ProbeResult, ProbeSettings};
 pub use session::{Columns, ConnectOptions, Row, Session};
 

@@ -247,6 +247,29 @@ impl Session {
             .and_then(|r| r.at(0).map(str::to_string)))
     }
 
+    /// The first column of the first row, within `timeout` (for statements
+    /// that wait on the server, longer than the read timeout).
+    pub async fn query_value_within(
+        &mut self,
+        sql: &str,
+        timeout: Duration,
+    ) -> Result<Option<String>, Error> {
+        let target = self.opts.target();
+        let work = async {
+            let rows: Vec<mysql_async::Row> = self.conn.query(sql).await?;
+            Ok::<_, mysql_async::Error>(rows.into_iter().next().map(row_values))
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(Ok(row)) => Ok(row.and_then(|v| v.into_iter().next().flatten())),
+            Ok(Err(e)) => Err(Error::from_driver(&target, sql, &e)),
+            Err(_) => Err(Error::Timeout {
+                target,
+                operation: sql.chars().take(120).collect(),
+                after: timeout,
+            }),
+        }
+    }
+
     /// Runs several `;`-separated statements in one round trip and returns
     /// one row list per result set, in order.
     pub async fn query_multi(&mut self, sql: &str) -> Result<Vec<Vec<Row>>, Error> {

@@ -138,7 +138,7 @@ pub(crate) fn vetoes(r: &ReplicaFacts<'_>, ctx: &Context<'_>) -> Vec<Veto> {
 /// Whether the SQL thread applied everything the IO thread read: with
 /// MariaDB GTID, `gtid_io_pos` contained in `gtid_slave_pos`; otherwise
 /// read coordinates equal to exec coordinates. True without replication.
-pub(crate) fn sql_thread_up_to_date(d: &InstanceData) -> bool {
+pub fn sql_thread_up_to_date(d: &InstanceData) -> bool {
     let Some(r) = &d.replication else {
         return true;
     };

@@ -31,6 +31,7 @@ mod select;
 mod veto;
 
 pub use decision::{LostReplica, NoCandidate, PromotionDecision, Ranked};
+pub use eligibility::sql_thread_up_to_date;
 pub use policy::PromotionPolicy;
 pub use request::{PromotionRequest, ReplicaFacts};
 pub use select::select_candidate;

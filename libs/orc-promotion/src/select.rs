@@ -80,7 +80,7 @@ pub fn select_candidate(
         return Err(no_candidate(reason, &entries));
     };
 
-    let lost = lost_replicas(&entries, promoted);
+    let lost = lost_replicas(&entries, promoted, gtid);
     let ideal = ideal_replica(&entries, promoted, &lost);
     let promote_key = promoted.key().clone();
     let runner_up = entries.iter().skip(1).find(|e| e.eligible());
@@ -150,8 +150,14 @@ fn no_candidate(reason: String, entries: &[Entry<'_, '_>]) -> NoCandidate {
 
 /// Replicas that cannot follow `promoted`: unreachable ones; ones with
 /// transactions it lacks (or, without GTID, executed past it); ones on an
-/// older major version; ones logging a smaller binlog format. Key order.
-fn lost_replicas(entries: &[Entry<'_, '_>], promoted: &Entry<'_, '_>) -> Vec<LostReplica> {
+/// older major version; ones logging a smaller binlog format; without
+/// GTID, ones behind it (their position in its binary logs is unknown).
+/// Key order.
+fn lost_replicas(
+    entries: &[Entry<'_, '_>],
+    promoted: &Entry<'_, '_>,
+    gtid: bool,
+) -> Vec<LostReplica> {
     let p = promoted.key();
     let mut lost: Vec<LostReplica> = Vec::new();
     for e in entries.iter().filter(|e| e.key() != p) {
@@ -180,6 +186,11 @@ fn lost_replicas(entries: &[Entry<'_, '_>], promoted: &Entry<'_, '_>) -> Vec<Los
                     e.progress, promoted.progress
                 )),
             }
+        }
+        if !gtid && e.progress.relation(&promoted.progress) == Relation::Behind {
+            why.push(format!(
+                "behind {p} without GTID: its position in {p}'s binary logs cannot be computed"
+            ));
         }
         if !e.version.is_empty()
             && !promoted.version.is_empty()

@@ -8,6 +8,7 @@
 //! Several analyzers may run: each sees every snapshot; a forget handled by
 //! one is broadcast to the others. Entry point: [`run`].
 
+pub mod brief;
 pub mod detection;
 pub mod view;
 mod writer;
@@ -123,6 +124,11 @@ pub async fn run(
         .await?;
     let mut forgotten = bus.subscribe(subjects::FORGOTTEN).await?;
     let mut registry_get = bus.subscribe(subjects::REGISTRY_GET).await?;
+    let mut briefs = bus
+        .queue_subscribe(subjects::CLUSTER_BRIEF, subjects::ANALYZERS)
+        .await?;
+    let mut metadata_changed = bus.subscribe(subjects::METADATA_CHANGED).await?;
+    let mut recovery_events = bus.subscribe(subjects::RECOVERY_EVENTS).await?;
     bus.flush().await?;
     tracing::info!(analyzer = %cfg.id, instances = view.len(), "analyzer started");
 
@@ -136,7 +142,7 @@ pub async fn run(
         internal: internal_tx,
     });
     let mut detector = detection::Detector::new(cfg.policy.clone(), cfg.detection_period);
-    let metadata = std::collections::BTreeMap::new();
+    let mut metadata = store.metadata().all().await?;
     let mut hot_tick = tokio::time::interval(Duration::from_millis(25));
     let mut analysis_tick = tokio::time::interval(Duration::from_secs(1));
     let mut flush_tick = tokio::time::interval(cfg.flush_interval);
@@ -193,6 +199,38 @@ pub async fn run(
                 {
                     let keys: Vec<InstanceKey> = ev.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()).collect();
                     view.forget(&keys, wall_clock(), cfg.forget_ttl);
+                }
+            }
+            Some(msg) = briefs.next() => {
+                let answer = match orc_bus::decode::<wire::ClusterBriefRequest>(&msg.subject, &msg.payload) {
+                    Ok(req) => brief::answer(&req, &view, &metadata, &cfg.policy, wall_clock()),
+                    Err(e) => wire::ClusterBrief { error: e.to_string(), ..Default::default() },
+                };
+                let _ = bus.respond(&msg, orc_bus::encode(&answer)).await;
+            }
+            Some(_) = metadata_changed.next() => {
+                match store.metadata().all().await {
+                    Ok(m) => {
+                        metadata = m;
+                        let (emits, probes) = detector.evaluate(&view, &metadata, wall_clock());
+                        act(&cfg, &bus, &tracker, emits, probes).await;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "operator metadata not reloaded"),
+                }
+            }
+            Some(msg) = recovery_events.next() => {
+                // A recovery moved servers: look at every participant now
+                // rather than at the next poll.
+                if let Ok(ev) = orc_bus::decode::<wire::RecoveryEvent>(&msg.subject, &msg.payload) {
+                    let keys: Vec<InstanceKey> = ev
+                        .participants
+                        .iter()
+                        .chain(ev.failed.iter())
+                        .chain(ev.successor.iter())
+                        .filter_map(|k| InstanceKey::try_from(k).ok())
+                        .map(|k| view.probe_address_of(&view.identity_of(&k)))
+                        .collect();
+                    act(&cfg, &bus, &tracker, Vec::new(), keys).await;
                 }
             }
             Some(msg) = registry_get.next() => {
