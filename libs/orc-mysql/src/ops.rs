@@ -282,7 +282,7 @@ impl Operator {
     /// The server's own GTID position (empty when it has none).
     pub async fn own_gtid_position(&mut self) -> Result<String, Error> {
         let sql = own_gtid_position(self.dialect);
-        Ok(self.value(&sql).await?.unwrap_or_default())
+        Ok(self.value(sql).await?.unwrap_or_default())
     }
 
     /// Waits until `position` is applied; `Ok(false)` on timeout.
