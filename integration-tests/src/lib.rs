@@ -167,6 +167,37 @@ impl Orc {
     }
 }
 
+/// Starts every role (polling every 0.5 s, `extra` configuration on top of
+/// [`test_config`]), discovers the sandbox through `master` with
+/// orchestrator-client, and waits until every instance is known, healthy,
+/// and the analysis is empty.
+pub async fn orc_on(sb: &orc_testkit::Sandbox, master: &str, extra: Value) -> anyhow::Result<Orc> {
+    let dir = tempfile::tempdir()?;
+    let mut config = test_config(&dir.path().join("o.sqlite3"), 0.5);
+    if let Some(extra) = extra.as_object() {
+        for (k, v) in extra {
+            config[k] = v.clone();
+        }
+    }
+    let orc = Orc::start_with(config, Roles::ALL, None, Some(dir)).await?;
+    let (code, _, err) = orc.client(&["-c", "discover", "-i", master]).await;
+    anyhow::ensure!(code == 0, "discover {master}: {err}");
+    let n = sb.instances().len();
+    eventually(Duration::from_secs(5), || async {
+        let (_, all) = orc.get("all-instances").await.ok()?;
+        let all = all.as_array()?.clone();
+        (all.len() == n && all.iter().all(|i| i["IsLastCheckValid"] == true)).then_some(())
+    })
+    .await
+    .ok_or_else(|| anyhow::anyhow!("topology not known and healthy within 5 s"))?;
+    let (_, analysis) = orc.get("replication-analysis").await?;
+    anyhow::ensure!(
+        analysis["Details"] == json!([]),
+        "not healthy before the fault: {analysis}"
+    );
+    Ok(orc)
+}
+
 /// Polls `check` every 10 ms until it returns `Some` or `timeout` passes.
 pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
 where

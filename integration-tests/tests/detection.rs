@@ -4,37 +4,9 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use integration_tests::{Firewall, Orc, eventually, follow_findings, test_config};
+use integration_tests::{Firewall, eventually, follow_findings, orc_on};
 use orc_proto::v1::Finding;
 use orc_testkit::{Sandbox, SandboxBuilder};
-
-async fn orc_on(sb: &Sandbox, master: &str, extra: serde_json::Value) -> Orc {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir.path().join("o.sqlite3"), 0.5);
-    for (k, v) in extra.as_object().unwrap() {
-        config[k] = v.clone();
-    }
-    let orc = Orc::start_with(config, orchestrator::roles::Roles::ALL, None, Some(dir))
-        .await
-        .unwrap();
-    let (code, _, err) = orc.client(&["-c", "discover", "-i", master]).await;
-    assert_eq!(code, 0, "{err}");
-    let n = sb.instances().len();
-    eventually(Duration::from_secs(5), || async {
-        let (_, all) = orc.get("all-instances").await.ok()?;
-        let all = all.as_array()?.clone();
-        (all.len() == n && all.iter().all(|i| i["IsLastCheckValid"] == true)).then_some(())
-    })
-    .await
-    .expect("topology known and healthy");
-    let (_, analysis) = orc.get("replication-analysis").await.unwrap();
-    assert_eq!(
-        analysis["Details"],
-        serde_json::json!([]),
-        "healthy before the fault"
-    );
-    orc
-}
 
 /// Collects findings until `until` returns true or `timeout` passes.
 async fn findings_until(
@@ -61,7 +33,7 @@ async fn killing_the_master_is_a_dead_master_with_its_evidence() {
         .await
         .unwrap();
     let master = sb.key("m").unwrap();
-    let orc = orc_on(&sb, &master, serde_json::json!({})).await;
+    let orc = orc_on(&sb, &master, serde_json::json!({})).await.unwrap();
     let mut findings = follow_findings(&orc).await.unwrap();
     sb.kill("m").unwrap();
     let killed = Instant::now();
@@ -135,7 +107,7 @@ async fn a_master_frozen_for_three_seconds_is_never_declared_dead() {
         .await
         .unwrap();
     let master = sb.key("m").unwrap();
-    let orc = orc_on(&sb, &master, serde_json::json!({})).await;
+    let orc = orc_on(&sb, &master, serde_json::json!({})).await.unwrap();
     let mut findings = follow_findings(&orc).await.unwrap();
     sb.freeze("m").unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -173,7 +145,8 @@ async fn probers_cut_off_from_a_replicating_master_see_it_unreachable_never_dead
         &format!("127.0.0.2:{port}"),
         serde_json::json!({"MySQLHostnameResolveMethod": "@@report_host"}),
     )
-    .await;
+    .await
+    .unwrap();
     let mut findings = follow_findings(&orc).await.unwrap();
     let firewall = Firewall::block(alt, port).unwrap();
     let cut = Instant::now();
@@ -232,7 +205,7 @@ async fn killing_an_intermediate_master_is_a_dead_intermediate_master() {
         .await
         .unwrap();
     let master = sb.key("m").unwrap();
-    let orc = orc_on(&sb, &master, serde_json::json!({})).await;
+    let orc = orc_on(&sb, &master, serde_json::json!({})).await.unwrap();
     let mut findings = follow_findings(&orc).await.unwrap();
     sb.kill("im").unwrap();
     let seen = findings_until(&mut findings, Duration::from_secs(10), |f| {

@@ -15,11 +15,13 @@ use orchestrator::roles::Roles;
 const PROBER_ONLY: Roles = Roles {
     prober: true,
     analyzer: false,
+    recovery: false,
     gateway: false,
 };
 const ANALYZER_AND_GATEWAY: Roles = Roles {
     prober: false,
     analyzer: true,
+    recovery: false,
     gateway: true,
 };
 

@@ -5,7 +5,7 @@ use orc_model::InstanceKey;
 use serde::{Deserialize, Serialize};
 
 /// The hook lists, named by their configuration keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum HookStage {
     /// `OnFailureDetectionProcesses`: once per detection.
     OnFailureDetection,

@@ -43,6 +43,12 @@ enum Command {
         #[arg(long)]
         nats: Option<String>,
     },
+    /// Run the recovery role (over NATS): failovers, takeovers, hooks.
+    Recovery {
+        /// NATS URL (or NatsUrl in the configuration).
+        #[arg(long)]
+        nats: Option<String>,
+    },
     /// Run the gateway role (over NATS).
     Gateway {
         /// NATS URL (or NatsUrl in the configuration).
@@ -138,19 +144,25 @@ async fn main() -> ExitCode {
     orc_runtime::init_tracing();
     let cli = Cli::parse();
     let config = cli.config.as_ref();
-    let only = |prober, analyzer, gateway| Roles {
+    let only = |prober, analyzer, recovery, gateway| Roles {
         prober,
         analyzer,
+        recovery,
         gateway,
     };
     let result = match cli.command {
         Command::Serve { nats } => return run_roles(config, Roles::ALL, nats).await,
-        Command::Prober { nats } => return run_roles(config, only(true, false, false), nats).await,
+        Command::Prober { nats } => {
+            return run_roles(config, only(true, false, false, false), nats).await;
+        }
         Command::Analyzer { nats } => {
-            return run_roles(config, only(false, true, false), nats).await;
+            return run_roles(config, only(false, true, false, false), nats).await;
+        }
+        Command::Recovery { nats } => {
+            return run_roles(config, only(false, false, true, false), nats).await;
         }
         Command::Gateway { nats } => {
-            return run_roles(config, only(false, false, true), nats).await;
+            return run_roles(config, only(false, false, false, true), nats).await;
         }
         Command::Analyze { instances, json } => {
             let config = match load_config(config) {

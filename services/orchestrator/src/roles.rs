@@ -1,5 +1,6 @@
 //! Running roles: every role in one process (`serve`) or one role per
-//! process (`prober`, `analyzer`, `gateway`), over the in-process bus or NATS.
+//! process (`prober`, `analyzer`, `recovery`, `gateway`), over the
+//! in-process bus or NATS.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,8 @@ pub struct Roles {
     pub prober: bool,
     /// Fold snapshots, keep the registry, persist.
     pub analyzer: bool,
+    /// Change topologies: failovers, takeovers, hooks, audit.
+    pub recovery: bool,
     /// Serve the APIs.
     pub gateway: bool,
 }
@@ -25,6 +28,7 @@ impl Roles {
     pub const ALL: Roles = Roles {
         prober: true,
         analyzer: true,
+        recovery: true,
         gateway: true,
     };
 }
@@ -110,12 +114,14 @@ pub async fn run(
     let bus: Arc<dyn Bus> = match &nats {
         Some(url) => Arc::new(NatsBus::connect(url, "orchestrator", Duration::from_secs(5)).await?),
         None => {
-            let all = roles.prober && roles.analyzer && roles.gateway;
+            let all = roles.prober && roles.analyzer && roles.recovery && roles.gateway;
             if !all {
                 let role = if roles.prober {
                     "prober"
                 } else if roles.analyzer {
                     "analyzer"
+                } else if roles.recovery {
+                    "recovery"
                 } else {
                     "gateway"
                 };
@@ -125,7 +131,7 @@ pub async fn run(
         }
     };
     let timeout = Duration::from_secs_f64(config.mysql_orchestrator_read_timeout_seconds);
-    let store = if roles.analyzer || roles.gateway {
+    let store = if roles.analyzer || roles.recovery || roles.gateway {
         Some(Store::open(&backend(&config), timeout).await?)
     } else {
         None
@@ -162,6 +168,23 @@ pub async fn run(
             (
                 "analyzer",
                 analyzer::run(cfg, bus, store, stop)
+                    .await
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+    if roles.recovery
+        && let Some(store) = store.clone()
+    {
+        let (cfg, bus, stop) = (
+            recovery::RecoveryConfig::from_config(&config),
+            bus.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            (
+                "recovery",
+                recovery::run(cfg, bus, store, stop)
                     .await
                     .map_err(|e| e.to_string()),
             )

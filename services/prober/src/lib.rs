@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use orc_bus::{Bus, subjects};
 use orc_model::InstanceKey;
-use orc_mysql::probe::{DetectQueries, HostPatterns};
 use orc_mysql::{ConnectOptions, ProbeSettings};
 use orc_proto::v1 as wire;
 use orc_runtime::{Config, wall_clock};
@@ -59,8 +58,6 @@ pub struct ProberConfig {
 impl ProberConfig {
     /// Derives the prober's settings from the process configuration.
     pub fn from_config(c: &Config) -> Self {
-        let opt = |s: &String| (!s.trim().is_empty()).then(|| s.clone());
-        let re = |s: &String| (!s.is_empty()).then(|| regex::Regex::new(s).ok()).flatten();
         let id = if c.prober_id.is_empty() {
             format!("prober-{}-{}", hostname(), std::process::id())
         } else {
@@ -81,24 +78,7 @@ impl ProberConfig {
             probers_per_instance: usize::try_from(c.probers_per_instance.max(1)).unwrap_or(1),
             connect_timeout: Duration::from_secs_f64(c.mysql_connect_timeout_seconds),
             read_timeout: Duration::from_secs_f64(c.mysql_discovery_read_timeout_seconds),
-            probe: ProbeSettings {
-                queries: DetectQueries {
-                    replication_lag: opt(&c.replication_lag_query),
-                    data_center: opt(&c.detect_data_center_query),
-                    region: opt(&c.detect_region_query),
-                    physical_environment: opt(&c.detect_physical_environment_query),
-                    instance_alias: opt(&c.detect_instance_alias_query),
-                    cluster_alias: opt(&c.detect_cluster_alias_query),
-                    cluster_domain: opt(&c.detect_cluster_domain_query),
-                    promotion_rule: opt(&c.detect_promotion_rule_query),
-                    semi_sync_enforced: opt(&c.detect_semi_sync_enforced_query),
-                },
-                patterns: HostPatterns {
-                    data_center: re(&c.data_center_pattern),
-                    region: re(&c.region_pattern),
-                    physical_environment: re(&c.physical_environment_pattern),
-                },
-            },
+            probe: ProbeSettings::from_config(c),
         }
     }
 

@@ -46,3 +46,31 @@ pub struct ProbeSettings {
     /// Hostname patterns.
     pub patterns: HostPatterns,
 }
+
+impl ProbeSettings {
+    /// The settings a configuration asks for (`Detect*Query`,
+    /// `ReplicationLagQuery`, `*Pattern`; invalid patterns are left out,
+    /// configuration validation reports them).
+    pub fn from_config(c: &orc_runtime::Config) -> Self {
+        let opt = |s: &String| (!s.trim().is_empty()).then(|| s.clone());
+        let re = |s: &String| (!s.is_empty()).then(|| Regex::new(s).ok()).flatten();
+        Self {
+            queries: DetectQueries {
+                replication_lag: opt(&c.replication_lag_query),
+                data_center: opt(&c.detect_data_center_query),
+                region: opt(&c.detect_region_query),
+                physical_environment: opt(&c.detect_physical_environment_query),
+                instance_alias: opt(&c.detect_instance_alias_query),
+                cluster_alias: opt(&c.detect_cluster_alias_query),
+                cluster_domain: opt(&c.detect_cluster_domain_query),
+                promotion_rule: opt(&c.detect_promotion_rule_query),
+                semi_sync_enforced: opt(&c.detect_semi_sync_enforced_query),
+            },
+            patterns: HostPatterns {
+                data_center: re(&c.data_center_pattern),
+                region: re(&c.region_pattern),
+                physical_environment: re(&c.physical_environment_pattern),
+            },
+        }
+    }
+}

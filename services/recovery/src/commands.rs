@@ -1,0 +1,291 @@
+//! Operator commands: validated here, then handed to the book as forced
+//! triggers (or, for dry runs, planned without changing anything).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orc_bus::Message;
+use orc_model::{InstanceKey, RecoveryRecord};
+use orc_proto::v1 as wire;
+use orc_recovery_fsm::{Event, Handler, Trigger};
+use orc_runtime::wall_clock;
+use tokio::sync::oneshot;
+
+use crate::brief::{self, BriefError};
+use crate::servers::Server;
+use crate::{Ctx, Request, failover, procedures, put};
+
+/// Numbers commands, for unique incident ids.
+static COMMANDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How long an operator waits for a recovery at most.
+const PATIENCE: Duration = Duration::from_secs(3600);
+
+/// A refusal or failure.
+pub(crate) fn failure(kind: &str, error: String) -> wire::RecoveryCommandReply {
+    wire::RecoveryCommandReply {
+        error,
+        error_kind: kind.to_string(),
+        ..Default::default()
+    }
+}
+
+/// The answer for a recorded recovery: an error when nothing was promoted.
+pub(crate) fn recorded(r: &RecoveryRecord, plan: String) -> wire::RecoveryCommandReply {
+    let json = serde_json::to_string(r).unwrap_or_default();
+    let error = if r.is_successful {
+        String::new()
+    } else {
+        let why = r.errors.last().cloned().unwrap_or_default();
+        format!(
+            "Recovery attempted on {} but no instance promoted: {why}",
+            r.failed
+        )
+    };
+    wire::RecoveryCommandReply {
+        error_kind: if error.is_empty() {
+            String::new()
+        } else {
+            "failed".into()
+        },
+        error,
+        recovery_json: json,
+        plan_json: plan,
+        successor: r.successor.as_ref().map(Into::into),
+    }
+}
+
+fn hint(kind: wire::RecoveryCommandKind) -> &'static str {
+    use wire::RecoveryCommandKind as K;
+    match kind {
+        K::GracefulMasterTakeover | K::GracefulMasterTakeoverAuto => "graceful-master-takeover",
+        K::ForceMasterFailover => "force-master-failover",
+        K::ForceMasterTakeover => "force-master-takeover",
+        _ => "",
+    }
+}
+
+fn brief_error(e: BriefError) -> wire::RecoveryCommandReply {
+    match e {
+        BriefError::NoAnalyzer => failure("unavailable", e.to_string()),
+        BriefError::Unknown(m) => failure("not_found", m),
+        BriefError::Failed(m) => failure("unavailable", m),
+    }
+}
+
+/// Answers one command message.
+pub(crate) async fn handle(ctx: &Arc<Ctx>, msg: Message) {
+    let reply = match orc_bus::decode::<wire::RecoveryCommand>(&msg.subject, &msg.payload) {
+        Ok(cmd) => answer(ctx, cmd).await,
+        Err(e) => failure("invalid", e.to_string()),
+    };
+    let _ = ctx.bus.respond(&msg, orc_bus::encode(&reply)).await;
+}
+
+fn key(k: Option<&wire::InstanceKey>, what: &str) -> Result<Option<InstanceKey>, String> {
+    k.filter(|k| !k.hostname.is_empty() || k.port != 0)
+        .map(|k| InstanceKey::try_from(k).map_err(|e| format!("{what}: {e}")))
+        .transpose()
+}
+
+async fn answer(ctx: &Arc<Ctx>, cmd: wire::RecoveryCommand) -> wire::RecoveryCommandReply {
+    use wire::RecoveryCommandKind as K;
+    let kind = match K::try_from(cmd.kind) {
+        Ok(K::Unspecified) | Err(_) => {
+            return failure("invalid", format!("unknown recovery command {}", cmd.kind));
+        }
+        Ok(k) => k,
+    };
+    let (instance, designated) = match (
+        key(cmd.instance.as_ref(), "instance"),
+        key(cmd.designated.as_ref(), "designated instance"),
+    ) {
+        (Ok(i), Ok(d)) => (i, d),
+        (Err(e), _) | (_, Err(e)) => return failure("invalid", e),
+    };
+    let by_instance = matches!(kind, K::Recover | K::RecoverLite);
+    if by_instance && instance.is_none() {
+        return failure("invalid", "recover needs the failed instance".into());
+    }
+    if !by_instance && instance.is_none() && cmd.cluster.is_empty() {
+        return failure("invalid", "the command needs a cluster".into());
+    }
+    if kind == K::ForceMasterTakeover && designated.is_none() {
+        return failure(
+            "invalid",
+            "force-master-takeover needs the designated replica".into(),
+        );
+    }
+    let brief = match brief::fetch(&*ctx.bus, instance.as_ref(), &cmd.cluster).await {
+        Ok(b) => b,
+        Err(e) => return brief_error(e),
+    };
+    let (failed, code) = if by_instance {
+        let Some(i) = instance else {
+            return failure("invalid", "recover needs the failed instance".into());
+        };
+        let Some(a) = brief.analysis(&i) else {
+            return failure("not_found", format!("{i} is not in the analysis"));
+        };
+        if !Handler::for_code(a.code.as_str()).is_some_and(Handler::acts) {
+            return failure(
+                "refused",
+                format!(
+                    "Recovery not attempted: {i} has no actionable analysis (it is {})",
+                    a.code
+                ),
+            );
+        }
+        (i, a.code.as_str().to_string())
+    } else {
+        let Some(m) = brief.master() else {
+            return failure(
+                "not_found",
+                format!("cluster {} has no master", brief.cluster),
+            );
+        };
+        (m.key.clone(), "DeadMaster".to_string())
+    };
+    if cmd.dry_run {
+        return dry_run(ctx, kind, &brief, &failed, designated).await;
+    }
+    let incident = format!(
+        "command-{}-{}-{}",
+        ctx.cfg.node_id,
+        wall_clock().as_millis(),
+        COMMANDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let handler = Handler::for_code(&code).unwrap_or(Handler::DeadMaster);
+    let trigger = Trigger {
+        incident: incident.clone(),
+        detection_id: String::new(),
+        cluster: brief.cluster.clone(),
+        instance: failed,
+        code,
+        handler,
+        forced: true,
+        actionable: true,
+        skippable: false,
+        command: hint(kind).to_string(),
+        received_at: wall_clock(),
+    };
+    let (tx, rx) = oneshot::channel();
+    put(
+        &ctx.requests,
+        incident,
+        Request {
+            kind,
+            designated,
+            reply: tx,
+        },
+    );
+    ctx.send(Event::Triggered(trigger));
+    match tokio::time::timeout(PATIENCE, rx).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(_)) => failure("failed", "the recovery service stopped".into()),
+        Err(_) => failure(
+            "failed",
+            "the recovery did not finish within an hour".into(),
+        ),
+    }
+}
+
+async fn dry_run(
+    ctx: &Arc<Ctx>,
+    kind: wire::RecoveryCommandKind,
+    b: &brief::Brief,
+    failed: &InstanceKey,
+    designated: Option<InstanceKey>,
+) -> wire::RecoveryCommandReply {
+    use wire::RecoveryCommandKind as K;
+    let cfg = &ctx.cfg;
+    if matches!(
+        kind,
+        K::GracefulMasterTakeover | K::GracefulMasterTakeoverAuto
+    ) {
+        let auto = kind == K::GracefulMasterTakeoverAuto;
+        return match procedures::prepare_switch(ctx, b, designated, auto).await {
+            Ok((master, sw)) => {
+                let d = &sw.designated.key;
+                let mut actions = vec![
+                    format!("run PreGracefulTakeoverProcesses"),
+                    format!(
+                        "make {} read-only and wait for its replicas to catch up",
+                        master.key
+                    ),
+                ];
+                actions.extend(
+                    sw.siblings
+                        .iter()
+                        .map(|s| format!("move {} under {d}", s.key)),
+                );
+                actions.push(format!("promote {d}: RESET SLAVE ALL, read_only=0"));
+                actions.push(format!("make {} replicate from {d}", master.key));
+                let plan = serde_json::json!({
+                    "master": master.key,
+                    "designated": d,
+                    "actions": actions,
+                });
+                wire::RecoveryCommandReply {
+                    plan_json: plan.to_string(),
+                    successor: Some(d.into()),
+                    ..Default::default()
+                }
+            }
+            Err((kind, why)) => failure(kind, why),
+        };
+    }
+    let Some(a) = b.analysis(failed) else {
+        return failure("not_found", format!("{failed} is not in the analysis"));
+    };
+    let replicas: Vec<Server> = a
+        .replicas
+        .iter()
+        .map(|k| match b.state(k) {
+            Some(s) => Server::of_state(cfg, s),
+            None => Server::new(cfg, k.clone(), k.clone()),
+        })
+        .collect();
+    let metadata = ctx.store.metadata().all().await.unwrap_or_default();
+    let state = b.state(failed);
+    let g = failover::gather(
+        cfg,
+        failed.clone(),
+        state.map_or_else(|| failed.clone(), |s| s.probe_address().clone()),
+        state.and_then(|s| s.data.clone()),
+        replicas,
+        &metadata,
+        wall_clock(),
+    )
+    .await;
+    let decision = failover::decide(cfg, &g, designated.as_ref());
+    let successor = decision
+        .as_ref()
+        .ok()
+        .map(|d| d.ideal.clone().unwrap_or_else(|| d.promote.clone()));
+    let plan = failover::Plan {
+        failed: failed.clone(),
+        actions: decision
+            .as_ref()
+            .map(|d| failover::describe(cfg, &g, d))
+            .unwrap_or_default(),
+        decision: decision.as_ref().ok().cloned(),
+        refused: decision.as_ref().err().cloned(),
+        sql_thread_behind: g.behind.clone(),
+    };
+    wire::RecoveryCommandReply {
+        error: plan
+            .refused
+            .as_ref()
+            .map(|r| format!("no replica would be promoted: {}", r.reason))
+            .unwrap_or_default(),
+        error_kind: if plan.refused.is_some() {
+            "refused".into()
+        } else {
+            String::new()
+        },
+        plan_json: serde_json::to_string(&plan).unwrap_or_default(),
+        successor: successor.as_ref().map(Into::into),
+        recovery_json: String::new(),
+    }
+}

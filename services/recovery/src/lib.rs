@@ -1,0 +1,423 @@
+//! The recovery service: the only component that changes a topology.
+//!
+//! It follows the durable stream of findings and answers operator commands
+//! (recover, takeovers, forced failovers). Decisions about *whether* to act
+//! belong to the per-cluster state machine of `orc-recovery-fsm` (one
+//! [`RecoveryBook`] owned by the main loop); this crate carries out its
+//! actions — take the cluster's lease ([`lease`]), read the admission facts
+//! from the store and a fresh cluster brief from the analyzers ([`brief`]),
+//! run the procedure ([`procedures`]: master, co-master and intermediate
+//! master failover, graceful takeover) through `orc-mysql`, run hooks
+//! ([`hooks`]), write the audit trail stamped with the lease's fencing
+//! token ([`journal`]) — and feeds the results back to the book.
+//!
+//! Several recovery services may run: each sees every finding; the cluster
+//! lease (JetStream KV, or in-process) lets one act, and the store tells the
+//! others the detection was already answered. Entry point: [`run`].
+
+pub mod brief;
+mod commands;
+pub mod config;
+pub mod failover;
+pub mod hooks;
+pub mod journal;
+pub mod lease;
+pub mod procedures;
+pub mod servers;
+pub mod switch;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orc_analysis::Analysis;
+use orc_bus::{Bus, StartAt, subjects};
+use orc_model::{DetectionRecord, InstanceKey};
+use orc_proto::v1 as wire;
+use orc_recovery_fsm::{
+    Action, Admission, BookPolicy, Event, Handler, HookStage, RecoveryBook, SkipReason, Trigger,
+    cluster_filter_matches,
+};
+use orc_runtime::wall_clock;
+use orc_store::Store;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::RecoveryConfig;
+
+use brief::Brief;
+use lease::LeaseKeeper;
+
+/// Why the recovery service stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bus failed.
+    #[error(transparent)]
+    Bus(#[from] orc_bus::Error),
+}
+
+/// An operator command waiting for its run.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub kind: wire::RecoveryCommandKind,
+    pub designated: Option<InstanceKey>,
+    pub reply: oneshot::Sender<wire::RecoveryCommandReply>,
+}
+
+/// State shared by the loop and the tasks carrying out actions.
+pub(crate) struct Ctx {
+    pub cfg: RecoveryConfig,
+    pub bus: Arc<dyn Bus>,
+    pub store: Store,
+    pub events: mpsc::UnboundedSender<Event>,
+    pub leases: Mutex<HashMap<String, LeaseKeeper>>,
+    pub requests: Mutex<HashMap<String, Request>>,
+    pub briefs: Mutex<HashMap<String, Brief>>,
+    pub findings: Mutex<HashMap<String, Analysis>>,
+    pub detections: Mutex<HashMap<String, watch::Receiver<bool>>>,
+    pub tracker: TaskTracker,
+}
+
+fn take<K: std::hash::Hash + Eq, V>(m: &Mutex<HashMap<K, V>>, k: &K) -> Option<V> {
+    m.lock().ok().and_then(|mut m| m.remove(k))
+}
+
+fn put<K: std::hash::Hash + Eq, V>(m: &Mutex<HashMap<K, V>>, k: K, v: V) {
+    if let Ok(mut m) = m.lock() {
+        m.insert(k, v);
+    }
+}
+
+impl Ctx {
+    fn send(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// The lease held for a cluster.
+    pub(crate) fn lease(&self, cluster: &str) -> Option<LeaseKeeper> {
+        self.leases.lock().ok()?.get(cluster).cloned()
+    }
+
+    fn trigger_from_finding(&self, msg: &orc_bus::Message) -> Option<Trigger> {
+        let f = orc_bus::decode::<wire::Finding>(&msg.subject, &msg.payload).ok()?;
+        let now = wall_clock();
+        let age = now.since(orc_model::Timestamp::from_millis(f.detected_at_ms));
+        if age > self.cfg.max_finding_age {
+            return None;
+        }
+        let handler = Handler::for_code(&f.code)?;
+        let analysis: Analysis = serde_json::from_str(&f.analysis_json).ok()?;
+        let instance = f
+            .instance
+            .as_ref()
+            .and_then(|k| InstanceKey::try_from(k).ok())?;
+        put(&self.findings, f.incident_id.clone(), analysis);
+        Some(Trigger {
+            incident: f.incident_id,
+            detection_id: f.detection_id,
+            cluster: f.cluster,
+            instance,
+            code: f.code,
+            handler,
+            forced: false,
+            actionable: f.actionable,
+            skippable: f.skippable,
+            command: String::new(),
+            received_at: now,
+        })
+    }
+
+    fn perform(self: &Arc<Self>, actions: Vec<Action>) {
+        for action in actions {
+            let ctx = self.clone();
+            match action {
+                Action::RegisterDetection(t) => {
+                    let (done, wait) = watch::channel(false);
+                    put(&self.detections, t.incident.clone(), wait);
+                    self.tracker.spawn(async move {
+                        ctx.register_detection(&t).await;
+                        let _ = done.send(true);
+                    });
+                }
+                Action::AcquireLease { cluster } => {
+                    self.tracker
+                        .spawn(async move { ctx.acquire(cluster).await });
+                }
+                Action::Admit { trigger, .. } => {
+                    self.tracker.spawn(async move {
+                        let admission = ctx.admit(&trigger).await;
+                        ctx.send(Event::Admitted {
+                            cluster: trigger.cluster.clone(),
+                            admission,
+                        });
+                    });
+                }
+                Action::Run { trigger, .. } => {
+                    self.tracker.spawn(async move {
+                        procedures::run(&ctx, &trigger).await;
+                        take(&ctx.findings, &trigger.incident);
+                        take(&ctx.detections, &trigger.incident);
+                        ctx.send(Event::Finished {
+                            cluster: trigger.cluster.clone(),
+                        });
+                    });
+                }
+                Action::RecordBlocked {
+                    trigger,
+                    blocking_uid,
+                } => {
+                    tracing::warn!(
+                        cluster = %trigger.cluster,
+                        instance = %trigger.instance,
+                        analysis = %trigger.code,
+                        blocking = %blocking_uid,
+                        "recovery blocked by an earlier one (RecoveryPeriodBlockSeconds); acknowledge it to allow this one"
+                    );
+                    take(&self.briefs, &trigger.incident);
+                    self.tracker.spawn(async move {
+                        let b = orc_model::BlockedRecovery {
+                            failed: trigger.instance.clone(),
+                            cluster: trigger.cluster.clone(),
+                            analysis: trigger.code.clone(),
+                            blocked_at: wall_clock(),
+                            blocking_uid,
+                        };
+                        if let Err(e) = ctx.store.recoveries().record_blocked(&b).await {
+                            tracing::error!(error = %e, "blocked recovery not recorded");
+                        }
+                    });
+                }
+                Action::Skipped { trigger, reason } => {
+                    take(&self.briefs, &trigger.incident);
+                    if reason != SkipReason::NotActionable && reason != SkipReason::Duplicate {
+                        tracing::info!(
+                            cluster = %trigger.cluster,
+                            instance = %trigger.instance,
+                            analysis = %trigger.code,
+                            "no recovery: {reason}"
+                        );
+                    }
+                    if let Some(req) = take(&self.requests, &trigger.incident) {
+                        let kind = match reason {
+                            SkipReason::NoLongerFailing => "not_found",
+                            SkipReason::LeaseUnavailable => "unavailable",
+                            _ => "refused",
+                        };
+                        let _ = req.reply.send(commands::failure(
+                            kind,
+                            format!("Recovery not attempted: {reason}"),
+                        ));
+                    }
+                }
+                Action::ReleaseLease { cluster } => {
+                    if let Some(keeper) = take(&self.leases, &cluster) {
+                        self.tracker
+                            .spawn(async move { keeper.release(&*ctx.bus).await });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn acquire(self: Arc<Self>, cluster: String) {
+        let spec = lease::spec(self.cfg.lease_ttl);
+        let name = orc_bus::lease_key(&cluster);
+        match self
+            .bus
+            .lease_acquire(&spec, &name, &self.cfg.node_id)
+            .await
+        {
+            Ok(Some(l)) => {
+                let token = l.revision;
+                let keeper = LeaseKeeper::start(self.bus.clone(), spec, l);
+                put(&self.leases, cluster.clone(), keeper);
+                self.send(Event::LeaseGranted { cluster, token });
+            }
+            Ok(None) => self.send(Event::LeaseBusy { cluster }),
+            Err(e) => {
+                tracing::warn!(cluster = %cluster, error = %e, "cluster lease not acquired");
+                self.send(Event::LeaseBusy { cluster });
+            }
+        }
+    }
+
+    /// Reads what the book needs to judge a trigger, under the lease.
+    async fn admit(&self, t: &Trigger) -> Admission {
+        let now = wall_clock();
+        let takeover = matches!(
+            t.command.as_str(),
+            "graceful-master-takeover"
+                | "graceful-master-takeover-auto"
+                | "force-master-failover"
+                | "force-master-takeover"
+        );
+        let brief = brief::fetch(&*self.bus, Some(&t.instance), "").await;
+        let mut a = Admission::default();
+        match &brief {
+            Ok(b) => {
+                let fresh = b.analysis(&t.instance);
+                a.still_failing = takeover
+                    || fresh.is_some_and(|f| {
+                        let h = Handler::for_code(f.code.as_str());
+                        if t.forced {
+                            h.is_some_and(Handler::acts)
+                        } else {
+                            h == Some(t.handler)
+                        }
+                    });
+                let alias = self.cfg.cluster_alias(&b.cluster, &b.detected_alias());
+                let filters = if t.handler == Handler::DeadIntermediateMaster {
+                    &self.cfg.intermediate_master_filters
+                } else {
+                    &self.cfg.master_filters
+                };
+                a.filters_match = cluster_filter_matches(filters, &b.cluster, &alias);
+            }
+            Err(e) => {
+                tracing::warn!(cluster = %t.cluster, error = %e, "no fresh view of the cluster");
+                a.still_failing = false;
+            }
+        }
+        let repo = self.store.recoveries();
+        a.globally_disabled = repo.globally_disabled().await.unwrap_or(false);
+        if let Ok(all) = repo.blocking(None, now).await {
+            let cluster_alias = brief
+                .as_ref()
+                .map(|b| self.cfg.cluster_alias(&b.cluster, &b.detected_alias()))
+                .unwrap_or_default();
+            a.blocking = all
+                .iter()
+                .find(|r| {
+                    r.cluster == t.cluster
+                        || r.successor.as_ref() == Some(&t.instance)
+                        || (!cluster_alias.is_empty() && r.cluster_alias == cluster_alias)
+                })
+                .map(|r| (r.uid.clone(), r.block_until));
+        }
+        if !t.forced
+            && !t.detection_id.is_empty()
+            && let Ok(list) = repo.list(Some(&t.cluster)).await
+        {
+            a.already_recovered = list
+                .iter()
+                .find(|r| r.detection_id == t.detection_id)
+                .map(|r| r.uid.clone());
+        }
+        a.downtimed = self
+            .store
+            .metadata()
+            .get(&t.instance)
+            .await
+            .map(|m| m.is_downtimed(now))
+            .unwrap_or(false);
+        if let Ok(b) = brief {
+            put(&self.briefs, t.incident.clone(), b);
+        }
+        a
+    }
+
+    async fn register_detection(&self, t: &Trigger) {
+        let Some(analysis) = self
+            .findings
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&t.incident).cloned())
+        else {
+            return;
+        };
+        let record = DetectionRecord {
+            id: 0,
+            detection_id: t.detection_id.clone(),
+            instance: t.instance.clone(),
+            cluster: t.cluster.clone(),
+            analysis: t.code.clone(),
+            is_actionable: t.actionable,
+            detected_at: wall_clock(),
+            analysis_json: serde_json::to_string(&analysis).unwrap_or_default(),
+        };
+        match self.store.recoveries().register_detection(&record).await {
+            Ok(true) => {
+                let alias = self.cfg.cluster_alias(&t.cluster, "");
+                let ctx = procedures::hook_context(&self.cfg, &analysis, &alias, "", "", "");
+                let _ = hooks::run(&self.cfg, HookStage::OnFailureDetection, &ctx, None).await;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "failure detection not registered"),
+        }
+    }
+}
+
+/// Runs a recovery service until `shutdown` is cancelled.
+pub async fn run(
+    cfg: RecoveryConfig,
+    bus: Arc<dyn Bus>,
+    store: Store,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let mut findings = bus
+        .follow_durable(&subjects::FINDINGS_STREAM, StartAt::All)
+        .await?;
+    let mut commands_sub = bus
+        .queue_subscribe(subjects::RECOVERY_COMMAND, subjects::RECOVERIES)
+        .await?;
+    let mut retries = bus.subscribe(subjects::RECOVERY_RETRY).await?;
+    bus.flush().await?;
+    let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
+    let tracker = TaskTracker::new();
+    let ctx = Arc::new(Ctx {
+        cfg: cfg.clone(),
+        bus: bus.clone(),
+        store,
+        events: events_tx,
+        leases: Mutex::new(HashMap::new()),
+        requests: Mutex::new(HashMap::new()),
+        briefs: Mutex::new(HashMap::new()),
+        findings: Mutex::new(HashMap::new()),
+        detections: Mutex::new(HashMap::new()),
+        tracker: tracker.clone(),
+    });
+    let mut book = RecoveryBook::new(BookPolicy {
+        lease_retry_every: Duration::from_millis(100),
+        lease_patience: (cfg.lease_ttl * 3).max(Duration::from_secs(60)),
+        remember_blocked_for: cfg.block_period.max(Duration::from_secs(3600)),
+    });
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    tracing::info!(node = %cfg.node_id, "recovery service started");
+    loop {
+        let actions = tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(msg) = findings.next() => match ctx.trigger_from_finding(&msg) {
+                Some(t) => book.handle(Event::Triggered(t), wall_clock()),
+                None => Vec::new(),
+            },
+            Some(msg) = commands_sub.next() => {
+                let ctx = ctx.clone();
+                tracker.spawn(async move { commands::handle(&ctx, msg).await });
+                Vec::new()
+            }
+            Some(msg) = retries.next() => {
+                let cluster = orc_bus::decode::<wire::RecoveryRetry>(&msg.subject, &msg.payload)
+                    .ok()
+                    .map(|r| r.cluster)
+                    .filter(|c| !c.is_empty());
+                book.handle(Event::Retry { cluster }, wall_clock())
+            }
+            Some(ev) = events.recv() => book.handle(ev, wall_clock()),
+            _ = tick.tick() => book.handle(Event::Tick, wall_clock()),
+        };
+        ctx.perform(actions);
+    }
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(30), tracker.wait()).await;
+    let keepers: Vec<LeaseKeeper> = ctx
+        .leases
+        .lock()
+        .map(|mut m| m.drain().map(|(_, k)| k).collect())
+        .unwrap_or_default();
+    for k in keepers {
+        k.release(&*bus).await;
+    }
+    tracing::info!(node = %cfg.node_id, "recovery service stopped");
+    Ok(())
+}
