@@ -172,6 +172,16 @@ impl Orc {
 /// orchestrator-client, and waits until every instance is known, healthy,
 /// and the analysis is empty.
 pub async fn orc_on(sb: &orc_testkit::Sandbox, master: &str, extra: Value) -> anyhow::Result<Orc> {
+    orc_on_with(sb, master, extra, None).await
+}
+
+/// As [`orc_on`], over NATS when `nats` is given.
+pub async fn orc_on_with(
+    sb: &orc_testkit::Sandbox,
+    master: &str,
+    extra: Value,
+    nats: Option<&str>,
+) -> anyhow::Result<Orc> {
     let dir = tempfile::tempdir()?;
     let mut config = test_config(&dir.path().join("o.sqlite3"), 0.5);
     if let Some(extra) = extra.as_object() {
@@ -179,7 +189,7 @@ pub async fn orc_on(sb: &orc_testkit::Sandbox, master: &str, extra: Value) -> an
             config[k] = v.clone();
         }
     }
-    let orc = Orc::start_with(config, Roles::ALL, None, Some(dir)).await?;
+    let orc = Orc::start_with(config, Roles::ALL, nats, Some(dir)).await?;
     let (code, _, err) = orc.client(&["-c", "discover", "-i", master]).await;
     anyhow::ensure!(code == 0, "discover {master}: {err}");
     let n = sb.instances().len();
@@ -196,6 +206,43 @@ pub async fn orc_on(sb: &orc_testkit::Sandbox, master: &str, extra: Value) -> an
         "not healthy before the fault: {analysis}"
     );
     Ok(orc)
+}
+
+/// How a server replicates now: (source port, IO running, SQL running).
+pub async fn source_of(sb: &orc_testkit::Sandbox, name: &str) -> Option<(u16, bool, bool)> {
+    let row = sb.replica_status(name).await.ok()??;
+    Some((
+        row.get("Master_Port")?.parse().ok()?,
+        row.get("Slave_IO_Running") == Some("Yes"),
+        row.get("Slave_SQL_Running") == Some("Yes"),
+    ))
+}
+
+/// Whether a server is read-only.
+pub async fn read_only(sb: &orc_testkit::Sandbox, name: &str) -> Option<bool> {
+    let rows = sb.sql(name, "SELECT @@global.read_only").await.ok()?;
+    Some(rows.first()?.at(0)? == "1")
+}
+
+/// The name of the writable server every other live server replicates from.
+pub async fn settled_master(sb: &orc_testkit::Sandbox, live: &[&str]) -> Option<String> {
+    for candidate in live {
+        if read_only(sb, candidate).await? || sb.replica_status(candidate).await.ok()?.is_some() {
+            continue;
+        }
+        let port = sb.instance(candidate).ok()?.port();
+        let mut all = true;
+        for other in live.iter().filter(|o| *o != candidate) {
+            if source_of(sb, other).await != Some((port, true, true)) {
+                all = false;
+                break;
+            }
+        }
+        if all {
+            return Some((*candidate).to_string());
+        }
+    }
+    None
 }
 
 /// Polls `check` every 10 ms until it returns `Some` or `timeout` passes.

@@ -58,15 +58,95 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "replication-analysis",
         "Request an analysis of potential crash incidents in all known topologies",
     ),
+    (
+        "begin-downtime",
+        "Mark an instance as downtimed (-o owner, -r reason, -u duration)",
+    ),
+    (
+        "end-downtime",
+        "Indicate an instance is no longer downtimed",
+    ),
+    (
+        "downtimed",
+        "List downtimed instances, optionally of the cluster given by -i/-a",
+    ),
+    (
+        "begin-maintenance",
+        "Request a maintenance lock on an instance (-o owner, -r reason)",
+    ),
+    (
+        "end-maintenance",
+        "Remove maintenance lock from an instance",
+    ),
+    (
+        "register-candidate",
+        "Indicate the promotion rule of an instance (-R prefer|neutral|prefer_not|must_not)",
+    ),
+    (
+        "recover",
+        "Do auto-recovery given a dead instance, optionally promoting -d",
+    ),
+    (
+        "recover-lite",
+        "Do auto-recovery given a dead instance, without executing hooks",
+    ),
+    (
+        "graceful-master-takeover",
+        "Gracefully promote a new master: -d, or the master's only direct replica",
+    ),
+    (
+        "graceful-master-takeover-auto",
+        "Gracefully promote a new master (-d or orchestrator's choice); the old master replicates from it",
+    ),
+    (
+        "force-master-failover",
+        "Forcibly fail over the cluster's master, as if it were dead",
+    ),
+    (
+        "force-master-takeover",
+        "Forcibly promote -d as the cluster's master, as if the master were dead",
+    ),
+    (
+        "ack-cluster-recoveries",
+        "Acknowledge recoveries of a cluster (-r reason); unblocks future recoveries",
+    ),
+    (
+        "ack-instance-recoveries",
+        "Acknowledge recoveries of an instance (-r reason); unblocks future recoveries",
+    ),
+    (
+        "ack-all-recoveries",
+        "Acknowledge all recoveries (-r reason); unblocks future recoveries",
+    ),
+    (
+        "disable-global-recoveries",
+        "Disallow orchestrator from performing recoveries globally",
+    ),
+    (
+        "enable-global-recoveries",
+        "Allow orchestrator to perform recoveries globally",
+    ),
+    (
+        "check-global-recoveries",
+        "Show the global recovery configuration",
+    ),
+    (
+        "audit-recovery",
+        "List recent recoveries, optionally of the cluster given by -i/-a",
+    ),
+    (
+        "blocked-recoveries",
+        "List blocked automated recoveries, optionally of the cluster given by -i/-a",
+    ),
 ];
 
-struct Ctx<'a> {
-    args: &'a Args,
-    env: &'a Env,
+pub(crate) struct Ctx<'a> {
+    pub(crate) args: &'a Args,
+    pub(crate) env: &'a Env,
 }
 
 impl Ctx<'_> {
-    fn default_port(&self) -> Result<u16, Failure> {
+    pub(crate) fn default_port(&self) -> Result<u16, Failure> {
         match self.args.get('D') {
             Some(p) => p
                 .parse()
@@ -75,7 +155,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn instance_raw(&self) -> Option<String> {
+    pub(crate) fn instance_raw(&self) -> Option<String> {
         self.args
             .get('i')
             .map(str::to_string)
@@ -83,7 +163,7 @@ impl Ctx<'_> {
     }
 
     /// `host/port` of `-i` (default port applied).
-    fn instance_path(&self) -> Result<String, Failure> {
+    pub(crate) fn instance_path(&self) -> Result<String, Failure> {
         let raw = self
             .instance_raw()
             .ok_or_else(|| Failure("instance must be provided".into()))?;
@@ -91,7 +171,7 @@ impl Ctx<'_> {
     }
 
     /// `${alias:-$instance}`, raw.
-    fn cluster_hint(&self) -> Result<String, Failure> {
+    pub(crate) fn cluster_hint(&self) -> Result<String, Failure> {
         self.args
             .get('a')
             .map(str::to_string)
@@ -100,7 +180,7 @@ impl Ctx<'_> {
     }
 }
 
-fn to_path(raw: &str, default_port: u16) -> Result<String, Failure> {
+pub(crate) fn to_path(raw: &str, default_port: u16) -> Result<String, Failure> {
     let raw = raw.trim();
     let (host, port) = match raw.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') || h.starts_with('[') => {
@@ -120,7 +200,7 @@ fn to_path(raw: &str, default_port: u16) -> Result<String, Failure> {
 }
 
 /// `host:port` of a `{Hostname, Port}` object (as jq's print_key).
-fn key(v: &Value) -> String {
+pub(crate) fn key(v: &Value) -> String {
     let host = v
         .get("Hostname")
         .and_then(Value::as_str)
@@ -132,7 +212,7 @@ fn key(v: &Value) -> String {
     format!("{host}:{port}")
 }
 
-fn write_lines(
+pub(crate) fn write_lines(
     out: &mut dyn Write,
     lines: impl IntoIterator<Item = String>,
 ) -> Result<(), Failure> {
@@ -142,12 +222,12 @@ fn write_lines(
     Ok(())
 }
 
-fn array(v: &Value) -> &[Value] {
+pub(crate) fn array(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
 /// Fails when the answer is orchestrator's error envelope.
-fn check(v: Value) -> Result<Value, Failure> {
+pub(crate) fn check(v: Value) -> Result<Value, Failure> {
     let is_error = v
         .get("Code")
         .and_then(Value::as_str)
@@ -167,7 +247,7 @@ fn check(v: Value) -> Result<Value, Failure> {
     Err(Failure(message))
 }
 
-async fn call(api: &Api, path: &str) -> Result<Value, Failure> {
+pub(crate) async fn call(api: &Api, path: &str) -> Result<Value, Failure> {
     check(api.get(path).await?)
 }
 
@@ -200,6 +280,9 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
     }
     let ctx = Ctx { args: &args, env };
     let api = select_api(env, args.get('U')).await?;
+    if let Some(done) = crate::recovery::execute(&command, &ctx, &api, out).await {
+        return done;
+    }
     match command.as_str() {
         "which-api" => write_lines(out, [api.base.clone()]),
         "api" => {
@@ -338,7 +421,7 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
     }
 }
 
-fn str_field(v: &Value, field: &str) -> String {
+pub(crate) fn str_field(v: &Value, field: &str) -> String {
     v.get(field)
         .and_then(Value::as_str)
         .unwrap_or_default()

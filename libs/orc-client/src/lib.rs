@@ -5,11 +5,13 @@
 //! streams, so tests drive it in-process exactly as the binary does. It
 //! owns leader detection among several `ORCHESTRATOR_API` URLs, the retry
 //! policy, the `{Code, Message, Details}` error convention, and the output
-//! of each command ([`commands`]).
+//! of each command ([`commands`]; recovery and operator-metadata commands
+//! in `recovery`).
 
 pub mod args;
 pub mod commands;
 pub mod fetch;
+mod recovery;
 
 use std::io::Write;
 use std::time::Duration;
@@ -33,6 +35,8 @@ pub struct Env {
     pub auth_header: Option<String>,
     /// `ORC_CLIENT_RETRIES` (ours): retries on unreachable APIs (default 8, as orchestrator-client).
     pub retries: Option<usize>,
+    /// `USER` (or `LOGNAME`): the default `-o` owner, as `whoami`.
+    pub user: Option<String>,
 }
 
 impl Env {
@@ -46,6 +50,7 @@ impl Env {
             auth_password: var("ORCHESTRATOR_AUTH_PASSWORD"),
             auth_header: var("ORCHESTRATOR_AUTH_USER_HEADER"),
             retries: var("ORC_CLIENT_RETRIES").and_then(|v| v.parse().ok()),
+            user: var("USER").or_else(|| var("LOGNAME")),
         }
     }
 }
@@ -81,11 +86,29 @@ pub fn normalize_api(url: &str) -> String {
 
 const BACKOFF_MS: [u64; 8] = [100, 200, 500, 1000, 2000, 2500, 5000, 5000];
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a recovery or takeover may take (hooks included).
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 impl Api {
     /// GETs `<base>/<path>` and parses JSON, retrying (as orchestrator-client
     /// does) only when the server cannot be reached or does not answer JSON.
     pub async fn get(&self, path: &str) -> Result<Value, Failure> {
+        self.get_within(path, REQUEST_TIMEOUT, true).await
+    }
+
+    /// GETs a path that starts a recovery: waits long for the answer and
+    /// never sends it again once it may have reached the server (a request
+    /// that timed out is not retried).
+    pub async fn get_recovery(&self, path: &str) -> Result<Value, Failure> {
+        self.get_within(path, RECOVERY_TIMEOUT, false).await
+    }
+
+    async fn get_within(
+        &self,
+        path: &str,
+        timeout: Duration,
+        retry_timeouts: bool,
+    ) -> Result<Value, Failure> {
         let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
         let mut last = String::new();
         for attempt in 0..=self.retries {
@@ -93,7 +116,7 @@ impl Api {
                 let wait = BACKOFF_MS[(attempt - 1).min(BACKOFF_MS.len() - 1)];
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
-            match fetch::get(&url, &self.headers, REQUEST_TIMEOUT).await {
+            match fetch::get(&url, &self.headers, timeout).await {
                 Ok(resp) => match serde_json::from_slice::<Value>(&resp.body) {
                     Ok(v) => return Ok(v),
                     Err(_) => {
@@ -104,6 +127,9 @@ impl Api {
                         );
                     }
                 },
+                Err(e @ fetch::FetchError::Timeout { .. }) if !retry_timeouts => {
+                    return Err(Failure(format!("No answer from orchestrator: {e}")));
+                }
                 Err(e) => last = e.to_string(),
             }
         }

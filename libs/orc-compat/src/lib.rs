@@ -6,11 +6,14 @@
 //! and the ASCII / tabulated topology texts ([`topology`]). It is pure: views
 //! of the model go in, serde structs and strings come out; no IO, no clock
 //! (`now` is an argument). Entry points: [`InstanceJson::from_view`],
-//! [`topology::ascii`], [`Envelope::ok`] / [`Envelope::error`].
+//! [`topology::ascii`], [`Envelope::ok`] / [`Envelope::error`], and the
+//! recovery audit shapes ([`TopologyRecoveryJson::from_record`],
+//! [`RecoveryStepJson`], [`BlockedRecoveryJson`], [`MaintenanceJson`]).
 
 mod analysis;
 mod envelope;
 mod instance;
+mod recovery;
 mod replay;
 pub mod topology;
 
@@ -19,4 +22,5 @@ pub use envelope::Envelope;
 pub use instance::{
     ClusterInfoJson, CoordinatesJson, DisplayPolicy, InstanceJson, InstanceView, KeyJson, NullInt64,
 };
+pub use recovery::{BlockedRecoveryJson, MaintenanceJson, RecoveryStepJson, TopologyRecoveryJson};
 pub use replay::{ReplayError, states_from_instances};

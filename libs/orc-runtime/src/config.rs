@@ -446,9 +446,7 @@ pub fn implemented_keys() -> Vec<String> {
 }
 
 /// Accepted synonyms of implemented keys.
-const SYNONYMS: &[&str] = &[
-    "SlaveLagQuery",
-];
+const SYNONYMS: &[&str] = &["SlaveLagQuery"];
 
 /// reported at start-up, never silently dropped.
 pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
@@ -829,7 +827,9 @@ impl Config {
         if self.max_concurrent_replica_operations == 0 {
             return Err("MaxConcurrentReplicaOperations must be at least 1".into());
         }
-        if !(self.master_failover_lost_instances_downtime_minutes.is_finite()
+        if !(self
+            .master_failover_lost_instances_downtime_minutes
+            .is_finite()
             && self.master_failover_lost_instances_downtime_minutes >= 0.0)
         {
             return Err("MasterFailoverLostInstancesDowntimeMinutes must be 0 or more".into());

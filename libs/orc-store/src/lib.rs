@@ -9,8 +9,8 @@
 
 mod instances;
 mod metadata;
-mod recoveries;
 pub mod migrations;
+mod recoveries;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -129,16 +129,29 @@ impl Store {
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(timeout);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(timeout)
-                    .connect_with(opts);
-                Pool::Sqlite(
-                    tokio::time::timeout(timeout, pool)
-                        .await
-                        .map_err(|_| open_err(format!("no connection within {timeout:?}")))?
-                        .map_err(|e| open_err(e.to_string()))?,
-                )
+                // Connecting sets WAL mode, which SQLite may refuse at once
+                // (no busy wait) while another process does the same.
+                let deadline = tokio::time::Instant::now() + timeout;
+                let pool = loop {
+                    let pool = SqlitePoolOptions::new()
+                        .max_connections(4)
+                        .acquire_timeout(timeout)
+                        .connect_with(opts.clone());
+                    match tokio::time::timeout_at(deadline, pool).await {
+                        Err(_) => {
+                            return Err(open_err(format!("no connection within {timeout:?}")));
+                        }
+                        Ok(Ok(pool)) => break pool,
+                        Ok(Err(e))
+                            if e.to_string().contains("database is locked")
+                                && tokio::time::Instant::now() < deadline =>
+                        {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        Ok(Err(e)) => return Err(open_err(e.to_string())),
+                    }
+                };
+                Pool::Sqlite(pool)
             }
             BackendConfig::Mysql {
                 host,
@@ -188,10 +201,23 @@ impl Store {
             }
         };
         let store = Self { pool, timeout };
-        migrations::apply(&store)
-            .await
-            .map_err(|e| open_err(e.to_string()))?;
-        Ok(store)
+        // Processes opening a new SQLite file together can meet SQLITE_BUSY
+        // where SQLite does not wait (switching to WAL, upgrading a lock):
+        // the migration lock is retried until the timeout.
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match migrations::apply(&store).await {
+                Ok(()) => return Ok(store),
+                Err(e)
+                    if store.backend_name() == "sqlite"
+                        && e.to_string().contains("database is locked")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(open_err(e.to_string())),
+            }
+        }
     }
 
     /// Which backend this is (`sqlite` or `mysql`).

@@ -46,7 +46,12 @@ impl MetadataRepo<'_> {
     }
 
     /// Replaces one instance's metadata.
-    pub async fn put(&self, key: &InstanceKey, m: &InstanceMetadata, now: Timestamp) -> Result<(), Error> {
+    pub async fn put(
+        &self,
+        key: &InstanceKey,
+        m: &InstanceMetadata,
+        now: Timestamp,
+    ) -> Result<(), Error> {
         let store = self.store;
         let body = serde_json::to_string(m).map_err(|e| Error::Corrupt {
             key: key.to_string(),

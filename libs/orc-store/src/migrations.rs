@@ -18,11 +18,12 @@ pub struct Migration {
 }
 
 /// Every step, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "instance states",
-    sqlite: &[
-        "CREATE TABLE database_instance (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "instance states",
+        sqlite: &[
+            "CREATE TABLE database_instance (
             hostname TEXT NOT NULL,
             port INTEGER NOT NULL,
             cluster_name TEXT NOT NULL DEFAULT '',
@@ -33,9 +34,9 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             state_json TEXT NOT NULL,
             updated_at_ms INTEGER NOT NULL,
             PRIMARY KEY (hostname, port))",
-        "CREATE INDEX database_instance_cluster_idx ON database_instance (cluster_name)",
-    ],
-    mysql: &["CREATE TABLE database_instance (
+            "CREATE INDEX database_instance_cluster_idx ON database_instance (cluster_name)",
+        ],
+        mysql: &["CREATE TABLE database_instance (
             hostname VARCHAR(255) NOT NULL,
             port INT NOT NULL,
             cluster_name VARCHAR(300) NOT NULL DEFAULT '',
@@ -48,7 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (hostname, port),
             KEY database_instance_cluster_idx (cluster_name)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"],
-},
+    },
     Migration {
         version: 2,
         description: "recoveries, detections, operator metadata",

@@ -1,7 +1,9 @@
 //! Recoveries, their steps, failure detections, blocked recoveries and the
 //! global recovery switch.
 
-use orc_model::{BlockedRecovery, DetectionRecord, InstanceKey, RecoveryRecord, RecoveryStep, Timestamp};
+use orc_model::{
+    BlockedRecovery, DetectionRecord, InstanceKey, RecoveryRecord, RecoveryStep, Timestamp,
+};
 
 use crate::{Error, Store};
 
@@ -72,7 +74,10 @@ impl RecoveryRepo<'_> {
                 sqlx::query_scalar("SELECT id FROM topology_recovery WHERE uid = ?").bind(&record.uid).fetch_one(pool),
             )
             .await?);
-        let stored = RecoveryRecord { id, ..record.clone() };
+        let stored = RecoveryRecord {
+            id,
+            ..record.clone()
+        };
         self.update(&stored).await?;
         Ok(stored)
     }
@@ -98,7 +103,11 @@ impl RecoveryRepo<'_> {
             .await)
     }
 
-    async fn select(&self, sql: &'static str, bind: Option<String>) -> Result<Vec<RecoveryRecord>, Error> {
+    async fn select(
+        &self,
+        sql: &'static str,
+        bind: Option<String>,
+    ) -> Result<Vec<RecoveryRecord>, Error> {
         let store = self.store;
         let rows: Vec<(String,)> = crate::on_pool!(store, pool => {
             let mut q = sqlx::query_as(sql);
@@ -127,14 +136,21 @@ impl RecoveryRepo<'_> {
     /// One recovery by uid.
     pub async fn get(&self, uid: &str) -> Result<Option<RecoveryRecord>, Error> {
         Ok(self
-            .select("SELECT record_json FROM topology_recovery WHERE uid = ?", Some(uid.to_string()))
+            .select(
+                "SELECT record_json FROM topology_recovery WHERE uid = ?",
+                Some(uid.to_string()),
+            )
             .await?
             .into_iter()
             .next())
     }
 
     /// Recoveries still blocking automated recoveries (of a cluster, or all).
-    pub async fn blocking(&self, cluster: Option<&str>, now: Timestamp) -> Result<Vec<RecoveryRecord>, Error> {
+    pub async fn blocking(
+        &self,
+        cluster: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Vec<RecoveryRecord>, Error> {
         Ok(self
             .select(
                 "SELECT record_json FROM topology_recovery WHERE acknowledged = 0 ORDER BY id DESC",
@@ -155,7 +171,10 @@ impl RecoveryRepo<'_> {
         now: Timestamp,
     ) -> Result<Vec<RecoveryRecord>, Error> {
         let open = self
-            .select("SELECT record_json FROM topology_recovery WHERE acknowledged = 0 ORDER BY id DESC", None)
+            .select(
+                "SELECT record_json FROM topology_recovery WHERE acknowledged = 0 ORDER BY id DESC",
+                None,
+            )
             .await?;
         let mut done = Vec::new();
         for mut r in open.into_iter().filter(|r| match scope {
@@ -176,7 +195,13 @@ impl RecoveryRepo<'_> {
     }
 
     /// Records a step.
-    pub async fn add_step(&self, uid: &str, at: Timestamp, token: u64, message: &str) -> Result<(), Error> {
+    pub async fn add_step(
+        &self,
+        uid: &str,
+        at: Timestamp,
+        token: u64,
+        message: &str,
+    ) -> Result<(), Error> {
         let store = self.store;
         let token = i64::try_from(token).unwrap_or(i64::MAX);
         crate::on_pool!(store, pool => store

@@ -180,22 +180,67 @@ async fn recoveries_block_until_acknowledged(b: Backend) {
     use orc_store::AckScope;
     let store = Store::open(&b.config, TIMEOUT).await.unwrap();
     let repo = store.recoveries();
-    let first = repo.insert(&recovery("u1", "c1", 1000, 1_000)).await.unwrap();
+    let first = repo
+        .insert(&recovery("u1", "c1", 1000, 1_000))
+        .await
+        .unwrap();
     assert!(first.id > 0);
-    repo.insert(&recovery("u2", "c2", 2000, 2_000)).await.unwrap();
+    repo.insert(&recovery("u2", "c2", 2000, 2_000))
+        .await
+        .unwrap();
     let blocking = repo.blocking(Some("c1"), Timestamp(5_000)).await.unwrap();
-    assert_eq!(blocking.iter().map(|r| r.uid.as_str()).collect::<Vec<_>>(), vec!["u1"]);
-    assert!(repo.blocking(Some("c1"), Timestamp(1_000 + 3_600_001)).await.unwrap().is_empty(), "the period ends");
-    repo.add_step("u1", Timestamp(1_001), 7, "promoted r1").await.unwrap();
-    repo.add_step("u1", Timestamp(1_002), 8, "repointed r2").await.unwrap();
+    assert_eq!(
+        blocking.iter().map(|r| r.uid.as_str()).collect::<Vec<_>>(),
+        vec!["u1"]
+    );
+    assert!(
+        repo.blocking(Some("c1"), Timestamp(1_000 + 3_600_001))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the period ends"
+    );
+    repo.add_step("u1", Timestamp(1_001), 7, "promoted r1")
+        .await
+        .unwrap();
+    repo.add_step("u1", Timestamp(1_002), 8, "repointed r2")
+        .await
+        .unwrap();
     let steps = repo.steps("u1").await.unwrap();
-    assert_eq!(steps.iter().map(|s| (s.fencing_token, s.message.as_str())).collect::<Vec<_>>(), vec![(7, "promoted r1"), (8, "repointed r2")]);
-    let acked = repo.acknowledge(&AckScope::Cluster("c1".into()), "ops", "checked", Timestamp(9_000)).await.unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|s| (s.fencing_token, s.message.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(7, "promoted r1"), (8, "repointed r2")]
+    );
+    let acked = repo
+        .acknowledge(
+            &AckScope::Cluster("c1".into()),
+            "ops",
+            "checked",
+            Timestamp(9_000),
+        )
+        .await
+        .unwrap();
     assert_eq!(acked.len(), 1);
-    assert!(repo.blocking(Some("c1"), Timestamp(9_500)).await.unwrap().is_empty());
+    assert!(
+        repo.blocking(Some("c1"), Timestamp(9_500))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let got = repo.get("u1").await.unwrap().unwrap();
-    assert!(got.acknowledged && got.acknowledged_by == "ops" && got.acknowledged_comment == "checked");
-    assert_eq!(repo.acknowledge(&AckScope::All, "ops", "all", Timestamp(9_000)).await.unwrap().len(), 1);
+    assert!(
+        got.acknowledged && got.acknowledged_by == "ops" && got.acknowledged_comment == "checked"
+    );
+    assert_eq!(
+        repo.acknowledge(&AckScope::All, "ops", "all", Timestamp(9_000))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(repo.list(None).await.unwrap().len(), 2);
 }
 
@@ -216,10 +261,16 @@ async fn detections_register_once_and_switches_persist(b: Backend) {
     assert!(!repo.register_detection(&d).await.unwrap());
     assert_eq!(repo.detections(Some("c")).await.unwrap().len(), 1);
     assert!(!repo.globally_disabled().await.unwrap());
-    repo.set_globally_disabled(true, Timestamp(1)).await.unwrap();
-    repo.set_globally_disabled(true, Timestamp(2)).await.unwrap();
+    repo.set_globally_disabled(true, Timestamp(1))
+        .await
+        .unwrap();
+    repo.set_globally_disabled(true, Timestamp(2))
+        .await
+        .unwrap();
     assert!(repo.globally_disabled().await.unwrap());
-    repo.set_globally_disabled(false, Timestamp(3)).await.unwrap();
+    repo.set_globally_disabled(false, Timestamp(3))
+        .await
+        .unwrap();
     assert!(!repo.globally_disabled().await.unwrap());
     let blocked = orc_model::BlockedRecovery {
         failed: d.instance.clone(),

@@ -63,6 +63,35 @@ fn fnv(text: &str) -> String {
     format!("{h:016x}")
 }
 
+/// How long an "unreachable, but its replicas still replicate" verdict
+/// waits for replicas to be heard from after the server became unreachable.
+const TESTIMONY_WAIT: Duration = Duration::from_secs(1);
+
+/// Whether an unreachable-but-replicating verdict rests on replicas last
+/// heard from before the failure began: they are being re-probed right now,
+/// and their fresh answer decides between "unreachable" and "dead". Without
+/// this hold a crash would first be reported as `UnreachableMaster` (its
+/// replicas' last word predating it) and run detection hooks for it.
+fn awaits_fresh_testimony(a: &Analysis, now: Timestamp) -> bool {
+    use orc_analysis::AnalysisCode::*;
+    if !matches!(
+        a.code,
+        UnreachableMaster
+            | UnreachableMasterWithLaggingReplicas
+            | UnreachableIntermediateMasterWithLaggingReplicas
+            | UnreachableCoMaster
+    ) {
+        return false;
+    }
+    let Some(since) = a.evidence.failing_since else {
+        return false;
+    };
+    now.since(since) < TESTIMONY_WAIT
+        && a.replica_evidence
+            .iter()
+            .any(|r| r.valid && r.last_seen.is_none_or(|seen| seen < since))
+}
+
 /// The incident an analysis belongs to: cluster, instance, code and when
 /// the instance's trouble began.
 pub fn incident_id(a: &Analysis) -> String {
@@ -113,7 +142,7 @@ impl Detector {
             if !a.last_check_valid && (a.counts.replicas > 0 || a.is_master) {
                 failing.push(a.key.clone());
             }
-            if !a.code.has_handler() {
+            if !a.code.has_handler() || awaits_fresh_testimony(a, now) {
                 continue;
             }
             let incident = incident_id(a);
@@ -282,11 +311,11 @@ mod tests {
         let (emits, probes) = d.evaluate(&view, &none, Timestamp(1_000));
         assert!(emits.is_empty() && probes.is_empty());
 
-        // The master refuses; replicas have not noticed yet.
+        // The master refuses; replicas have not noticed yet. Their word
+        // predates the failure: no verdict until they are heard again.
         view.ingest(&refused(1, 2_000), Timestamp(2_000));
         let (emits, probes) = d.evaluate(&view, &none, Timestamp(2_000));
-        assert_eq!(emits.len(), 1);
-        assert_eq!(emits[0].analysis.code.to_string(), "UnreachableMaster");
+        assert!(emits.is_empty(), "{emits:?}");
         assert_eq!(
             probes,
             vec![k(1), k(2), k(3)],
@@ -323,6 +352,54 @@ mod tests {
             "one finding per incident"
         );
         assert_eq!(incident_id(&dead[0].analysis), dead[0].incident_id);
+    }
+
+    #[test]
+    fn an_unreachable_master_is_reported_once_its_replicas_say_they_still_replicate() {
+        let mut view = View::default();
+        let none = BTreeMap::new();
+        view.add(&k(1), Timestamp(0));
+        view.ingest(
+            &ok(1, None, &[2], ThreadState::Running, 1_000),
+            Timestamp(1_000),
+        );
+        view.ingest(
+            &ok(2, Some(1), &[], ThreadState::Running, 1_000),
+            Timestamp(1_000),
+        );
+        let mut d = detector();
+        d.evaluate(&view, &none, Timestamp(1_000));
+        view.ingest(&refused(1, 2_000), Timestamp(2_000));
+        assert!(d.evaluate(&view, &none, Timestamp(2_000)).0.is_empty());
+        // Fresh testimony: still replicating, so unreachable, not dead.
+        view.ingest(
+            &ok(2, Some(1), &[], ThreadState::Running, 2_050),
+            Timestamp(2_050),
+        );
+        let (emits, _) = d.evaluate(&view, &none, Timestamp(2_050));
+        assert_eq!(emits.len(), 1);
+        assert_eq!(emits[0].analysis.code.to_string(), "UnreachableMaster");
+    }
+
+    #[test]
+    fn without_fresh_testimony_the_verdict_waits_at_most_a_second() {
+        let mut view = View::default();
+        let none = BTreeMap::new();
+        view.add(&k(1), Timestamp(0));
+        view.ingest(
+            &ok(1, None, &[2], ThreadState::Running, 1_000),
+            Timestamp(1_000),
+        );
+        view.ingest(
+            &ok(2, Some(1), &[], ThreadState::Running, 1_000),
+            Timestamp(1_000),
+        );
+        let mut d = detector();
+        view.ingest(&refused(1, 2_000), Timestamp(2_000));
+        assert!(d.evaluate(&view, &none, Timestamp(2_900)).0.is_empty());
+        let (emits, _) = d.evaluate(&view, &none, Timestamp(3_000));
+        assert_eq!(emits.len(), 1);
+        assert_eq!(emits[0].analysis.code.to_string(), "UnreachableMaster");
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The read model the APIs answer from: every stored instance, placed in
-//! its topology, with cluster names, aliases and the lookups orchestrator's
-//! routes need (cluster hints, fuzzy instance keys, search).
+//! its topology, with operator metadata (downtime, maintenance, promotion
+//! rules), cluster names, aliases and the lookups orchestrator's routes need
+//! (cluster hints, fuzzy instance keys, search).
 
 use std::collections::BTreeMap;
 
 use orc_compat::topology::{ascii, line, tabulated, tree_order};
 use orc_compat::{ClusterInfoJson, DisplayPolicy, InstanceJson, InstanceView};
-use orc_model::{InstanceKey, InstanceState, Timestamp, Topology};
+use orc_model::{InstanceKey, InstanceMetadata, InstanceState, Timestamp, Topology};
 use orc_store::{Store, StoredInstance};
 
 use crate::error::ApiError;
@@ -35,20 +36,28 @@ pub struct Catalog {
     settings: CatalogSettings,
     states: BTreeMap<InstanceKey, InstanceState>,
     topology: Topology,
+    metadata: BTreeMap<InstanceKey, InstanceMetadata>,
 }
 
 impl Catalog {
-    /// Loads every instance from the store.
+    /// Loads every instance and all operator metadata from the store.
     pub async fn load(
         store: &Store,
         settings: &CatalogSettings,
         now: Timestamp,
     ) -> Result<Self, ApiError> {
         let stored = store.instances().all().await?;
-        Ok(Self::build(stored, settings, now))
+        let metadata = store.metadata().all().await?;
+        Ok(Self::build(stored, settings, now).with_metadata(metadata))
     }
 
-    /// Builds from stored instances.
+    /// Replaces the operator metadata.
+    pub fn with_metadata(mut self, metadata: BTreeMap<InstanceKey, InstanceMetadata>) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Builds from stored instances (without operator metadata).
     pub fn build(stored: Vec<StoredInstance>, settings: &CatalogSettings, now: Timestamp) -> Self {
         let states: BTreeMap<InstanceKey, InstanceState> = stored
             .into_iter()
@@ -60,7 +69,33 @@ impl Catalog {
             settings: settings.clone(),
             states,
             topology,
+            metadata: BTreeMap::new(),
         }
+    }
+
+    /// The instant this catalog is for.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Operator metadata of one instance, if any was recorded.
+    pub fn metadata(&self, key: &InstanceKey) -> Option<&InstanceMetadata> {
+        self.metadata.get(key)
+    }
+
+    /// Every instance with operator metadata.
+    pub fn all_metadata(&self) -> &BTreeMap<InstanceKey, InstanceMetadata> {
+        &self.metadata
+    }
+
+    /// Known instances downtimed now (of one cluster, or all), sorted.
+    pub fn downtimed(&self, cluster: Option<&InstanceKey>) -> Vec<InstanceKey> {
+        self.metadata
+            .iter()
+            .filter(|(k, m)| m.is_downtimed(self.now) && self.states.contains_key(*k))
+            .filter(|(k, _)| cluster.is_none_or(|c| self.cluster_of(k).as_ref() == Some(c)))
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// The view of one instance.
@@ -69,7 +104,7 @@ impl Catalog {
         Some(InstanceView {
             state,
             placement: self.topology.placement(key),
-            metadata: None,
+            metadata: self.metadata.get(key),
             ancestry_uuids: "",
             gtid_errant: "",
             now: self.now,
@@ -211,20 +246,11 @@ impl Catalog {
     }
 
     fn filter_matches(&self, filters: &[String], cluster: &InstanceKey) -> bool {
-        let name = cluster.to_string();
-        let alias = self.cluster_alias(cluster);
-        filters.iter().any(|f| {
-            f == "*"
-                || *f == name
-                || *f == alias
-                || f.strip_prefix("alias=").is_some_and(|a| a == alias)
-                || f.strip_prefix("alias~=")
-                    .and_then(|re| regex::Regex::new(re).ok())
-                    .is_some_and(|re| re.is_match(&alias))
-                || regex::Regex::new(f)
-                    .ok()
-                    .is_some_and(|re| re.is_match(&name))
-        })
+        orc_recovery_fsm::cluster_filter_matches(
+            filters,
+            &cluster.to_string(),
+            &self.cluster_alias(cluster),
+        )
     }
 
     /// orchestrator's ClusterInfo.
@@ -247,6 +273,22 @@ impl Catalog {
                 &self.settings.recover_intermediate_master_cluster_filters,
                 cluster,
             ),
+        }
+    }
+
+    /// ClusterInfo of a cluster known by name (perhaps no longer existing,
+    /// as the cluster of an old recovery): the live one when it exists.
+    pub fn cluster_info_by_name(&self, name: &str, alias: &str) -> ClusterInfoJson {
+        let live = InstanceKey::parse_with_default_port(name, self.settings.default_port)
+            .ok()
+            .filter(|k| self.topology.placement(k).is_some_and(|p| &p.cluster == k));
+        match live {
+            Some(k) => self.cluster_info(&k),
+            None => ClusterInfoJson {
+                ClusterName: name.to_string(),
+                ClusterAlias: if alias.is_empty() { name } else { alias }.to_string(),
+                ..Default::default()
+            },
         }
     }
 
@@ -324,11 +366,10 @@ impl Catalog {
 
     /// The replication analysis of everything known.
     pub fn analysis(&self) -> Vec<orc_analysis::Analysis> {
-        let metadata = std::collections::BTreeMap::new();
         let input = orc_analysis::AnalysisInput {
             states: &self.states,
             topology: &self.topology,
-            metadata: &metadata,
+            metadata: &self.metadata,
         };
         orc_analysis::analyze(&input, &self.settings.analysis, self.now)
     }

@@ -1,4 +1,7 @@
-//! Commands the gateway forwards over the bus: discover and forget.
+//! Commands the gateway forwards over the bus: discover and forget (to
+//! analyzers), operator recovery commands (to a recovery service), and the
+//! notices it publishes after writing operator facts (`MetadataChanged`,
+//! `RecoveryRetry`).
 
 use std::time::Duration;
 
@@ -70,4 +73,52 @@ pub async fn forget(
         .iter()
         .filter_map(|k| InstanceKey::try_from(k).ok())
         .collect())
+}
+
+/// Sends an operator command to a recovery service and waits for its reply
+/// (up to `timeout`: a recovery runs hooks and may take minutes).
+pub async fn recovery_command(
+    bus: &dyn Bus,
+    command: &wire::RecoveryCommand,
+    timeout: Duration,
+) -> Result<wire::RecoveryCommandReply, ApiError> {
+    let bytes = orc_bus::request_patiently(
+        bus,
+        subjects::RECOVERY_COMMAND,
+        orc_bus::encode(command),
+        timeout,
+        PATIENCE,
+    )
+    .await
+    .map_err(|e| bus_error(e, "recovery service"))?;
+    orc_bus::decode(subjects::RECOVERY_COMMAND, &bytes)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Tells every reader that operator metadata of `keys` changed. The store
+/// already holds the change, so a failure here is logged, not returned.
+pub async fn metadata_changed(bus: &dyn Bus, keys: &[InstanceKey]) {
+    let msg = wire::MetadataChanged {
+        keys: keys.iter().map(Into::into).collect(),
+    };
+    if let Err(e) = bus
+        .publish(subjects::METADATA_CHANGED, orc_bus::encode(&msg))
+        .await
+    {
+        tracing::warn!(error = %e, "cannot announce a metadata change");
+    }
+}
+
+/// Tells recovery services that blocked recoveries of `cluster` (every
+/// cluster when empty) may run now. Logged, not returned, on failure.
+pub async fn recovery_retry(bus: &dyn Bus, cluster: &str) {
+    let msg = wire::RecoveryRetry {
+        cluster: cluster.to_string(),
+    };
+    if let Err(e) = bus
+        .publish(subjects::RECOVERY_RETRY, orc_bus::encode(&msg))
+        .await
+    {
+        tracing::warn!(cluster, error = %e, "cannot announce a recovery retry");
+    }
 }

@@ -16,6 +16,15 @@ pub enum ApiError {
     /// The operation was tried and failed (unreachable host, access denied).
     #[error("{0}")]
     Failed(String),
+    /// As `Failed`, with what was done so far (orchestrator's `Details`,
+    /// e.g. the recovery of a takeover that promoted nobody).
+    #[error("{message}")]
+    FailedWith {
+        /// What went wrong.
+        message: String,
+        /// What to show as `Details`.
+        details: Box<serde_json::Value>,
+    },
     /// A needed service is not running or not answering.
     #[error("{0}")]
     Unavailable(String),
@@ -36,7 +45,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(m) => tonic::Status::invalid_argument(m.clone()),
             ApiError::NotFound(m) => tonic::Status::not_found(m.clone()),
-            ApiError::Failed(m) => tonic::Status::failed_precondition(m.clone()),
+            ApiError::Failed(m) | ApiError::FailedWith { message: m, .. } => {
+                tonic::Status::failed_precondition(m.clone())
+            }
             ApiError::Unavailable(m) => tonic::Status::unavailable(m.clone()),
             ApiError::Internal(m) => tonic::Status::internal(m.clone()),
         }
@@ -46,10 +57,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     /// orchestrator answers every error with its envelope and HTTP 500.
     fn into_response(self) -> Response {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(Envelope::error(self.to_string())),
-        )
-            .into_response()
+        let mut envelope = Envelope::error(self.to_string());
+        if let ApiError::FailedWith { details, .. } = self {
+            envelope.details = *details;
+        }
+        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(envelope)).into_response()
     }
 }

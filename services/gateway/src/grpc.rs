@@ -1,9 +1,12 @@
-//! The gRPC API (`orc.v1.Orchestrator`), answering from the same catalog as HTTP.
+//! The gRPC API (`orc.v1.Orchestrator`, `orc.v1.Analysis`, and
+//! `orc.v1.Recovery` in [`recovery`]), answering from the same catalog and
+//! operations as HTTP.
+
+mod recovery;
 
 use std::sync::Arc;
 
 use orc_model::InstanceKey;
-use orc_proto::convert::rule_to_wire;
 use orc_proto::v1 as wire;
 use orc_proto::v1::orchestrator_server::Orchestrator;
 use tonic::{Request, Response, Status};
@@ -28,6 +31,7 @@ fn instance(cat: &Catalog, key: &InstanceKey) -> Option<wire::Instance> {
     let state = view.state;
     let placement = view.placement;
     let cluster = cat.cluster_of(key);
+    let metadata = recovery::operator_metadata(key, view.metadata, cat.now());
     Some(wire::Instance {
         key: Some(key.into()),
         data: state.data.as_ref().map(Into::into),
@@ -51,9 +55,10 @@ fn instance(cat: &Catalog, key: &InstanceKey) -> Option<wire::Instance> {
         last_checked_ms: state.last_checked.map_or(0, |t| t.as_millis()),
         last_seen_ms: state.last_seen.map_or(0, |t| t.as_millis()),
         last_error: state.last_error.as_ref().map(Into::into),
-        promotion_rule: rule_to_wire(Some(orc_model::PromotionRule::Neutral)),
+        promotion_rule: metadata.promotion_rule,
         is_downtimed: view.is_downtimed(),
         problems: view.problems(),
+        metadata: Some(metadata),
     })
 }
 

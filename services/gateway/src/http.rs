@@ -1,5 +1,11 @@
 //! orchestrator's HTTP API (`GET /api/...`): same routes, same JSON, same
-//! envelope, same text.
+//! envelope, same text. Operator metadata, recovery and audit routes are
+//! in [`metadata`], [`recovery`] and [`audit`].
+
+mod audit;
+mod metadata;
+mod recovery;
+mod request;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,6 +85,9 @@ pub fn router(gw: Arc<Gateway>, prefix: &str) -> Router {
         .route("/status", get(health))
         .route("/lb-check", get(lb_check))
         .route("/_ping", get(lb_check))
+        .merge(metadata::routes())
+        .merge(recovery::routes())
+        .merge(audit::routes())
         .fallback(not_found)
         .with_state(gw);
     let base = prefix.trim_end_matches('/');

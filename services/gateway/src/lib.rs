@@ -1,15 +1,19 @@
 //! The gateway: orchestrator's HTTP API and a gRPC API over the same read
-//! model, plus health. It reads instance state from the store ([`catalog`])
-//! and forwards commands to the analyzers over the bus ([`commands`]); it
-//! never talks to MySQL itself. Errors map to HTTP and gRPC in one table
-//! ([`error`]). Entry point: [`run`] with already-bound listeners, so tests
-//! start it on port 0.
+//! model, plus health. It reads instance state from the store ([`catalog`]),
+//! forwards commands to the analyzers and recovery services over the bus
+//! ([`commands`]), and writes operator facts (downtime, maintenance,
+//! promotion rules, acknowledgements, the global recovery switch) itself;
+//! it never talks to MySQL. Every operation both APIs offer is one function
+//! in `operations`; HTTP and gRPC only translate. Errors map to HTTP and
+//! gRPC in one table ([`error`]). Entry point: [`run`] with already-bound
+//! listeners, so tests start it on port 0.
 
 pub mod catalog;
 pub mod commands;
 pub mod error;
 mod grpc;
 mod http;
+mod operations;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,8 +33,16 @@ use catalog::CatalogSettings;
 pub struct GatewayConfig {
     /// `URLPrefix`.
     pub url_prefix: String,
-    /// How long to wait for an analyzer to answer a command.
+    /// How long to wait for an analyzer to answer a command (and for a
+    /// recovery service to answer a dry run).
     pub command_timeout: Duration,
+    /// How long to wait for a recovery service to carry out a recovery or
+    /// takeover (hooks included).
+    pub recovery_timeout: Duration,
+    /// `CandidateInstanceExpireMinutes`: how long a registered promotion rule lasts.
+    pub candidate_expiry: Duration,
+    /// `FailureDetectionPeriodBlockMinutes`: how long a detection stays active.
+    pub failure_detection_period: Duration,
     /// Read-model settings.
     pub catalog: CatalogSettings,
 }
@@ -38,11 +50,15 @@ pub struct GatewayConfig {
 impl GatewayConfig {
     /// Derives the gateway's settings from the process configuration.
     pub fn from_config(c: &Config) -> Self {
+        let command_timeout = Duration::from_secs_f64(
+            c.mysql_connect_timeout_seconds + c.mysql_discovery_read_timeout_seconds + 3.0,
+        );
         Self {
             url_prefix: c.url_prefix.clone(),
-            command_timeout: Duration::from_secs_f64(
-                c.mysql_connect_timeout_seconds + c.mysql_discovery_read_timeout_seconds + 3.0,
-            ),
+            command_timeout,
+            recovery_timeout: command_timeout.max(MIN_RECOVERY_TIMEOUT),
+            candidate_expiry: minutes(c.candidate_instance_expire_minutes),
+            failure_detection_period: minutes(c.failure_detection_period_block_minutes),
             catalog: CatalogSettings {
                 policy: DisplayPolicy {
                     poll_interval: c.poll_interval(),
@@ -68,12 +84,22 @@ impl GatewayConfig {
     }
 }
 
+/// The least time a recovery command is given.
+const MIN_RECOVERY_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn minutes(m: f64) -> Duration {
+    Duration::try_from_secs_f64(m * 60.0).unwrap_or(Duration::ZERO)
+}
+
 /// Shared state of the handlers.
 pub struct Gateway {
     pub(crate) bus: Arc<dyn Bus>,
     pub(crate) store: Store,
     pub(crate) settings: CatalogSettings,
     pub(crate) command_timeout: Duration,
+    pub(crate) recovery_timeout: Duration,
+    pub(crate) candidate_expiry: Duration,
+    pub(crate) failure_detection_period: Duration,
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
 }
@@ -113,6 +139,9 @@ pub async fn run(
         store,
         settings: cfg.catalog.clone(),
         command_timeout: cfg.command_timeout,
+        recovery_timeout: cfg.recovery_timeout,
+        candidate_expiry: cfg.candidate_expiry,
+        failure_detection_period: cfg.failure_detection_period,
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
     });
@@ -130,6 +159,9 @@ pub async fn run(
     health_reporter
         .set_serving::<orc_proto::v1::orchestrator_server::OrchestratorServer<grpc::GrpcApi>>()
         .await;
+    health_reporter
+        .set_serving::<orc_proto::v1::recovery_server::RecoveryServer<grpc::GrpcApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(orc_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -142,12 +174,15 @@ pub async fn run(
     });
     let analysis =
         orc_proto::v1::analysis_server::AnalysisServer::new(grpc::GrpcApi { gw: gw.clone() });
+    let recovery =
+        orc_proto::v1::recovery_server::RecoveryServer::new(grpc::GrpcApi { gw: gw.clone() });
     let grpc_shutdown = shutdown.clone();
     let grpc = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
         .add_service(api)
         .add_service(analysis)
+        .add_service(recovery)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc),
             async move { grpc_shutdown.cancelled().await },

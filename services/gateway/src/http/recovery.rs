@@ -1,0 +1,285 @@
+//! orchestrator's recover and takeover routes: names resolved, a command
+//! forwarded to a recovery service, its answer rendered as orchestrator's
+//! (the promoted key for `recover`, the recovery for takeovers, the plan
+//! for `?dry_run=true`, ours).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use orc_compat::KeyJson;
+
+use super::request::{P2, P3, P4, Params, flag, key, user};
+use super::{ApiResult, S, ok};
+use crate::Gateway;
+use crate::error::ApiError;
+use crate::operations::recovery::{self, Intent};
+
+/// Recover and takeover routes (relative to `/api`).
+pub(super) fn routes() -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/recover/{a}/{b}", get(recover))
+        .route("/recover/{a}/{b}/{c}/{d}", get(recover_to))
+        .route("/recover-lite/{a}/{b}", get(recover_lite))
+        .route("/recover-lite/{a}/{b}/{c}/{d}", get(recover_lite_to))
+        .route("/graceful-master-takeover/{a}", get(graceful))
+        .route("/graceful-master-takeover/{a}/{b}", get(graceful_by_key))
+        .route("/graceful-master-takeover/{a}/{b}/{c}", get(graceful_to))
+        .route(
+            "/graceful-master-takeover/{a}/{b}/{c}/{d}",
+            get(graceful_by_key_to),
+        )
+        .route("/graceful-master-takeover-auto/{a}", get(graceful_auto))
+        .route(
+            "/graceful-master-takeover-auto/{a}/{b}",
+            get(graceful_auto_by_key),
+        )
+        .route(
+            "/graceful-master-takeover-auto/{a}/{b}/{c}",
+            get(graceful_auto_to),
+        )
+        .route(
+            "/graceful-master-takeover-auto/{a}/{b}/{c}/{d}",
+            get(graceful_auto_by_key_to),
+        )
+        .route("/force-master-failover/{a}", get(force_failover))
+        .route("/force-master-failover/{a}/{b}", get(force_failover_by_key))
+        .route("/force-master-takeover/{a}/{b}/{c}", get(force_takeover))
+        .route(
+            "/force-master-takeover/{a}/{b}/{c}/{d}",
+            get(force_takeover_by_key),
+        )
+}
+
+/// Runs `intent` and renders orchestrator's answer: the promoted key for
+/// `recover`, the recovery for takeovers, the plan for dry runs.
+async fn run(
+    gw: &Gateway,
+    intent: Intent,
+    q: &HashMap<String, String>,
+    h: &HeaderMap,
+) -> ApiResult {
+    let dry_run = flag(q, "dry_run");
+    let outcome = recovery::execute(gw, &intent, dry_run, &user(h)).await?;
+    let successor = outcome
+        .successor
+        .as_ref()
+        .map_or_else(|| "nobody".to_string(), ToString::to_string);
+    if outcome.dry_run {
+        return ok(
+            format!("{} (dry run): would promote {successor}", intent.name()),
+            outcome.plan(),
+        );
+    }
+    match intent {
+        Intent::Recover { .. } => ok(
+            format!("Recovery executed on {}", outcome.subject),
+            outcome.successor.as_ref().map(KeyJson::from_key),
+        ),
+        Intent::GracefulTakeover { .. } => ok(
+            "graceful-master-takeover: successor promoted",
+            outcome.recovery_json,
+        ),
+        Intent::ForceFailover { .. } | Intent::ForceTakeover { .. } => {
+            ok("Master failed over", outcome.recovery_json)
+        }
+    }
+}
+
+fn recover_intent(
+    gw: &Gateway,
+    failed: (&str, &str),
+    candidate: Option<(&str, &str)>,
+    lite: bool,
+) -> Result<Intent, ApiError> {
+    Ok(Intent::Recover {
+        failed: key(gw, failed.0, failed.1)?,
+        candidate: candidate.map(|(h, p)| key(gw, h, p)).transpose()?,
+        lite,
+    })
+}
+
+async fn recover(State(gw): S, Path((h, p)): P2, Query(q): Params, hd: HeaderMap) -> ApiResult {
+    let intent = recover_intent(&gw, (&h, &p), None, false)?;
+    run(&gw, intent, &q, &hd).await
+}
+
+async fn recover_to(
+    State(gw): S,
+    Path((h, p, ch, cp)): P4,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let intent = recover_intent(&gw, (&h, &p), Some((&ch, &cp)), false)?;
+    run(&gw, intent, &q, &hd).await
+}
+
+async fn recover_lite(
+    State(gw): S,
+    Path((h, p)): P2,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let intent = recover_intent(&gw, (&h, &p), None, true)?;
+    run(&gw, intent, &q, &hd).await
+}
+
+async fn recover_lite_to(
+    State(gw): S,
+    Path((h, p, ch, cp)): P4,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let intent = recover_intent(&gw, (&h, &p), Some((&ch, &cp)), true)?;
+    run(&gw, intent, &q, &hd).await
+}
+
+/// A cluster hint given as `host/port`.
+fn hint_of(gw: &Gateway, host: &str, port: &str) -> Result<String, ApiError> {
+    key(gw, host, port).map(|k| k.to_string())
+}
+
+async fn takeover(
+    gw: &Gateway,
+    hint: String,
+    designated: Option<(&str, &str)>,
+    auto: bool,
+    q: &HashMap<String, String>,
+    hd: &HeaderMap,
+) -> ApiResult {
+    let designated = designated.map(|(h, p)| key(gw, h, p)).transpose()?;
+    let intent = Intent::GracefulTakeover {
+        hint,
+        designated,
+        auto,
+    };
+    run(gw, intent, q, hd).await
+}
+
+async fn graceful(
+    State(gw): S,
+    Path(a): Path<String>,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    takeover(&gw, a, None, false, &q, &hd).await
+}
+
+async fn graceful_by_key(
+    State(gw): S,
+    Path((h, p)): P2,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let hint = hint_of(&gw, &h, &p)?;
+    takeover(&gw, hint, None, false, &q, &hd).await
+}
+
+async fn graceful_to(
+    State(gw): S,
+    Path((a, dh, dp)): P3,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    takeover(&gw, a, Some((&dh, &dp)), false, &q, &hd).await
+}
+
+async fn graceful_by_key_to(
+    State(gw): S,
+    Path((h, p, dh, dp)): P4,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let hint = hint_of(&gw, &h, &p)?;
+    takeover(&gw, hint, Some((&dh, &dp)), false, &q, &hd).await
+}
+
+async fn graceful_auto(
+    State(gw): S,
+    Path(a): Path<String>,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    takeover(&gw, a, None, true, &q, &hd).await
+}
+
+async fn graceful_auto_by_key(
+    State(gw): S,
+    Path((h, p)): P2,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let hint = hint_of(&gw, &h, &p)?;
+    takeover(&gw, hint, None, true, &q, &hd).await
+}
+
+async fn graceful_auto_to(
+    State(gw): S,
+    Path((a, dh, dp)): P3,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    takeover(&gw, a, Some((&dh, &dp)), true, &q, &hd).await
+}
+
+async fn graceful_auto_by_key_to(
+    State(gw): S,
+    Path((h, p, dh, dp)): P4,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let hint = hint_of(&gw, &h, &p)?;
+    takeover(&gw, hint, Some((&dh, &dp)), true, &q, &hd).await
+}
+
+async fn force_failover(
+    State(gw): S,
+    Path(a): Path<String>,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    run(&gw, Intent::ForceFailover { hint: a }, &q, &hd).await
+}
+
+async fn force_failover_by_key(
+    State(gw): S,
+    Path((h, p)): P2,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let hint = hint_of(&gw, &h, &p)?;
+    run(&gw, Intent::ForceFailover { hint }, &q, &hd).await
+}
+
+async fn force_takeover(
+    State(gw): S,
+    Path((a, dh, dp)): P3,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let designated = key(&gw, &dh, &dp)?;
+    run(
+        &gw,
+        Intent::ForceTakeover {
+            hint: a,
+            designated,
+        },
+        &q,
+        &hd,
+    )
+    .await
+}
+
+async fn force_takeover_by_key(
+    State(gw): S,
+    Path((h, p, dh, dp)): P4,
+    Query(q): Params,
+    hd: HeaderMap,
+) -> ApiResult {
+    let hint = hint_of(&gw, &h, &p)?;
+    let designated = key(&gw, &dh, &dp)?;
+    run(&gw, Intent::ForceTakeover { hint, designated }, &q, &hd).await
+}
