@@ -1,0 +1,237 @@
+//! Recoveries of every kind and the operator's commands, on real servers:
+//! intermediate masters, co-masters, promotion rules and downtime, forced
+//! failovers and takeovers through orchestrator-client, dry runs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use integration_tests::{Orc, eventually, orc_on, read_only, settled_master, source_of};
+use orc_testkit::{Sandbox, SandboxBuilder};
+use serde_json::json;
+
+async fn audit(orc: &Orc) -> Vec<serde_json::Value> {
+    let (_, body) = orc.get("audit-recovery").await.unwrap();
+    body.as_array().cloned().unwrap_or_default()
+}
+
+fn port(sb: &Sandbox, name: &str) -> u16 {
+    sb.instance(name).unwrap().port()
+}
+
+#[tokio::test]
+async fn a_dead_intermediate_master_hands_its_replicas_to_its_master() {
+    let sb = SandboxBuilder::new()
+        .master("m")
+        .replica("i", "m")
+        .replica("s", "m")
+        .replica("r1", "i")
+        .replica("r2", "i")
+        .start()
+        .await
+        .unwrap();
+    let master = sb.key("m").unwrap();
+    let orc = orc_on(
+        &sb,
+        &master,
+        json!({"RecoverIntermediateMasterClusterFilters": ["*"]}),
+    )
+    .await
+    .unwrap();
+    sb.kill("i").unwrap();
+    let m = port(&sb, "m");
+    eventually(Duration::from_secs(15), || async {
+        for r in ["r1", "r2", "s"] {
+            if source_of(&sb, r).await != Some((m, true, true)) {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await
+    .expect("the intermediate master's replicas replicate from the master");
+    let list = eventually(Duration::from_secs(5), || async {
+        let l = audit(&orc).await;
+        l.iter()
+            .any(|r| r["RecoveryEndTimestamp"] != "")
+            .then_some(l)
+    })
+    .await
+    .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["Type"], "IntermediateMasterRecovery");
+    assert_eq!(list[0]["IsSuccessful"], true);
+    assert_eq!(list[0]["SuccessorKey"]["Port"], m);
+    assert_eq!(
+        list[0]["AnalysisEntry"]["Analysis"],
+        "DeadIntermediateMaster"
+    );
+    orc.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dead_co_master_is_replaced_by_the_other_one() {
+    let sb = SandboxBuilder::new()
+        .co_masters("a", "b")
+        .replica("r", "a")
+        .start()
+        .await
+        .unwrap();
+    let active = sb.key("a").unwrap();
+    let orc = orc_on(&sb, &active, json!({"RecoverMasterClusterFilters": ["*"]}))
+        .await
+        .unwrap();
+    sb.kill("a").unwrap();
+    let promoted = eventually(Duration::from_secs(15), || settled_master(&sb, &["b", "r"]))
+        .await
+        .expect("a new master with the replica under it");
+    assert_eq!(promoted, "b", "the other co-master is promoted");
+    let list = eventually(Duration::from_secs(5), || async {
+        let l = audit(&orc).await;
+        l.iter()
+            .any(|r| r["RecoveryEndTimestamp"] != "")
+            .then_some(l)
+    })
+    .await
+    .unwrap();
+    assert_eq!(list[0]["Type"], "CoMasterRecovery");
+    assert_eq!(list[0]["AnalysisEntry"]["Analysis"], "DeadCoMaster");
+    orc.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn promotion_rules_and_binlogs_decide_and_a_dry_run_explains_first() {
+    let sb = SandboxBuilder::master_with_replicas(4)
+        .option("r1", "skip-log-bin", "")
+        .start()
+        .await
+        .unwrap();
+    let master = sb.key("m").unwrap();
+    let orc = orc_on(&sb, &master, json!({"RecoverMasterClusterFilters": ["*"]}))
+        .await
+        .unwrap();
+    let key = |n: &str| sb.key(n).unwrap();
+    for (name, rule) in [("r2", "must_not"), ("r3", "prefer")] {
+        let (code, out, err) = orc
+            .client(&["-c", "register-candidate", "-i", &key(name), "-R", rule])
+            .await;
+        assert_eq!((code, out.trim()), (0, key(name).as_str()), "{err}");
+    }
+    let (code, _, err) = orc
+        .client(&[
+            "-c",
+            "register-candidate",
+            "-i",
+            &key("r4"),
+            "-R",
+            "sometimes",
+        ])
+        .await;
+    assert_ne!(code, 0, "an unknown rule is refused");
+    assert!(!err.is_empty());
+
+    // The dry run names the candidate and why, and changes nothing.
+    let (status, body) = orc
+        .get(&format!("force-master-failover/{master}?dry_run=true"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let plan = &body["Details"];
+    let plan = if plan.is_string() {
+        serde_json::from_str(plan.as_str().unwrap()).unwrap()
+    } else {
+        plan.clone()
+    };
+    let as_json = |n: &str| json!({"hostname": "127.0.0.1", "port": port(&sb, n)});
+    assert_eq!(plan["decision"]["promote"], as_json("r3"), "{plan:#}");
+    let ranking = plan["decision"]["ranking"].as_array().unwrap();
+    let vetoes_of = |k: &str| {
+        ranking
+            .iter()
+            .find(|r| r["key"] == as_json(k))
+            .map(|r| r["vetoes"].to_string())
+            .unwrap_or_default()
+    };
+    assert!(vetoes_of("r1").contains("no_binary_log"), "{ranking:?}");
+    assert!(vetoes_of("r2").contains("must_not"), "{ranking:?}");
+    assert_eq!(plan["decision"]["lost"], json!([]));
+    assert_eq!(read_only(&sb, "m").await, Some(false));
+    assert!(sb.replica_status("r3").await.unwrap().is_some());
+
+    // The real thing, through orchestrator-client, on a live master.
+    let (code, out, err) = orc
+        .client(&["-c", "force-master-failover", "-i", &master])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), key("r3"));
+    let everyone = ["r1", "r2", "r3", "r4"];
+    assert_eq!(settled_master(&sb, &everyone).await.as_deref(), Some("r3"));
+    assert_eq!(
+        read_only(&sb, "m").await,
+        Some(true),
+        "the old master no longer takes writes"
+    );
+    orc.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_downtimed_master_is_left_alone_until_an_operator_acts() {
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .start()
+        .await
+        .unwrap();
+    let master = sb.key("m").unwrap();
+    let orc = orc_on(&sb, &master, json!({"RecoverMasterClusterFilters": ["*"]}))
+        .await
+        .unwrap();
+    let (code, out, err) = orc
+        .client(&[
+            "-c",
+            "begin-downtime",
+            "-i",
+            &master,
+            "-r",
+            "hardware swap",
+            "-u",
+            "1h",
+        ])
+        .await;
+    assert_eq!((code, out.trim()), (0, master.as_str()), "{err}");
+    sb.kill("m").unwrap();
+    let m = port(&sb, "m");
+    let entry = eventually(Duration::from_secs(10), || async {
+        let (_, a) = orc.get("replication-analysis").await.ok()?;
+        a["Details"]
+            .as_array()?
+            .iter()
+            .find(|e| e["Analysis"] == "DeadMaster")
+            .cloned()
+    })
+    .await
+    .expect("the dead master is still reported");
+    assert_eq!(entry["IsDowntimed"], true);
+    assert_eq!(entry["SkippableDueToDowntime"], true);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(audit(&orc).await.is_empty(), "no automated recovery");
+    for r in ["r1", "r2"] {
+        assert_eq!(source_of(&sb, r).await.map(|s| s.0), Some(m));
+    }
+
+    // The operator takes over with a chosen replica.
+    let (code, out, err) = orc
+        .client(&[
+            "-c",
+            "force-master-takeover",
+            "-i",
+            &master,
+            "-d",
+            &sb.key("r2").unwrap(),
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), sb.key("r2").unwrap());
+    assert_eq!(
+        settled_master(&sb, &["r1", "r2"]).await.as_deref(),
+        Some("r2")
+    );
+    orc.stop().await.unwrap();
+}
