@@ -91,6 +91,30 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
     );
     assert_eq!(r["LostReplicas"], json!([]));
     assert_eq!(r["RecoveryType"], "MasterRecoveryGTID");
+
+    // The old master is downtimed as lost in recovery until an operator
+    // brings it back as a replica.
+    let m = sb.instance("m").unwrap().port();
+    let (_, old) = orc.get(&format!("instance/127.0.0.1/{m}")).await.unwrap();
+    assert_eq!(old["IsDowntimed"], true, "{old}");
+    assert_eq!(old["DowntimeReason"], "lost-in-recovery");
+    sb.restart("m").await.unwrap();
+    sb.exec(
+        "m",
+        &format!(
+            "SET GLOBAL read_only = 1; CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, \
+             MASTER_USER = 'repl', MASTER_PASSWORD = 'repl', MASTER_USE_GTID = current_pos; START SLAVE",
+            sb.instance(&new_master).unwrap().port()
+        ),
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(10), || async {
+        let (_, old) = orc.get(&format!("instance/127.0.0.1/{m}")).await.ok()?;
+        (old["IsDowntimed"] == false).then_some(())
+    })
+    .await
+    .expect("the downtime ends once the old master replicates again");
     orc.stop().await.unwrap();
 }
 

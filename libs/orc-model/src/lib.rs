@@ -25,7 +25,9 @@ pub mod topology;
 pub use coordinates::{BinlogCoordinates, LogKind};
 pub use gtid::{GtidFlavor, GtidSet, MariadbGtidSet, MysqlGtidSet};
 pub use key::{DEFAULT_PORT, InstanceKey};
-pub use metadata::{CandidateRegistration, Downtime, InstanceMetadata, Maintenance};
+pub use metadata::{
+    CandidateRegistration, Downtime, InstanceMetadata, LOST_IN_RECOVERY, Maintenance,
+};
 pub use promotion::PromotionRule;
 pub use recovery::{BlockedRecovery, DetectionRecord, RecoveryKind, RecoveryRecord, RecoveryStep};
 pub use snapshot::{

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::promotion::PromotionRule;
 use crate::time::Timestamp;
 
+/// The downtime reason a recovery gives the servers it left behind (the
+/// failed master, lost replicas); it ends once they replicate again.
+pub const LOST_IN_RECOVERY: &str = "lost-in-recovery";
+
 /// A downtime: the instance is known to be out of service; analysis still
 /// reports it but automated recovery leaves it alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

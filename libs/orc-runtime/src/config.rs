@@ -268,7 +268,8 @@ pub struct Config {
     #[serde(rename = "PreventCrossRegionMasterFailover")]
     pub prevent_cross_region_master_failover: bool,
     /// `MasterFailoverLostInstancesDowntimeMinutes`: downtime given to the
-    /// failed master and lost replicas (0: until seen replicating again).
+    /// failed master and lost replicas (0: a year, as orchestrator does);
+    /// it ends early once the instance is seen replicating again.
     #[serde(rename = "MasterFailoverLostInstancesDowntimeMinutes")]
     pub master_failover_lost_instances_downtime_minutes: f64,
     /// `MasterFailoverDetachReplicaMasterHost`.

@@ -253,6 +253,7 @@ pub async fn run(
             _ = analysis_tick.tick() => {
                 let (emits, probes) = detector.evaluate(&view, &metadata, wall_clock());
                 act(&cfg, &bus, &tracker, emits, probes).await;
+                end_lost_in_recovery(&store, &*bus, &view, &mut metadata).await;
             }
             _ = flush_tick.tick() => {
                 let upserts = view.take_dirty();
@@ -279,6 +280,54 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     tracing::info!(analyzer = %cfg.id, "analyzer stopped");
     Ok(())
+}
+
+/// Ends `lost-in-recovery` downtimes of servers seen replicating again (an
+/// operator put them back), as orchestrator does.
+async fn end_lost_in_recovery(
+    store: &Store,
+    bus: &dyn Bus,
+    view: &View,
+    metadata: &mut std::collections::BTreeMap<InstanceKey, orc_model::InstanceMetadata>,
+) {
+    let now = wall_clock();
+    let back: Vec<InstanceKey> = metadata
+        .iter()
+        .filter(|(k, m)| {
+            m.downtime
+                .as_ref()
+                .is_some_and(|d| d.reason == orc_model::LOST_IN_RECOVERY && d.is_active(now))
+                && view.get(k).is_some_and(|s| {
+                    s.last_error.is_none()
+                        && s.data
+                            .as_ref()
+                            .is_some_and(orc_model::InstanceData::is_replicating)
+                })
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    if back.is_empty() {
+        return;
+    }
+    for key in &back {
+        match store
+            .metadata()
+            .update(key, now, |m| m.downtime = None)
+            .await
+        {
+            Ok(m) => {
+                tracing::info!(instance = %key, "replicating again: lost-in-recovery downtime ended");
+                metadata.insert(key.clone(), m);
+            }
+            Err(e) => tracing::warn!(instance = %key, error = %e, "downtime not ended"),
+        }
+    }
+    let ev = wire::MetadataChanged {
+        keys: back.iter().map(Into::into).collect(),
+    };
+    let _ = bus
+        .publish(subjects::METADATA_CHANGED, orc_bus::encode(&ev))
+        .await;
 }
 
 /// Publishes findings (durably, off the loop) and asks owners to probe now.

@@ -5,7 +5,6 @@
 //! waited for. Every start and end is a recovery step.
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use orc_recovery_fsm::{HookContext, HookStage};
 use tokio::process::Command;
@@ -132,10 +131,4 @@ fn kill_group(pid: Option<u32>) {
             nix::sys::signal::Signal::SIGKILL,
         );
     }
-}
-
-/// How long hooks may take in total at most (for callers' own timeouts).
-pub fn budget(cfg: &RecoveryConfig, stage: HookStage) -> Option<Duration> {
-    let n = u32::try_from(cfg.hooks(stage).len()).unwrap_or(u32::MAX);
-    cfg.hook_timeout.map(|t| t * n)
 }
