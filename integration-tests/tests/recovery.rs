@@ -91,6 +91,24 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
     );
     assert_eq!(r["LostReplicas"], json!([]));
     assert_eq!(r["RecoveryType"], "MasterRecoveryGTID");
+    assert!(
+        r["ProcessingNodeToken"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0,
+        "the fencing token is recorded"
+    );
+    let (_, detections) = orc.get("audit-failure-detection").await.unwrap();
+    assert!(
+        detections
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["AnalysisEntry"]["Analysis"] == "DeadMaster"),
+        "{detections:#}"
+    );
 
     // The old master is downtimed as lost in recovery until an operator
     // brings it back as a replica.

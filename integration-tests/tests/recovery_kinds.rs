@@ -235,3 +235,156 @@ async fn a_downtimed_master_is_left_alone_until_an_operator_acts() {
     );
     orc.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_preferred_replica_behind_takes_over_once_it_caught_up() {
+    let sb = SandboxBuilder::master_with_replicas(3)
+        .start()
+        .await
+        .unwrap();
+    let master = sb.key("m").unwrap();
+    let orc = orc_on(
+        &sb,
+        &master,
+        json!({"RecoverMasterClusterFilters": ["*"], "ReplicationUser": "repl", "ReplicationPassword": "repl"}),
+    )
+    .await
+    .unwrap();
+    let (code, _, err) = orc
+        .client(&[
+            "-c",
+            "register-candidate",
+            "-i",
+            &sb.key("r3").unwrap(),
+            "-R",
+            "prefer",
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    // r3 falls behind: its SQL thread stops while the master writes.
+    sb.exec("r3", "STOP SLAVE SQL_THREAD").await.unwrap();
+    sb.exec(
+        "m",
+        "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY); INSERT INTO app.t VALUES (1), (2), (3)",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sb.kill("m").unwrap();
+    let everyone = ["r1", "r2", "r3"];
+    let last = eventually(Duration::from_secs(20), || async {
+        (settled_master(&sb, &everyone).await.as_deref() == Some("r3")).then_some(())
+    })
+    .await;
+    let list = audit(&orc).await;
+    assert!(last.is_some(), "r3 ends as the master: {list:#?}");
+    let rows = sb.sql("r3", "SELECT COUNT(*) FROM app.t").await.unwrap();
+    assert_eq!(rows[0].at(0), Some("3"), "nothing lost on the way");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["SuccessorKey"]["Port"], port(&sb, "r3"));
+    let uid = list[0]["UID"].as_str().unwrap().to_string();
+    let (_, steps) = orc
+        .get(&format!("audit-recovery-steps/{uid}"))
+        .await
+        .unwrap();
+    let text = steps.to_string();
+    assert!(text.contains("handed over"), "{steps:#}");
+    orc.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn recoveries_disabled_globally_wait_and_grpc_drives_the_rest() {
+    use orc_proto::v1::recovery_client::RecoveryClient;
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .start()
+        .await
+        .unwrap();
+    let master = sb.key("m").unwrap();
+    let orc = orc_on(&sb, &master, json!({"RecoverMasterClusterFilters": ["*"]}))
+        .await
+        .unwrap();
+    let (code, out, err) = orc.client(&["-c", "disable-global-recoveries"]).await;
+    assert_eq!(code, 0, "{err}");
+    let (_, out2, _) = orc.client(&["-c", "check-global-recoveries"]).await;
+    assert_eq!(out2.trim(), "disabled", "{out}");
+    let mut grpc = RecoveryClient::connect(format!("http://{}", orc.grpc))
+        .await
+        .unwrap();
+    let state = grpc
+        .check_global_recoveries(orc_proto::v1::CheckGlobalRecoveriesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!state.enabled);
+
+    sb.kill("m").unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(audit(&orc).await.is_empty(), "no recovery while disabled");
+    let m = port(&sb, "m");
+    assert_eq!(source_of(&sb, "r1").await.map(|s| s.0), Some(m));
+
+    // A dry run over gRPC: the plan, nothing changed.
+    let dry = grpc
+        .recover(orc_proto::v1::RecoverRequest {
+            instance: Some(orc_proto::v1::InstanceKey {
+                hostname: "127.0.0.1".into(),
+                port: u32::from(m),
+            }),
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(dry.dry_run && dry.recovery.is_none());
+    assert!(dry.plan_json.contains("promote"), "{}", dry.plan_json);
+    assert_eq!(
+        source_of(&sb, "r1").await.map(|s| s.0),
+        Some(m),
+        "{:#?}",
+        audit(&orc).await
+    );
+
+    // Enabling again lets the waiting recovery run.
+    grpc.set_global_recoveries(orc_proto::v1::SetGlobalRecoveriesRequest { enabled: true })
+        .await
+        .unwrap();
+    let new_master = eventually(Duration::from_secs(15), || {
+        settled_master(&sb, &["r1", "r2"])
+    })
+    .await
+    .expect("recovered once enabled");
+    let list = eventually(Duration::from_secs(5), || {
+        let mut grpc = grpc.clone();
+        async move {
+            let list = grpc
+                .list_recoveries(orc_proto::v1::ListRecoveriesRequest::default())
+                .await
+                .ok()?
+                .into_inner();
+            (!list.recoveries.is_empty() && list.recoveries.iter().all(|r| r.is_successful))
+                .then_some(list)
+        }
+    })
+    .await
+    .expect("the recovery recorded");
+    assert_eq!(list.recoveries.len(), 1);
+    let r = &list.recoveries[0];
+    assert_eq!(
+        r.successor.as_ref().map(|k| k.port),
+        Some(u32::from(port(&sb, &new_master)))
+    );
+    let steps = grpc
+        .list_recovery_steps(orc_proto::v1::ListRecoveryStepsRequest { uid: r.uid.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!steps.steps.is_empty());
+    let token = steps.steps[0].fencing_token;
+    assert!(token > 0, "steps carry the lease revision");
+    assert!(
+        steps.steps.iter().all(|s| s.fencing_token == token),
+        "one lease for the whole recovery"
+    );
+    orc.stop().await.unwrap();
+}
