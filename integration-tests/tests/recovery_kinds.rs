@@ -129,6 +129,11 @@ async fn promotion_rules_and_binlogs_decide_and_a_dry_run_explains_first() {
     assert_ne!(code, 0, "an unknown rule is refused");
     assert!(!err.is_empty());
 
+    let (code, _, err) = orc
+        .client(&["-c", "begin-maintenance", "-i", &key("r4"), "-r", "backup"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+
     // The dry run names the candidate and why, and changes nothing.
     let (status, body) = orc
         .get(&format!("force-master-failover/{master}?dry_run=true"))
@@ -153,7 +158,7 @@ async fn promotion_rules_and_binlogs_decide_and_a_dry_run_explains_first() {
     };
     assert!(vetoes_of("r1").contains("no_binary_log"), "{ranking:?}");
     assert!(vetoes_of("r2").contains("must_not"), "{ranking:?}");
-    assert_eq!(plan["decision"]["lost"], json!([]));
+    assert_eq!(plan["decision"]["lost"], json!([]), "{plan:#}");
     assert_eq!(read_only(&sb, "m").await, Some(false));
     assert!(sb.replica_status("r3").await.unwrap().is_some());
 
@@ -163,8 +168,17 @@ async fn promotion_rules_and_binlogs_decide_and_a_dry_run_explains_first() {
         .await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), key("r3"));
-    let everyone = ["r1", "r2", "r3", "r4"];
+    assert!(
+        plan["actions"].to_string().contains("under maintenance"),
+        "{plan:#}"
+    );
+    let everyone = ["r1", "r2", "r3"];
     assert_eq!(settled_master(&sb, &everyone).await.as_deref(), Some("r3"));
+    assert_eq!(
+        source_of(&sb, "r4").await.map(|s| s.0),
+        Some(port(&sb, "m")),
+        "a replica under maintenance is left alone"
+    );
     assert_eq!(
         read_only(&sb, "m").await,
         Some(true),

@@ -33,6 +33,8 @@ pub struct Gathered {
     pub rules: BTreeMap<InstanceKey, PromotionRule>,
     /// Replicas whose SQL thread had not caught up when the wait ended.
     pub behind: Vec<InstanceKey>,
+    /// Replicas under a maintenance lock: left untouched, never promoted.
+    pub in_maintenance: Vec<InstanceKey>,
 }
 
 /// What a dry run or a real one tells about its choice.
@@ -85,6 +87,16 @@ pub async fn gather(
     refresh_all(cfg, &mut replicas).await;
     let behind = wait_relay_logs(cfg, &mut replicas, cfg.bulk_wait).await;
     let rules = rules(metadata, &replicas, now);
+    let in_maintenance = replicas
+        .iter()
+        .filter(|s| {
+            metadata
+                .get(&s.key)
+                .or_else(|| metadata.get(&s.address))
+                .is_some_and(|m| m.in_maintenance(now))
+        })
+        .map(|s| s.key.clone())
+        .collect();
     Gathered {
         failed,
         failed_address,
@@ -92,6 +104,7 @@ pub async fn gather(
         replicas,
         rules,
         behind,
+        in_maintenance,
     }
 }
 
@@ -104,6 +117,7 @@ pub fn decide(
     let replicas: Vec<ReplicaFacts<'_>> = g
         .replicas
         .iter()
+        .filter(|s| !g.in_maintenance.contains(&s.key))
         .filter_map(|s| {
             s.data.as_ref().map(|data| ReplicaFacts {
                 key: &s.key,
@@ -116,7 +130,7 @@ pub fn decide(
     let unreachable: Vec<(InstanceKey, orc_model::InstanceData)> = g
         .replicas
         .iter()
-        .filter(|s| !s.reachable())
+        .filter(|s| !s.reachable() && !g.in_maintenance.contains(&s.key))
         .map(|s| (s.key.clone(), orc_model::InstanceData::default()))
         .collect();
     let mut all = replicas;
@@ -148,7 +162,9 @@ pub fn describe(cfg: &RecoveryConfig, g: &Gathered, decision: &PromotionDecision
         if &s.key == p {
             continue;
         }
-        if let Some(l) = decision.lost.iter().find(|l| l.key == s.key) {
+        if g.in_maintenance.contains(&s.key) {
+            out.push(format!("leave {} alone: it is under maintenance", s.key));
+        } else if let Some(l) = decision.lost.iter().find(|l| l.key == s.key) {
             let mut line = format!("lose {}: {}", s.key, l.reason);
             if !l.given_up.is_empty() {
                 line.push_str(&format!(" (gives up {})", l.given_up));
@@ -302,8 +318,10 @@ pub async fn execute(
         Ok::<String, String>(coords)
     };
     let failed_host = g.failed_address.hostname().to_string();
+    let maintenance = g.in_maintenance.clone();
     let moves = others.iter_mut().map(|s| {
         let permits = permits.clone();
+        let maintained = maintenance.contains(&s.key);
         let lost = decision.is_lost(&s.key);
         let position = position_for(s, decision.gtid, file_position.as_ref());
         let target = target.clone();
@@ -312,6 +330,13 @@ pub async fn execute(
             let _permit = permits.acquire().await;
             if !s.reachable() {
                 return (s.key.clone(), true, Err("unreachable".to_string()));
+            }
+            if maintained {
+                return (
+                    s.key.clone(),
+                    true,
+                    Err("under maintenance: left alone".to_string()),
+                );
             }
             if lost {
                 if !cfg.detach_lost_replicas {
