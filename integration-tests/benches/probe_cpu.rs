@@ -1,7 +1,7 @@
 //! Prints the CPU time the prober process spends per instance poll.
 //!
 //! A prober runs in this process against a real 1 master + 4 replica
-//! sandbox, publishing snapshots to a real nats-server. For several poll
+//! sandbox (then 1 + 19), publishing snapshots to a real nats-server. For several poll
 //! intervals, after a warm-up, the process's CPU time (user + system, every
 //! thread, from the scheduler's precise accounting) is divided by the
 //! number of polls. The process also hosts a subscriber that only counts
@@ -33,25 +33,32 @@ async fn main() -> anyhow::Result<()> {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(8);
-    let sb = SandboxBuilder::master_with_replicas(4).start().await?;
     let nats = NatsServer::start().await?;
-    let keys: Vec<InstanceKey> = sb
-        .instances()
-        .iter()
-        .map(|i| InstanceKey::parse(&i.key()))
-        .collect::<Result<_, _>>()?;
     println!(
-        "prober CPU per instance poll, {} instances (target <= 0.2 ms; orchestrator 3.2.6: 5-6.5 ms):",
-        keys.len()
+        "prober CPU per instance poll (target <= 0.2 ms; orchestrator 3.2.6 on 5 instances at 1 s: 5-6.5 ms):"
     );
-    for interval_ms in [1000u64, 200, 50, 10] {
-        let (polls, cpu) =
-            measure(&nats, &keys, Duration::from_millis(interval_ms), seconds).await?;
-        let per_poll = cpu.as_secs_f64() * 1000.0 / polls.max(1) as f64;
-        println!(
-            "  poll every {interval_ms:>4} ms: {per_poll:.3} ms per poll ({polls} polls, {:.1} polls/s, {cpu:.1?} CPU)",
-            polls as f64 / seconds as f64
-        );
+    for (replicas, intervals) in [
+        (4usize, &[1000u64, 200, 50, 10][..]),
+        (19, &[1000, 200][..]),
+    ] {
+        let sb = SandboxBuilder::master_with_replicas(replicas)
+            .start()
+            .await?;
+        let keys: Vec<InstanceKey> = sb
+            .instances()
+            .iter()
+            .map(|i| InstanceKey::parse(&i.key()))
+            .collect::<Result<_, _>>()?;
+        for &interval_ms in intervals {
+            let (polls, cpu) =
+                measure(&nats, &keys, Duration::from_millis(interval_ms), seconds).await?;
+            let per_poll = cpu.as_secs_f64() * 1000.0 / polls.max(1) as f64;
+            println!(
+                "  {:>2} instances, poll every {interval_ms:>4} ms: {per_poll:.3} ms per poll ({polls} polls, {:.1} polls/s, {cpu:.1?} CPU)",
+                keys.len(),
+                polls as f64 / seconds as f64
+            );
+        }
     }
     Ok(())
 }

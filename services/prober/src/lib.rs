@@ -130,7 +130,12 @@ pub async fn run(
     let mut membership = Membership::new(&cfg.id);
     let mut registry: HashSet<InstanceKey> = HashSet::new();
     let mut workers: HashMap<InstanceKey, Worker> = HashMap::new();
-    let mut heartbeat_tick = tokio::time::interval(cfg.heartbeat_interval);
+    // Heartbeats share the polls' time grid (one wake-up for both).
+    let mut heartbeat_tick = tokio::time::interval_at(
+        worker::aligned(cfg.heartbeat_interval),
+        cfg.heartbeat_interval,
+    );
+    heartbeat_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut registry_ask = tokio::time::interval(Duration::from_secs(1));
     let mut registry_seen = false;
     let mut dirty = true;
@@ -225,6 +230,7 @@ fn assign(
         ));
         workers.insert(key.clone(), Worker { wake, stop });
     }
+    worker::set_owned(workers.len());
 }
 
 async fn publish_heartbeat(

@@ -25,7 +25,7 @@ pub(crate) async fn run(
     let mut watch: Option<CancellationToken> = None;
     tracing::debug!(instance = %key, prober = %cfg.id, "probing");
     loop {
-        let next = tokio::time::Instant::now() + cfg.poll_interval;
+        let next = next_slot(cfg.poll_interval, &key);
         let mut snap = probe_once(&cfg, &mut probe).await;
         // Servers others replicate from are watched over a connection that
         // waits on the server, so a crash wakes us at once.
@@ -55,6 +55,57 @@ pub(crate) async fn run(
         w.cancel();
     }
     tracing::debug!(instance = %key, prober = %cfg.id, "no longer probing");
+}
+
+/// How many servers share one poll phase.
+const PER_PHASE: usize = 64;
+
+/// Poll phases: set from the number of owned servers by the prober.
+static PHASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// Spreads polls over `ceil(owned / 64)` phases of the interval.
+pub(crate) fn set_owned(owned: usize) {
+    PHASES.store(
+        owned.div_ceil(PER_PHASE).max(1),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// The start of the process-wide time grid polls and heartbeats align on.
+pub(crate) fn epoch() -> tokio::time::Instant {
+    static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(tokio::time::Instant::now)
+}
+
+/// The next point of the grid of `interval` after now.
+pub(crate) fn aligned(interval: std::time::Duration) -> tokio::time::Instant {
+    let step = interval.as_nanos().max(1);
+    let epoch = epoch();
+    let elapsed = tokio::time::Instant::now().duration_since(epoch).as_nanos();
+    let at = (elapsed / step + 1) * step;
+    epoch + std::time::Duration::from_nanos(u64::try_from(at).unwrap_or(u64::MAX))
+}
+
+/// The next poll time of `key`. Polls are aligned on a process-wide grid
+/// of `interval`, so the probes of up to 64 servers fire in one timer tick
+/// and share one wake-up (which, on a virtual machine, costs more CPU than
+/// a probe itself at low poll rates); larger fleets are spread over phases
+/// of the interval, by key, so they do not all fire at once.
+pub(crate) fn next_slot(interval: std::time::Duration, key: &InstanceKey) -> tokio::time::Instant {
+    let phases = PHASES.load(std::sync::atomic::Ordering::Relaxed).max(1) as u128;
+    let step = interval.as_nanos().max(1);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let offset = (u128::from(h) % phases) * step / phases;
+    let epoch = epoch();
+    let elapsed = tokio::time::Instant::now().duration_since(epoch).as_nanos();
+    let slots = (elapsed + step - offset) / step;
+    let at = slots * step + offset;
+    let at = if at <= elapsed { at + step } else { at };
+    epoch + std::time::Duration::from_nanos(u64::try_from(at).unwrap_or(u64::MAX))
 }
 
 /// How long the watch query waits on the server.
