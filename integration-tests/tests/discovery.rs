@@ -285,3 +285,44 @@ async fn identities_come_from_report_host_while_probing_the_discovered_address()
     assert_eq!(inst["IsLastCheckValid"], true);
     orc.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn hostname_resolve_method_ip_names_instances_by_address() {
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = integration_tests::test_config(&dir.path().join("o.sqlite3"), 0.5);
+    config["HostnameResolveMethod"] = "ip".into();
+    let orc = Orc::start_with(config, orchestrator::roles::Roles::ALL, None, Some(dir))
+        .await
+        .unwrap();
+    let port = sb.instance("m").unwrap().port();
+    let (code, out, err) = orc
+        .client(&["-c", "discover", "-i", &format!("localhost:{port}")])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!("127.0.0.1:{port}"),
+        "known by its address"
+    );
+    eventually(Duration::from_secs(3), || async {
+        let (_, out, _) = orc
+            .client(&["-c", "which-cluster-instances", "-i", &sb.key("m").unwrap()])
+            .await;
+        (out.lines().count() == 3).then_some(())
+    })
+    .await
+    .expect("one cluster of three, keyed by address");
+    let (_, all) = orc.get("all-instances").await.unwrap();
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["Key"]["Hostname"] == "127.0.0.1"),
+        "{all}"
+    );
+    orc.stop().await.unwrap();
+}

@@ -108,10 +108,18 @@ pub struct Config {
     /// `DiscoveryIgnoreMasterHostnameFilters`.
     #[serde(rename = "DiscoveryIgnoreMasterHostnameFilters")]
     pub discovery_ignore_master_hostname_filters: Vec<String>,
-    /// `HostnameResolveMethod`: `default`/`none` (no-op); `cname` and `ip`
-    /// are accepted and reported as not supported yet.
+    /// `HostnameResolveMethod`: `default`/`none` (no-op), `cname` (the
+    /// canonical name) or `ip` (the address), applied to every host name
+    /// discovered (seeds, `discover`, `Master_Host`, replica hosts).
     #[serde(rename = "HostnameResolveMethod")]
     pub hostname_resolve_method: String,
+    /// `ExpiryHostnameResolvesMinutes`: how long a resolution is cached.
+    #[serde(rename = "ExpiryHostnameResolvesMinutes")]
+    pub expiry_hostname_resolves_minutes: f64,
+    /// `RejectHostnameResolvePattern`: resolutions matching it are ignored
+    /// (the name is kept).
+    #[serde(rename = "RejectHostnameResolvePattern")]
+    pub reject_hostname_resolve_pattern: String,
     /// `MySQLHostnameResolveMethod`: `@@hostname`, `@@report_host` or `none`
     /// (the default here: instances are known by the address they are
     /// probed at). With the others, an instance's identity is what it
@@ -367,6 +375,8 @@ impl Default for Config {
             discovery_ignore_replica_hostname_filters: Vec::new(),
             discovery_ignore_master_hostname_filters: Vec::new(),
             hostname_resolve_method: "default".into(),
+            expiry_hostname_resolves_minutes: 60.0,
+            reject_hostname_resolve_pattern: String::new(),
             mysql_hostname_resolve_method: "none".into(),
             replication_lag_query: String::new(),
             detect_data_center_query: String::new(),
@@ -506,8 +516,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "DiscoveryCollectionRetentionSeconds",
     "UnseenInstanceForgetHours",
     "SnapshotTopologiesIntervalHours",
-    "ExpiryHostnameResolvesMinutes",
-    "RejectHostnameResolvePattern",
     "ProblemIgnoreHostnameFilters",
     "VerifyReplicationFilters",
     "AuditLogFile",
@@ -620,17 +628,6 @@ impl Config {
         }
         let implemented = implemented_keys();
         let mut known = Map::new();
-        let config_probe: Config = {
-            let resolve: Map<String, Value> = object
-                .iter()
-                .filter(|(k, _)| {
-                    k.as_str() == "MySQLHostnameResolveMethod"
-                        || k.as_str() == "HostnameResolveMethod"
-                })
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            serde_json::from_value(Value::Object(resolve)).unwrap_or_default()
-        };
         for (key, value) in object {
             if implemented.contains(&key) {
                 let single: Map<String, Value> =
@@ -643,22 +640,6 @@ impl Config {
                 report.not_implemented_keys.push(key);
             } else {
                 report.unknown_keys.push(key);
-            }
-        }
-        for (key, value, fine) in [
-            (
-                "MySQLHostnameResolveMethod",
-                &config_probe.mysql_hostname_resolve_method,
-                &["none", ""][..],
-            ),
-            (
-                "HostnameResolveMethod",
-                &config_probe.hostname_resolve_method,
-                &["default", "none", ""][..],
-            ),
-        ] {
-            if !fine.contains(&value.as_str()) {
-                report.not_implemented_keys.push(format!("{key}={value}"));
             }
         }
         report.unknown_keys.sort();
@@ -774,6 +755,10 @@ impl Config {
         parse_listen_address(&self.grpc_listen_address)
             .map_err(|e| format!("GrpcListenAddress: {e}"))?;
         for (name, pattern) in [
+            (
+                "RejectHostnameResolvePattern",
+                &self.reject_hostname_resolve_pattern,
+            ),
             ("DataCenterPattern", &self.data_center_pattern),
             ("RegionPattern", &self.region_pattern),
             (

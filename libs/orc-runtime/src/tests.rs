@@ -46,10 +46,7 @@ fn unknown_and_unimplemented_keys_are_reported_not_dropped() {
     );
     let (_, report) = Config::load(Some(f.path()), &[]).unwrap();
     assert_eq!(report.unknown_keys, vec!["InstancePolSeconds"]);
-    assert_eq!(
-        report.not_implemented_keys,
-        vec!["Debug", "HostnameResolveMethod=cname", "RaftEnabled"]
-    );
+    assert_eq!(report.not_implemented_keys, vec!["Debug", "RaftEnabled"]);
     let warnings = report.warnings();
     assert!(warnings[0].contains("InstancePolSeconds") && warnings[0].contains("unknown"));
 }

@@ -48,6 +48,8 @@ pub struct AnalyzerConfig {
     pub policy: orc_analysis::AnalysisPolicy,
     /// `FailureDetectionPeriodBlockMinutes`.
     pub detection_period: Duration,
+    /// `HostnameResolveMethod` applied to seeds and discovered keys.
+    pub resolver: Arc<orc_runtime::resolve::Resolver>,
 }
 
 impl AnalyzerConfig {
@@ -73,6 +75,7 @@ impl AnalyzerConfig {
             detection_period: Duration::from_secs_f64(
                 c.failure_detection_period_block_minutes.max(0.0) * 60.0,
             ),
+            resolver: Arc::new(orc_runtime::resolve::Resolver::from_config(c)),
         }
     }
 }
@@ -113,7 +116,8 @@ pub async fn run(
     let stored = store.instances().all().await?;
     let mut view = View::from_stored(stored, cfg.resolve_method);
     for seed in &cfg.seeds {
-        view.add(seed, wall_clock());
+        let seed = cfg.resolver.key(seed).await;
+        view.add(&seed, wall_clock());
     }
     let mut snapshots = bus.subscribe(subjects::SNAPSHOT).await?;
     let mut discover = bus
@@ -429,7 +433,7 @@ async fn handle_discover(ctx: &Ctx, msg: Message) {
         .and_then(|r| r.key)
         .map(|k| InstanceKey::try_from(&k));
     let key = match key {
-        Some(Ok(k)) => k,
+        Some(Ok(k)) => ctx.cfg.resolver.key(&k).await,
         Some(Err(e)) => return reply_discover(&*ctx.bus, &msg, e.to_string(), None).await,
         None => {
             return reply_discover(

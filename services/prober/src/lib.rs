@@ -53,6 +53,8 @@ pub struct ProberConfig {
     pub probe: ProbeSettings,
     /// How many probers probe each instance (vantage points).
     pub probers_per_instance: usize,
+    /// `HostnameResolveMethod` applied to the hosts a server names.
+    pub resolver: Arc<orc_runtime::resolve::Resolver>,
 }
 
 impl ProberConfig {
@@ -79,6 +81,7 @@ impl ProberConfig {
             connect_timeout: Duration::from_secs_f64(c.mysql_connect_timeout_seconds),
             read_timeout: Duration::from_secs_f64(c.mysql_discovery_read_timeout_seconds),
             probe: ProbeSettings::from_config(c),
+            resolver: Arc::new(orc_runtime::resolve::Resolver::from_config(c)),
         }
     }
 

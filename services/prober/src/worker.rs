@@ -188,11 +188,16 @@ fn compact(
 async fn probe_once(cfg: &ProberConfig, probe: &mut InstanceProbe) -> InstanceSnapshot {
     let started_at = wall_clock();
     let result = probe.probe(&cfg.probe).await;
-    let (outcome, data) = match result {
+    let (outcome, mut data) = match result {
         ProbeResult::Ok(d) => (ProbeOutcome::Ok, Some(d)),
         ProbeResult::Partial(d, e) => (ProbeOutcome::Partial(e), Some(d)),
         ProbeResult::Failed(e) => (ProbeOutcome::Failed(e), None),
     };
+    if let Some(d) = data.as_mut()
+        && cfg.resolver.is_active()
+    {
+        resolve_names(&cfg.resolver, d).await;
+    }
     InstanceSnapshot {
         key: probe.key().clone(),
         vantage: cfg.vantage.clone(),
@@ -201,6 +206,21 @@ async fn probe_once(cfg: &ProberConfig, probe: &mut InstanceProbe) -> InstanceSn
         outcome,
         data,
     }
+}
+
+/// Applies `HostnameResolveMethod` to the hosts a server names: its
+/// sources and its replicas.
+async fn resolve_names(r: &orc_runtime::resolve::Resolver, d: &mut orc_model::InstanceData) {
+    for channel in d.replication.iter_mut().chain(d.extra_channels.iter_mut()) {
+        channel.master_host = r.hostname(&channel.master_host).await;
+    }
+    let mut replicas = Vec::with_capacity(d.replicas.len());
+    for k in &d.replicas {
+        replicas.push(r.key(k).await);
+    }
+    replicas.sort();
+    replicas.dedup();
+    d.replicas = replicas;
 }
 
 async fn publish(bus: &dyn Bus, snap: &InstanceSnapshot) {
