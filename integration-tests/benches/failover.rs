@@ -13,26 +13,21 @@
 
 use std::time::{Duration, Instant};
 
-use integration_tests::{Orc, eventually, settled_master, summarize, test_config};
+use integration_tests::{Orc, orc_on, settled_master, summarize};
 use orc_testkit::{Sandbox, SandboxBuilder};
 
 async fn start(sb: &Sandbox) -> anyhow::Result<Orc> {
-    let dir = tempfile::tempdir()?;
-    let mut config = test_config(&dir.path().join("o.sqlite3"), 1.0);
-    config["RecoverMasterClusterFilters"] = serde_json::json!(["*"]);
-    config["ReplicationUser"] = "repl".into();
-    config["ReplicationPassword"] = "repl".into();
-    let orc = Orc::start_with(config, orchestrator::roles::Roles::ALL, None, Some(dir)).await?;
-    let (code, _, err) = orc.client(&["-c", "discover", "-i", &sb.key("m")?]).await;
-    anyhow::ensure!(code == 0, "discover: {err}");
-    let n = sb.instances().len();
-    eventually(Duration::from_secs(10), || async {
-        let (_, all) = orc.get("all-instances").await.ok()?;
-        let all = all.as_array()?.clone();
-        (all.len() == n && all.iter().all(|i| i["IsLastCheckValid"] == true)).then_some(())
-    })
-    .await
-    .ok_or_else(|| anyhow::anyhow!("topology never healthy"))?;
+    let orc = orc_on(
+        sb,
+        &sb.key("m")?,
+        serde_json::json!({
+            "InstancePollSeconds": 1.0,
+            "RecoverMasterClusterFilters": ["*"],
+            "ReplicationUser": "repl",
+            "ReplicationPassword": "repl",
+        }),
+    )
+    .await?;
     // Let the watch connections settle.
     tokio::time::sleep(Duration::from_millis(300)).await;
     Ok(orc)

@@ -279,6 +279,18 @@ impl Operator {
         self.exec(&sql).await
     }
 
+    /// The server's own binary log position (`None` without binary logs).
+    pub async fn binlog_coordinates(&mut self) -> Result<Option<(String, u64)>, Error> {
+        let sql = self.dialect.binlog_status();
+        let rows = self.session.query(sql).await?;
+        Ok(rows.first().and_then(|r| {
+            Some((
+                r.get("File")?.to_string(),
+                r.get("Position")?.parse::<u64>().ok()?,
+            ))
+        }))
+    }
+
     /// The server's own GTID position (empty when it has none).
     pub async fn own_gtid_position(&mut self) -> Result<String, Error> {
         let sql = own_gtid_position(self.dialect);

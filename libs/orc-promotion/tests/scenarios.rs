@@ -303,30 +303,8 @@ fn run(path: &std::path::Path) {
 #[test]
 fn every_scenario_file_passes() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty());
-    let mut failures = Vec::new();
-    for f in &files {
-        if let Err(e) = std::panic::catch_unwind(|| run(f)) {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failures.push(msg);
-        }
+    match orc_testkit::scenarios::run_all(&dir, run) {
+        Ok(n) => eprintln!("{n} scenarios passed"),
+        Err(e) => panic!("{e}"),
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} scenarios failed:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
-    eprintln!("{} scenarios passed", files.len());
 }

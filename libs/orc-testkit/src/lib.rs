@@ -25,6 +25,7 @@ mod nats;
 mod ports;
 mod process;
 mod sandbox;
+pub mod scenarios;
 mod spec;
 mod template;
 

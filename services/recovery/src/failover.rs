@@ -276,16 +276,11 @@ pub async fn execute(
     if !decision.gtid {
         let op = cand.op(cfg).await?;
         op.stop_replica().await.map_err(|e| e.to_string())?;
-        let sql = op.dialect().binlog_status();
-        let rows = op.rows(sql).await.map_err(|e| e.to_string())?;
-        let row = rows
-            .first()
+        let (file, pos) = op
+            .binlog_coordinates()
+            .await
+            .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{promoted_key} has no binary log position"))?;
-        let file = row.get("File").unwrap_or_default().to_string();
-        let pos = row
-            .get("Position")
-            .and_then(|p| p.parse::<u64>().ok())
-            .unwrap_or(0);
         steps.step(format!("{promoted_key} stopped at {file}:{pos}"));
         file_position = Some((file, pos));
     }
@@ -300,20 +295,12 @@ pub async fn execute(
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        let sql = op.dialect().binlog_status();
         let coords = op
-            .rows(sql)
+            .binlog_coordinates()
             .await
             .ok()
-            .and_then(|rows| {
-                rows.first().map(|r| {
-                    format!(
-                        "{}:{}",
-                        r.get("File").unwrap_or_default(),
-                        r.get("Position").unwrap_or_default()
-                    )
-                })
-            })
+            .flatten()
+            .map(|(f, p)| format!("{f}:{p}"))
             .unwrap_or_default();
         Ok::<String, String>(coords)
     };

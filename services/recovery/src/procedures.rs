@@ -326,6 +326,13 @@ async fn operator_detection(
     let _ = hooks::run(&ctx.cfg, HookStage::OnFailureDetection, hook, Some(journal)).await;
 }
 
+/// Ends a recovery: journal flushed, event published.
+async fn close(ctx: &Ctx, journal: Journal, successful: bool, plan: String) -> Ended {
+    let record = journal.finish(successful).await;
+    publish_event(ctx, &record, "finished").await;
+    Ended::Recorded(Box::new(record), plan)
+}
+
 async fn finish_unsuccessful(
     ctx: &Ctx,
     mut journal: Journal,
@@ -345,9 +352,7 @@ async fn finish_unsuccessful(
         )
         .await;
     }
-    let record = journal.finish(false).await;
-    publish_event(ctx, &record, "finished").await;
-    Ended::Recorded(Box::new(record), plan)
+    close(ctx, journal, false, plan).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -392,9 +397,7 @@ async fn master_failover(
     if !lite && let Err(e) = hooks::run(cfg, HookStage::PreFailover, &hook, Some(&journal)).await {
         let mut journal = journal;
         journal.error(format!("recovery aborted by PreFailoverProcesses: {e}"));
-        let record = journal.finish(false).await;
-        publish_event(ctx, &record, "finished").await;
-        return Ended::Recorded(Box::new(record), String::new());
+        return close(ctx, journal, false, String::new()).await;
     }
 
     let failed_state = brief.state(&analysis.key);
@@ -586,9 +589,7 @@ async fn master_failover(
         let _ = hooks::run(cfg, HookStage::PostMasterFailover, &hook, Some(&journal)).await;
         let _ = hooks::run(cfg, HookStage::PostFailover, &hook, Some(&journal)).await;
     }
-    let record = journal.finish(true).await;
-    publish_event(ctx, &record, "finished").await;
-    Ended::Recorded(Box::new(record), plan)
+    close(ctx, journal, true, plan).await
 }
 
 fn plan_json(
@@ -792,13 +793,11 @@ async fn graceful_takeover(
         journal.error(format!(
             "takeover aborted by PreGracefulTakeoverProcesses: {e}"
         ));
-        let record = journal.finish(false).await;
-        return Ended::Recorded(Box::new(record), String::new());
+        return close(ctx, journal, false, String::new()).await;
     }
     if let Err(e) = lease.fence() {
         journal.error(e.to_string());
-        let record = journal.finish(false).await;
-        return Ended::Recorded(Box::new(record), String::new());
+        return close(ctx, journal, false, String::new()).await;
     }
     let abort = |journal: Journal, sw: Switch, why: String| async move {
         let mut sw = sw;
@@ -809,9 +808,7 @@ async fn graceful_takeover(
         } else {
             journal.step(format!("{} writable again", sw.master.key));
         }
-        let record = journal.finish(false).await;
-        publish_event(ctx, &record, "finished").await;
-        Ended::Recorded(Box::new(record), String::new())
+        close(ctx, journal, false, String::new()).await
     };
     if let Err(e) = sw.quiesce(cfg, &steps).await {
         return abort(journal, sw, format!("replicas did not catch up: {e}")).await;
@@ -877,9 +874,7 @@ async fn graceful_takeover(
         r.acknowledged_by = "orchestrator-rs".into();
         r.acknowledged_comment = "planned takeover".into();
     });
-    let record = journal.finish(true).await;
-    publish_event(ctx, &record, "finished").await;
-    Ended::Recorded(Box::new(record), String::new())
+    close(ctx, journal, true, String::new()).await
 }
 
 async fn intermediate_failover(
@@ -928,8 +923,7 @@ async fn intermediate_failover(
     }
     if !lite && let Err(e) = hooks::run(cfg, HookStage::PreFailover, &hook, Some(&journal)).await {
         journal.error(format!("recovery aborted by PreFailoverProcesses: {e}"));
-        let record = journal.finish(false).await;
-        return Ended::Recorded(Box::new(record), String::new());
+        return close(ctx, journal, false, String::new()).await;
     }
     let server = |k: &InstanceKey| match brief.state(k) {
         Some(s) => Server::of_state(cfg, s),
@@ -1076,9 +1070,7 @@ async fn intermediate_failover(
         .await;
         let _ = hooks::run(cfg, HookStage::PostFailover, &hook, Some(&journal)).await;
     }
-    let record = journal.finish(true).await;
-    publish_event(ctx, &record, "finished").await;
-    Ended::Recorded(Box::new(record), String::new())
+    close(ctx, journal, true, String::new()).await
 }
 
 async fn make_writable(
@@ -1124,7 +1116,5 @@ async fn make_writable(
             false
         }
     };
-    let record = journal.finish(ok).await;
-    publish_event(ctx, &record, "finished").await;
-    Ended::Recorded(Box::new(record), String::new())
+    close(ctx, journal, ok, String::new()).await
 }

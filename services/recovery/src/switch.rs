@@ -208,20 +208,12 @@ impl Switch {
         op.set_read_only(false, cfg.use_super_read_only)
             .await
             .map_err(|e| e.to_string())?;
-        let sql = op.dialect().binlog_status();
         Ok(op
-            .rows(sql)
+            .binlog_coordinates()
             .await
             .ok()
-            .and_then(|rows| {
-                rows.first().map(|r| {
-                    format!(
-                        "{}:{}",
-                        r.get("File").unwrap_or_default(),
-                        r.get("Position").unwrap_or_default()
-                    )
-                })
-            })
+            .flatten()
+            .map(|(f, p)| format!("{f}:{p}"))
             .unwrap_or_default())
     }
 
