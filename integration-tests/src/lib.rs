@@ -154,6 +154,27 @@ impl Orc {
         Ok((resp.status, serde_json::from_slice(&resp.body)?))
     }
 
+    /// `audit-recovery`: every recovery, newest first.
+    pub async fn recoveries(&self) -> Vec<Value> {
+        match self.get("audit-recovery").await {
+            Ok((_, Value::Array(list))) => list,
+            _ => Vec::new(),
+        }
+    }
+
+    /// The recoveries once at least one has ended (within 5 s), else what
+    /// there is.
+    pub async fn ended_recoveries(&self) -> Vec<Value> {
+        eventually(Duration::from_secs(5), || async {
+            let list = self.recoveries().await;
+            list.iter()
+                .any(|r| r["RecoveryEndTimestamp"] != "")
+                .then_some(list)
+        })
+        .await
+        .unwrap_or_default()
+    }
+
     /// Stops every role and waits for them.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();

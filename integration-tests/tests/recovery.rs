@@ -136,11 +136,6 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
     orc.stop().await.unwrap();
 }
 
-async fn audit(orc: &integration_tests::Orc) -> Vec<serde_json::Value> {
-    let (_, body) = orc.get("audit-recovery").await.unwrap();
-    body.as_array().cloned().unwrap_or_default()
-}
-
 #[tokio::test]
 async fn two_recovery_services_fail_over_once() {
     let nats = orc_testkit::NatsServer::start().await.unwrap();
@@ -190,7 +185,7 @@ async fn two_recovery_services_fail_over_once() {
     .expect("recovered");
     // Give the other service every chance to act a second time.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let list = audit(&orc).await;
+    let list = orc.recoveries().await;
     assert_eq!(list.len(), 1, "exactly one recovery: {list:#?}");
     assert_eq!(
         list[0]["SuccessorKey"]["Port"],
@@ -236,13 +231,13 @@ async fn a_second_failure_in_the_block_period_waits_for_an_acknowledgement() {
     .await;
     let Some(blocked) = blocked else {
         let (_, a) = orc.get("replication-analysis").await.unwrap();
-        let list = audit(&orc).await;
+        let list = orc.recoveries().await;
         panic!("the second recovery is not blocked: analysis {a:#}\naudit {list:#?}");
     };
     assert_eq!(blocked[0]["Analysis"], "DeadMaster", "{blocked:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        audit(&orc).await.len(),
+        orc.recoveries().await.len(),
         1,
         "no second recovery while blocked"
     );
@@ -255,7 +250,7 @@ async fn a_second_failure_in_the_block_period_waits_for_an_acknowledgement() {
         .await
         .expect("recovered after the acknowledgement");
     live.retain(|n| *n != second);
-    assert_eq!(audit(&orc).await.len(), 2);
+    assert_eq!(orc.recoveries().await.len(), 2);
     seen_as_master(&orc, sb.instance(&second).unwrap().port(), 1).await;
 
     // A third failure is blocked again, but an operator's recover works.
@@ -274,7 +269,7 @@ async fn a_second_failure_in_the_block_period_waits_for_an_acknowledgement() {
     if eventually_blocked.is_none() {
         let (_, b) = orc.get("blocked-recoveries").await.unwrap();
         let (_, a) = orc.get("replication-analysis").await.unwrap();
-        let list = audit(&orc).await;
+        let list = orc.recoveries().await;
         panic!("the third recovery is not blocked: blocked {b:#}\nanalysis {a:#}\naudit {list:#?}");
     }
     let (status, body) = orc
@@ -401,7 +396,7 @@ async fn a_failing_pre_failover_hook_aborts_and_a_slow_one_times_out() {
     let orc = orc_on(&sb, &master, config).await.unwrap();
     sb.kill("m").unwrap();
     let record = eventually(Duration::from_secs(15), || async {
-        audit(&orc)
+        orc.recoveries()
             .await
             .into_iter()
             .find(|r| r["RecoveryEndTimestamp"] != "")
@@ -489,7 +484,7 @@ async fn graceful_takeover_leaves_the_old_master_replicating() {
     .await
     .expect("the old master receives the new master's writes");
     // A planned takeover does not block automated recovery afterwards.
-    let list = audit(&orc).await;
+    let list = orc.recoveries().await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["Acknowledged"], true);
     orc.stop().await.unwrap();

@@ -5,14 +5,9 @@
 
 use std::time::Duration;
 
-use integration_tests::{Orc, eventually, orc_on, read_only, settled_master, source_of};
+use integration_tests::{eventually, orc_on, read_only, settled_master, source_of};
 use orc_testkit::{Sandbox, SandboxBuilder};
 use serde_json::json;
-
-async fn audit(orc: &Orc) -> Vec<serde_json::Value> {
-    let (_, body) = orc.get("audit-recovery").await.unwrap();
-    body.as_array().cloned().unwrap_or_default()
-}
 
 fn port(sb: &Sandbox, name: &str) -> u16 {
     sb.instance(name).unwrap().port()
@@ -49,14 +44,7 @@ async fn a_dead_intermediate_master_hands_its_replicas_to_its_master() {
     })
     .await
     .expect("the intermediate master's replicas replicate from the master");
-    let list = eventually(Duration::from_secs(5), || async {
-        let l = audit(&orc).await;
-        l.iter()
-            .any(|r| r["RecoveryEndTimestamp"] != "")
-            .then_some(l)
-    })
-    .await
-    .unwrap();
+    let list = orc.ended_recoveries().await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["Type"], "IntermediateMasterRecovery");
     assert_eq!(list[0]["IsSuccessful"], true);
@@ -85,14 +73,7 @@ async fn a_dead_co_master_is_replaced_by_the_other_one() {
         .await
         .expect("a new master with the replica under it");
     assert_eq!(promoted, "b", "the other co-master is promoted");
-    let list = eventually(Duration::from_secs(5), || async {
-        let l = audit(&orc).await;
-        l.iter()
-            .any(|r| r["RecoveryEndTimestamp"] != "")
-            .then_some(l)
-    })
-    .await
-    .unwrap();
+    let list = orc.ended_recoveries().await;
     assert_eq!(list[0]["Type"], "CoMasterRecovery");
     assert_eq!(list[0]["AnalysisEntry"]["Analysis"], "DeadCoMaster");
     orc.stop().await.unwrap();
@@ -225,7 +206,7 @@ async fn a_downtimed_master_is_left_alone_until_an_operator_acts() {
     assert_eq!(entry["IsDowntimed"], true);
     assert_eq!(entry["SkippableDueToDowntime"], true);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(audit(&orc).await.is_empty(), "no automated recovery");
+    assert!(orc.recoveries().await.is_empty(), "no automated recovery");
     for r in ["r1", "r2"] {
         assert_eq!(source_of(&sb, r).await.map(|s| s.0), Some(m));
     }
@@ -290,7 +271,7 @@ async fn a_preferred_replica_behind_takes_over_once_it_caught_up() {
         (settled_master(&sb, &everyone).await.as_deref() == Some("r3")).then_some(())
     })
     .await;
-    let list = audit(&orc).await;
+    let list = orc.recoveries().await;
     assert!(last.is_some(), "r3 ends as the master: {list:#?}");
     let rows = sb.sql("r3", "SELECT COUNT(*) FROM app.t").await.unwrap();
     assert_eq!(rows[0].at(0), Some("3"), "nothing lost on the way");
@@ -333,7 +314,10 @@ async fn recoveries_disabled_globally_wait_and_grpc_drives_the_rest() {
 
     sb.kill("m").unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(audit(&orc).await.is_empty(), "no recovery while disabled");
+    assert!(
+        orc.recoveries().await.is_empty(),
+        "no recovery while disabled"
+    );
     let m = port(&sb, "m");
     assert_eq!(source_of(&sb, "r1").await.map(|s| s.0), Some(m));
 
@@ -356,7 +340,7 @@ async fn recoveries_disabled_globally_wait_and_grpc_drives_the_rest() {
         source_of(&sb, "r1").await.map(|s| s.0),
         Some(m),
         "{:#?}",
-        audit(&orc).await
+        orc.recoveries().await
     );
 
     // Enabling again lets the waiting recovery run.
