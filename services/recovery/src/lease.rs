@@ -139,3 +139,55 @@ pub fn spec(ttl: Duration) -> LeaseSpec {
         ttl,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use orc_bus::LocalBus;
+
+    #[tokio::test]
+    async fn a_renewed_lease_stays_fenced_in_and_a_lost_one_fences_out() {
+        let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
+        let spec = spec(Duration::from_millis(600));
+        let lease = bus.lease_acquire(&spec, "c1", "a").await.unwrap().unwrap();
+        let token = lease.revision;
+        let keeper = LeaseKeeper::start(bus.clone(), spec, lease.clone());
+        assert_eq!(keeper.token(), token);
+        // Renewed every 200 ms: still ours after several TTLs.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        keeper.fence().unwrap();
+        assert!(
+            bus.lease_acquire(&spec, "c1", "b").await.unwrap().is_none(),
+            "nobody else gets it while it is renewed"
+        );
+        keeper.release(&*bus).await;
+        assert!(bus.lease_acquire(&spec, "c1", "b").await.unwrap().is_some());
+
+        // Taken away (expired and re-acquired by another holder): the next
+        // renewal fails and every later step is refused.
+        let lease = bus.lease_acquire(&spec, "c2", "a").await.unwrap().unwrap();
+        let keeper = LeaseKeeper::start(bus.clone(), spec, lease.clone());
+        bus.lease_release(&spec, &lease).await.unwrap();
+        let other = bus.lease_acquire(&spec, "c2", "b").await.unwrap();
+        assert!(other.is_some());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let lost = keeper.fence().unwrap_err();
+        assert!(lost.to_string().contains("c2"), "{lost}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_not_renewed_for_a_ttl_fences_out_even_without_an_answer() {
+        // A bus that never answers renewals (cut off): simulated by a
+        // paused clock advanced past the TTL before any renewal completes.
+        let bus: Arc<dyn Bus> = Arc::new(LocalBus::new());
+        let spec = spec(Duration::from_millis(600));
+        let lease = bus.lease_acquire(&spec, "c3", "a").await.unwrap().unwrap();
+        let keeper = LeaseKeeper::start(bus.clone(), spec, lease);
+        keeper.fence().unwrap();
+        // Stop renewing, then let a TTL pass.
+        keeper.stop.cancel();
+        tokio::time::advance(Duration::from_millis(600)).await;
+        assert!(keeper.fence().is_err());
+    }
+}
