@@ -42,7 +42,24 @@ impl MetadataRepo<'_> {
 
     /// One instance's metadata (default when none).
     pub async fn get(&self, key: &InstanceKey) -> Result<InstanceMetadata, Error> {
-        Ok(self.all().await?.remove(key).unwrap_or_default())
+        match self.raw(key).await? {
+            Some(j) => parse(key, &j),
+            None => Ok(InstanceMetadata::default()),
+        }
+    }
+
+    async fn raw(&self, key: &InstanceKey) -> Result<Option<String>, Error> {
+        let store = self.store;
+        let row: Option<(String,)> = crate::on_pool!(store, pool => store
+            .bounded(
+                "reading metadata",
+                sqlx::query_as("SELECT metadata_json FROM instance_metadata WHERE hostname = ? AND port = ?")
+                    .bind(key.hostname())
+                    .bind(i64::from(key.port()))
+                    .fetch_optional(pool),
+            )
+            .await?);
+        Ok(row.map(|(j,)| j))
     }
 
     /// Replaces one instance's metadata.
@@ -74,16 +91,109 @@ impl MetadataRepo<'_> {
             .await)
     }
 
-    /// Reads, changes and writes one instance's metadata.
+    /// Reads, changes and writes one instance's metadata, atomically: the
+    /// write only lands if nobody changed the row since it was read (else
+    /// `change` runs again on the fresh row), so concurrent operators (two
+    /// `begin-maintenance`, say) cannot both win.
     pub async fn update(
         &self,
         key: &InstanceKey,
         now: Timestamp,
-        change: impl FnOnce(&mut InstanceMetadata),
+        mut change: impl FnMut(&mut InstanceMetadata),
     ) -> Result<InstanceMetadata, Error> {
-        let mut m = self.get(key).await?;
-        change(&mut m);
-        self.put(key, &m, now).await?;
-        Ok(m)
+        for _ in 0..50 {
+            let old = self.raw(key).await?;
+            let mut m = match &old {
+                Some(j) => parse(key, j)?,
+                None => InstanceMetadata::default(),
+            };
+            change(&mut m);
+            let body = serde_json::to_string(&m).map_err(|e| Error::Corrupt {
+                key: key.to_string(),
+                reason: e.to_string(),
+            })?;
+            if self.swap(key, old.as_deref(), &body, now).await? {
+                return Ok(m);
+            }
+        }
+        Err(Error::Query {
+            operation: format!("updating metadata of {key}"),
+            reason: "too many concurrent changes".into(),
+        })
     }
+
+    /// Writes `body` if the row still holds `old` (or, for `None`, does not exist).
+    async fn swap(
+        &self,
+        key: &InstanceKey,
+        old: Option<&str>,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        let store = self.store;
+        let host = key.hostname();
+        let port = i64::from(key.port());
+        let done = match (&store.pool, old) {
+            (crate::Pool::Sqlite(pool), None) => store
+                .bounded(
+                    "writing metadata",
+                    sqlx::query("INSERT OR IGNORE INTO instance_metadata (hostname, port, metadata_json, updated_at_ms) VALUES (?, ?, ?, ?)")
+                        .bind(host)
+                        .bind(port)
+                        .bind(body)
+                        .bind(now.as_millis())
+                        .execute(pool),
+                )
+                .await?
+                .rows_affected(),
+            (crate::Pool::Mysql(pool), None) => store
+                .bounded(
+                    "writing metadata",
+                    sqlx::query("INSERT IGNORE INTO instance_metadata (hostname, port, metadata_json, updated_at_ms) VALUES (?, ?, ?, ?)")
+                        .bind(host)
+                        .bind(port)
+                        .bind(body)
+                        .bind(now.as_millis())
+                        .execute(pool),
+                )
+                .await?
+                .rows_affected(),
+            (crate::Pool::Sqlite(pool), Some(old)) => store
+                .bounded(
+                    "writing metadata",
+                    sqlx::query("UPDATE instance_metadata SET metadata_json = ?, updated_at_ms = ? WHERE hostname = ? AND port = ? AND metadata_json = ?")
+                        .bind(body)
+                        .bind(now.as_millis())
+                        .bind(host)
+                        .bind(port)
+                        .bind(old)
+                        .execute(pool),
+                )
+                .await?
+                .rows_affected(),
+            (crate::Pool::Mysql(pool), Some(old)) => store
+                .bounded(
+                    "writing metadata",
+                    // MySQL counts only changed rows: an unchanged body
+                    // matches with 0 affected, so compare the body too.
+                    sqlx::query("UPDATE instance_metadata SET metadata_json = ?, updated_at_ms = ? WHERE hostname = ? AND port = ? AND metadata_json = ?")
+                        .bind(body)
+                        .bind(now.as_millis())
+                        .bind(host)
+                        .bind(port)
+                        .bind(old)
+                        .execute(pool),
+                )
+                .await?
+                .rows_affected(),
+        };
+        Ok(done == 1 || (old == Some(body) && self.raw(key).await?.as_deref() == Some(body)))
+    }
+}
+
+fn parse(key: &InstanceKey, j: &str) -> Result<InstanceMetadata, Error> {
+    serde_json::from_str(j).map_err(|e| Error::Corrupt {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
 }

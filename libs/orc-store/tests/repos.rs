@@ -295,6 +295,32 @@ async fn detections_register_once_and_switches_persist(b: Backend) {
     assert_eq!(store.metadata().all().await.unwrap()[&key], m);
 }
 
+async fn concurrent_metadata_updates_all_land(b: Backend) {
+    let store = std::sync::Arc::new(Store::open(&b.config, TIMEOUT).await.unwrap());
+    let key = InstanceKey::new("127.0.0.1", 3306).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (store, key) = (store.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .metadata()
+                .update(&key, Timestamp(i), |m| {
+                    let n: u32 = m.tags.get("n").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    m.tags.insert("n".into(), (n + 1).to_string());
+                    m.tags.insert(format!("writer-{i}"), String::new());
+                })
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let m = store.metadata().get(&key).await.unwrap();
+    assert_eq!(m.tags["n"], "8", "no update lost: {m:?}");
+    assert_eq!(m.tags.len(), 9);
+}
+
 macro_rules! both {
     ($($case:ident),* $(,)?) => {
         mod on_sqlite { use super::*; $(#[tokio::test] async fn $case() { super::$case(sqlite().await).await; })* }
@@ -308,6 +334,7 @@ both!(
     migrations_apply_once_and_survive_reopening,
     recoveries_block_until_acknowledged,
     detections_register_once_and_switches_persist,
+    concurrent_metadata_updates_all_land,
 );
 
 #[tokio::test]

@@ -96,7 +96,7 @@ async fn write(
     gw: &Gateway,
     key: InstanceKey,
     now: Timestamp,
-    change: impl FnOnce(&mut InstanceMetadata),
+    change: impl FnMut(&mut InstanceMetadata),
 ) -> Result<MetadataChange, ApiError> {
     let metadata = gw.store.metadata().update(&key, now, change).await?;
     commands::metadata_changed(&*gw.bus, std::slice::from_ref(&key)).await;
@@ -123,8 +123,8 @@ pub(crate) async fn begin_downtime(
     let now = cat.now();
     write(gw, key, now, |m| {
         m.downtime = Some(Downtime {
-            owner,
-            reason,
+            owner: owner.clone(),
+            reason: reason.clone(),
             begins_at: now,
             ends_at: now.plus(duration),
         });
@@ -167,10 +167,11 @@ pub(crate) async fn begin_maintenance(
         if m.in_maintenance(now) {
             held = m.maintenance.clone();
         } else {
+            held = None;
             m.maintenance = Some(Maintenance {
                 id,
-                owner,
-                reason,
+                owner: owner.clone(),
+                reason: reason.clone(),
                 begins_at: now,
                 ends_at: now.plus(DEFAULT_DOWNTIME),
             });
