@@ -80,6 +80,7 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
     .expect("the recovery in the audit");
     assert_eq!(recoveries.len(), 1, "{recoveries:?}");
     let r = &recoveries[0];
+    assert!(r["Id"].as_i64().unwrap() > 0, "a row id: {r}");
     assert_eq!(r["AnalysisEntry"]["Analysis"], "DeadMaster");
     assert_eq!(
         r["AnalysisEntry"]["AnalyzedInstanceKey"]["Port"],
@@ -461,6 +462,7 @@ async fn graceful_takeover_leaves_the_old_master_replicating() {
         .unwrap();
     let took = started.elapsed();
     assert_eq!(status, 200, "{body}");
+    assert!(body["Details"]["Id"].as_i64().unwrap() > 0, "{body}");
     let successor = body["Details"]["SuccessorKey"]["Port"].as_u64().unwrap() as u16;
     let new_master = ["r1", "r2", "r3"]
         .into_iter()

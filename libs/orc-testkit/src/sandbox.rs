@@ -413,6 +413,29 @@ impl Sandbox {
         Ok(state)
     }
 
+    /// `kill -9` of one server of a persistent sandbox, named by node name
+    /// or `host:port`; returns it.
+    pub fn kill_persisted(dir: &Path, who: &str) -> Result<InstanceInfo, Error> {
+        let state = Self::load_state(dir)?;
+        let port = who
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok());
+        let inst = state
+            .instances
+            .into_iter()
+            .find(|i| i.name == who || Some(i.port) == port)
+            .ok_or_else(|| Error::Spec(format!("no server {who:?} in this sandbox")))?;
+        if !process::is_alive(inst.pid) {
+            return Err(Error::Spec(format!("{who} is not running")));
+        }
+        process::signal(inst.pid, nix::sys::signal::Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while process::is_alive(inst.pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(inst)
+    }
+
     /// Every process of this sandbox still alive (servers and guardian excluded).
     pub fn live_pids(&self) -> Vec<u32> {
         process::pids_mentioning(&format!("{}/", self.dir.display()))

@@ -92,6 +92,14 @@ enum SandboxAction {
         #[arg(long, env = "ORC_SANDBOX_DIR", default_value_os_t = sandbox::default_dir())]
         dir: PathBuf,
     },
+    /// kill -9 one server (node name such as `m`, or host:port), to try a failover.
+    Kill {
+        /// The server.
+        server: String,
+        /// Sandbox directory.
+        #[arg(long, env = "ORC_SANDBOX_DIR", default_value_os_t = sandbox::default_dir())]
+        dir: PathBuf,
+    },
     /// Show the sandbox's servers.
     Status {
         /// Sandbox directory.
@@ -179,6 +187,7 @@ async fn main() -> ExitCode {
             } => sandbox::up(&dir, replicas, chained).await,
             SandboxAction::Down { dir } => sandbox::down(&dir),
             SandboxAction::Status { dir } => sandbox::status(&dir),
+            SandboxAction::Kill { server, dir } => sandbox::kill(&dir, &server),
         }
         .map_err(|e| e.to_string()),
     };

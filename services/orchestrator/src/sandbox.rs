@@ -51,6 +51,13 @@ pub fn down(dir: &Path) -> Result<String, orc_testkit::Error> {
     ))
 }
 
+/// `kill -9` of one server (a node name such as `m`, or `host:port`), to
+/// try a failover.
+pub fn kill(dir: &Path, who: &str) -> Result<String, orc_testkit::Error> {
+    let inst = Sandbox::kill_persisted(dir, who)?;
+    Ok(format!("killed 127.0.0.1:{} ({})\n", inst.port, inst.name))
+}
+
 /// Describes the sandbox in `dir`.
 pub fn status(dir: &Path) -> Result<String, orc_testkit::Error> {
     Ok(describe(&Sandbox::load_state(dir)?, false))

@@ -75,6 +75,23 @@ fn sandbox_up_status_and_down_manage_a_persistent_topology() {
         4
     );
 
+    // One server killed, to try a failover; an unknown one is refused.
+    let kill = orchestrator(&["sandbox", "kill", "m", "--dir", dir_s]);
+    assert!(
+        kill.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kill.stderr)
+    );
+    assert!(String::from_utf8_lossy(&kill.stdout).contains("(m)"));
+    let after =
+        String::from_utf8_lossy(&orchestrator(&["sandbox", "status", "--dir", dir_s]).stdout)
+            .into_owned();
+    assert_eq!(after.matches("running").count(), 3, "{after}");
+    assert!(after.contains("(m, stopped)"), "{after}");
+    let unknown = orchestrator(&["sandbox", "kill", "nobody", "--dir", dir_s]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no server"));
+
     let down = orchestrator(&["sandbox", "down", "--dir", dir_s]);
     assert!(
         down.status.success(),

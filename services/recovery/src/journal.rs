@@ -15,7 +15,7 @@ enum Write {
     Insert(Box<RecoveryRecord>),
     Update(Box<RecoveryRecord>),
     Step(Timestamp, String),
-    Flush(oneshot::Sender<()>),
+    Flush(oneshot::Sender<i64>),
 }
 
 /// A recovery being written down.
@@ -44,13 +44,18 @@ impl Journal {
         let token = record.lease_revision;
         tokio::spawn(async move {
             let repo = store.recoveries();
+            // The row id is known once inserted; later writes carry it.
+            let mut id = 0;
             while let Some(w) = rx.recv().await {
                 let result = match w {
-                    Write::Insert(r) => repo.insert(&r).await.map(|_| ()),
-                    Write::Update(r) => repo.update(&r).await,
+                    Write::Insert(r) => repo.insert(&r).await.map(|stored| id = stored.id),
+                    Write::Update(mut r) => {
+                        r.id = id;
+                        repo.update(&r).await
+                    }
                     Write::Step(at, message) => repo.add_step(&uid, at, token, &message).await,
                     Write::Flush(done) => {
-                        let _ = done.send(());
+                        let _ = done.send(id);
                         Ok(())
                     }
                 };
@@ -107,7 +112,9 @@ impl Journal {
         });
         let (done, wait) = oneshot::channel();
         let _ = self.tx.send(Write::Flush(done));
-        let _ = wait.await;
+        if let Ok(id) = wait.await {
+            self.record.id = id;
+        }
         self.record
     }
 }
