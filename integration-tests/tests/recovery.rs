@@ -118,10 +118,24 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
     assert_eq!(old["IsDowntimed"], true, "{old}");
     assert_eq!(old["DowntimeReason"], "lost-in-recovery");
     sb.restart("m").await.unwrap();
+    eventually(Duration::from_secs(10), || async {
+        (read_only(&sb, "m").await?).then_some(())
+    })
+    .await
+    .expect("the old master came back writable and is fenced: read-only");
+    let uid = r["UID"].as_str().unwrap();
+    let (_, steps) = orc
+        .get(&format!("audit-recovery-steps/{uid}"))
+        .await
+        .unwrap();
+    assert!(
+        steps.to_string().contains("came back writable"),
+        "{steps:#}"
+    );
     sb.exec(
         "m",
         &format!(
-            "SET GLOBAL read_only = 1; CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, \
+            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, \
              MASTER_USER = 'repl', MASTER_PASSWORD = 'repl', MASTER_USE_GTID = current_pos; START SLAVE",
             sb.instance(&new_master).unwrap().port()
         ),

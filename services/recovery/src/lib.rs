@@ -13,12 +13,15 @@
 //!
 //! Several recovery services may run: each sees every finding; the cluster
 //! lease (JetStream KV, or in-process) lets one act, and the store tells the
-//! others the detection was already answered. Entry point: [`run`].
+//! others the detection was already answered. Old masters that come back
+//! writable while lost in recovery are made read-only (split-brain
+//! fencing). Entry point: [`run`].
 
 pub mod brief;
 mod commands;
 pub mod config;
 pub mod failover;
+mod fence;
 pub mod hooks;
 pub mod journal;
 pub mod lease;
@@ -383,6 +386,9 @@ pub async fn run(
         remember_blocked_for: cfg.block_period.max(Duration::from_secs(3600)),
     });
     let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut fence_tick = tokio::time::interval(fence::EVERY);
+    fence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let fencing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     tracing::info!(node = %cfg.node_id, "recovery service started");
     loop {
         let actions = tokio::select! {
@@ -405,6 +411,17 @@ pub async fn run(
             }
             Some(ev) = events.recv() => book.handle(ev, wall_clock()),
             _ = tick.tick() => book.handle(Event::Tick, wall_clock()),
+            _ = fence_tick.tick() => {
+                // One pass at a time, off the loop.
+                if !fencing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    let (ctx, fencing) = (ctx.clone(), fencing.clone());
+                    tracker.spawn(async move {
+                        fence::pass(&ctx).await;
+                        fencing.store(false, std::sync::atomic::Ordering::Release);
+                    });
+                }
+                Vec::new()
+            }
         };
         ctx.perform(actions);
     }
