@@ -282,8 +282,9 @@ impl Instance {
     }
 
     /// SIGSTOP: the process hangs with its sockets open.
+    /// Returns once every thread of the process is stopped.
     pub fn freeze(&self) {
-        process::signal(self.pid(), Signal::SIGSTOP);
+        process::stop_and_wait(self.pid());
     }
 
     /// SIGCONT.

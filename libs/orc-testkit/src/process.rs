@@ -30,6 +30,36 @@ pub fn is_alive(pid: u32) -> bool {
     }
 }
 
+/// The state letter of one `/proc/.../stat` file.
+fn state_of(stat_path: &Path) -> Option<char> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().next()?.chars().next()
+}
+
+/// Stops a process (SIGSTOP) and waits, up to two seconds, until every one of
+/// its threads is stopped: `kill` only queues the signal, and a thread that is
+/// running at that moment could still answer a query before it stops.
+pub fn stop_and_wait(pid: u32) {
+    signal(pid, Signal::SIGSTOP);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return;
+        };
+        let all_stopped = tasks.flatten().all(|task| {
+            matches!(
+                state_of(&task.path().join("stat")),
+                Some('T') | Some('t') | Some('Z') | Some('X') | None
+            )
+        });
+        if all_stopped {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// Whether the process's command line mentions `needle`.
 pub fn cmdline_contains(pid: u32, needle: &str) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
