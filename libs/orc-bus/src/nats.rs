@@ -13,21 +13,40 @@ pub struct NatsBus {
     client: async_nats::Client,
     jetstream: async_nats::jetstream::Context,
     streams: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<&'static str>>>,
+    /// Whether the server sends this connection its own messages.
+    echo: bool,
 }
 
 impl NatsBus {
     /// Connects to `url` (several comma-separated URLs are allowed), giving up
     /// after `timeout`. Once connected, the client reconnects by itself.
     pub async fn connect(url: &str, name: &str, timeout: Duration) -> Result<Self, Error> {
-        let connect = async_nats::ConnectOptions::new()
+        Self::connect_with(url, name, timeout, true).await
+    }
+
+    /// Like [`NatsBus::connect`]; with `echo` false the server does not send
+    /// this connection the messages it published itself. For processes
+    /// that never consume their own messages (a prober: each echoed
+    /// heartbeat would be one more wake-up, and a wake-up costs CPU).
+    pub async fn connect_with(
+        url: &str,
+        name: &str,
+        timeout: Duration,
+        echo: bool,
+    ) -> Result<Self, Error> {
+        let mut options = async_nats::ConnectOptions::new()
             .name(name)
-            .connection_timeout(timeout)
-            .connect(url);
+            .connection_timeout(timeout);
+        if !echo {
+            options = options.no_echo();
+        }
+        let connect = options.connect(url);
         match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(client)) => Ok(Self {
                 jetstream: async_nats::jetstream::new(client.clone()),
                 client,
                 streams: Default::default(),
+                echo,
             }),
             Ok(Err(e)) => Err(Error::Connect {
                 url: url.to_string(),
@@ -306,14 +325,24 @@ impl Bus for NatsBus {
 
     /// A barrier, not only a buffer flush: the server handles one
     /// connection's commands in order, so once a message published to a
-    /// private inbox comes back, every earlier publish and subscription of
-    /// this connection has been processed by the server.
+    /// private inbox comes back (or, without echo, once the server answers
+    /// that a request to it has no responders), every earlier publish and
+    /// subscription of this connection has been processed by the server.
     async fn flush(&self) -> Result<(), Error> {
         let fail = |reason: String| Error::Publish {
             subject: "(flush)".into(),
             reason,
         };
         let inbox = self.client.new_inbox();
+        if !self.echo {
+            let request = self.client.request(inbox, Bytes::new());
+            return match tokio::time::timeout(Duration::from_secs(5), request).await {
+                Err(_) => Err(fail("no answer within 5s".into())),
+                Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => Ok(()),
+                Ok(Err(e)) => Err(fail(e.to_string())),
+                Ok(Ok(_)) => Ok(()),
+            };
+        }
         let mut echo = self
             .client
             .subscribe(inbox.clone())

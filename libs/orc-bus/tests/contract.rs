@@ -388,3 +388,40 @@ async fn connecting_to_nothing_is_a_clear_error() {
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains(&port.to_string()));
 }
+
+#[tokio::test]
+async fn without_echo_a_connection_misses_only_its_own_messages_and_flush_still_works() {
+    let server = NatsServer::start().await.expect("nats-server");
+    let quiet = NatsBus::connect_with(&server.url(), "quiet", Duration::from_secs(5), false)
+        .await
+        .expect("connect");
+    let other = NatsBus::connect(&server.url(), "other", Duration::from_secs(5))
+        .await
+        .expect("connect");
+    let mut mine = quiet.subscribe("t.echo").await.unwrap();
+    let mut theirs = other.subscribe("t.echo").await.unwrap();
+    // The barrier holds without echo: the subscription is in place.
+    quiet.flush().await.unwrap();
+    other.flush().await.unwrap();
+    quiet
+        .publish("t.echo", Bytes::from_static(b"from quiet"))
+        .await
+        .unwrap();
+    quiet.flush().await.unwrap();
+    assert_eq!(
+        recv(&mut theirs).await.expect("others get it").payload,
+        Bytes::from_static(b"from quiet")
+    );
+    assert!(nothing(&mut mine).await, "no echo of its own message");
+    other
+        .publish("t.echo", Bytes::from_static(b"from other"))
+        .await
+        .unwrap();
+    assert_eq!(
+        recv(&mut mine)
+            .await
+            .expect("it gets others' messages")
+            .payload,
+        Bytes::from_static(b"from other")
+    );
+}

@@ -112,7 +112,17 @@ pub async fn run(
 ) -> Result<(), Error> {
     let nats = nats.or_else(|| (!config.nats_url.is_empty()).then(|| config.nats_url.clone()));
     let bus: Arc<dyn Bus> = match &nats {
-        Some(url) => Arc::new(NatsBus::connect(url, "orchestrator", Duration::from_secs(5)).await?),
+        Some(url) => {
+            // A prober alone never consumes what it publishes: spare it the
+            // echo of its own heartbeats and snapshots.
+            let prober_only = roles.prober && !roles.analyzer && !roles.recovery && !roles.gateway;
+            let name = if prober_only {
+                "orchestrator-prober"
+            } else {
+                "orchestrator"
+            };
+            Arc::new(NatsBus::connect_with(url, name, Duration::from_secs(5), !prober_only).await?)
+        }
         None => {
             let all = roles.prober && roles.analyzer && roles.recovery && roles.gateway;
             if !all {
