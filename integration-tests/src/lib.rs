@@ -190,8 +190,8 @@ impl Orc {
 
 /// Starts every role (polling every 0.5 s, `extra` configuration on top of
 /// [`test_config`]), discovers the sandbox through `master` with
-/// orchestrator-client, and waits until every instance is known, healthy,
-/// and the analysis is empty.
+/// orchestrator-client, and waits until every instance is known and
+/// healthy.
 pub async fn orc_on(sb: &orc_testkit::Sandbox, master: &str, extra: Value) -> anyhow::Result<Orc> {
     orc_on_with(sb, master, extra, None).await
 }
@@ -214,13 +214,32 @@ pub async fn orc_on_with(
     let (code, _, err) = orc.client(&["-c", "discover", "-i", master]).await;
     anyhow::ensure!(code == 0, "discover {master}: {err}");
     let n = sb.instances().len();
-    eventually(Duration::from_secs(5), || async {
+    let last_seen = std::sync::Mutex::new(Vec::new());
+    eventually(Duration::from_secs(10), || async {
         let (_, all) = orc.get("all-instances").await.ok()?;
         let all = all.as_array()?.clone();
+        if let Ok(mut seen) = last_seen.lock() {
+            *seen = all
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{}:{} valid={} master={}:{}",
+                        i["Key"]["Hostname"],
+                        i["Key"]["Port"],
+                        i["IsLastCheckValid"],
+                        i["MasterKey"]["Hostname"],
+                        i["MasterKey"]["Port"]
+                    )
+                })
+                .collect();
+        }
         (all.len() == n && all.iter().all(|i| i["IsLastCheckValid"] == true)).then_some(())
     })
     .await
-    .ok_or_else(|| anyhow::anyhow!("topology not known and healthy within 5 s"))?;
+    .ok_or_else(|| {
+        let seen = last_seen.lock().map(|s| s.clone()).unwrap_or_default();
+        anyhow::anyhow!("topology of {n} not known and healthy within 10 s; last seen: {seen:?}")
+    })?;
     let (_, analysis) = orc.get("replication-analysis").await?;
     anyhow::ensure!(
         analysis["Details"] == json!([]),

@@ -123,15 +123,23 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
     })
     .await
     .expect("the old master came back writable and is fenced: read-only");
+    // The fence writes its step right after setting read-only.
     let uid = r["UID"].as_str().unwrap();
-    let (_, steps) = orc
-        .get(&format!("audit-recovery-steps/{uid}"))
-        .await
-        .unwrap();
-    assert!(
-        steps.to_string().contains("came back writable"),
-        "{steps:#}"
-    );
+    let fenced = eventually(Duration::from_secs(5), || async {
+        let (_, steps) = orc.get(&format!("audit-recovery-steps/{uid}")).await.ok()?;
+        steps
+            .to_string()
+            .contains("came back writable")
+            .then_some(())
+    })
+    .await;
+    if fenced.is_none() {
+        let (_, steps) = orc
+            .get(&format!("audit-recovery-steps/{uid}"))
+            .await
+            .unwrap();
+        panic!("no fencing step: {steps:#}");
+    }
     sb.exec(
         "m",
         &format!(
