@@ -47,6 +47,18 @@ pub fn process_cpu_time() -> Duration {
         .unwrap_or_default()
 }
 
+/// Logs the product's decisions into the test's captured output, shown
+/// when a test fails (`RUST_LOG` overrides the default filter).
+pub fn init_test_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,recovery=info,analyzer=info,gateway=info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// The configuration tests start the product with: the sandbox's topology
 /// user, port 0 listeners, a private SQLite file, keys as probed.
 pub fn test_config(sqlite: &std::path::Path, poll_seconds: f64) -> Value {
@@ -90,6 +102,7 @@ impl Orc {
         nats: Option<&str>,
         dir: Option<tempfile::TempDir>,
     ) -> anyhow::Result<Self> {
+        init_test_tracing();
         let file = tempfile::NamedTempFile::new()?;
         std::fs::write(file.path(), config.to_string())?;
         let (config, _) = orc_runtime::Config::load(Some(file.path()), &[])?;
