@@ -115,7 +115,8 @@ async fn a_frozen_server_times_out() -> anyhow::Result<()> {
     let sb = SandboxBuilder::new().master("m").start().await?;
     let settings = ProbeSettings::default();
     let mut p = probe_for(&sb.key("m")?, "root", "");
-    assert!(matches!(p.probe(&settings).await, ProbeResult::Ok(_)));
+    let first = p.probe(&settings).await;
+    assert!(matches!(first, ProbeResult::Ok(_)), "{first:?}");
     sb.freeze("m")?;
     match p.probe(&settings).await {
         ProbeResult::Failed(e) => assert_eq!(e.kind, ProbeErrorKind::Timeout, "{e:?}"),

@@ -162,6 +162,12 @@ impl Instance {
     }
 
     fn write_config(&self, port: u16) -> Result<PathBuf, Error> {
+        // A private tmpdir: a starting mariadbd deletes every `#sql*` file
+        // in its tmpdir as stale, so servers sharing /tmp delete each
+        // other's internal temporary tables (queries then fail with
+        // "Error on delete of '/tmp/#sql-temptable-...'").
+        let tmp = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
         let d = self.dir.display();
         let binds: Vec<String> = std::iter::once(Ipv4Addr::LOCALHOST)
             .chain(self.addresses.iter().copied())
@@ -170,6 +176,7 @@ impl Instance {
         let mut cnf = format!(
             "[mariadbd]\nuser=root\ndatadir={d}/data\nport={port}\nbind-address={binds}\n\
              socket={d}/s.sock\npid-file={d}/m.pid\nlog-error={d}/err.log\nskip-name-resolve\n\
+             tmpdir={d}/tmp\n\
              server_id={id}\nlog_bin=mysql-bin\nlog_slave_updates=ON\nbinlog_format=ROW\n\
              gtid_strict_mode=ON\nrelay_log=relay-bin\nreport_host=127.0.0.1\nreport_port={port}\n\
              slave_net_timeout=2\ninnodb_buffer_pool_size=8M\ninnodb_log_file_size=8M\n\

@@ -191,7 +191,10 @@ async fn probe_once(cfg: &ProberConfig, probe: &mut InstanceProbe) -> InstanceSn
     let (outcome, mut data) = match result {
         ProbeResult::Ok(d) => (ProbeOutcome::Ok, Some(d)),
         ProbeResult::Partial(d, e) => (ProbeOutcome::Partial(e), Some(d)),
-        ProbeResult::Failed(e) => (ProbeOutcome::Failed(e), None),
+        ProbeResult::Failed(e) => {
+            tracing::debug!(instance = %probe.key(), kind = ?e.kind, error = %e.message, "probe failed");
+            (ProbeOutcome::Failed(e), None)
+        }
     };
     if let Some(d) = data.as_mut()
         && cfg.resolver.is_active()

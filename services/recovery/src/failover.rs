@@ -316,7 +316,11 @@ pub async fn execute(
         async move {
             let _permit = permits.acquire().await;
             if !s.reachable() {
-                return (s.key.clone(), true, Err("unreachable".to_string()));
+                let why = match &s.error {
+                    Some(e) => format!("unreachable: {e}"),
+                    None => "unreachable".to_string(),
+                };
+                return (s.key.clone(), true, Err(why));
             }
             if maintained {
                 return (
