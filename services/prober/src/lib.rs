@@ -10,6 +10,7 @@
 //!
 //! Entry point: [`run`] with a [`ProberConfig`], a bus and a shutdown token.
 
+mod grid;
 pub mod membership;
 mod worker;
 
@@ -133,24 +134,30 @@ pub async fn run(
     let mut membership = Membership::new(&cfg.id);
     let mut registry: HashSet<InstanceKey> = HashSet::new();
     let mut workers: HashMap<InstanceKey, Worker> = HashMap::new();
-    // Heartbeats share the polls' time grid (one wake-up for both).
-    let mut heartbeat_tick = tokio::time::interval_at(
-        worker::aligned(cfg.heartbeat_interval),
-        cfg.heartbeat_interval,
-    );
-    heartbeat_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Heartbeats share the polls' time grid and timer (one wake-up for both).
+    let grid = grid::Grid::start(shutdown.child_token());
+    let mut heartbeat_at = worker::aligned(cfg.heartbeat_interval);
     let mut registry_ask = tokio::time::interval(Duration::from_secs(1));
     let mut registry_seen = false;
     let mut dirty = true;
 
     loop {
         if dirty {
-            assign(&cfg, &bus, &tracker, &membership, &registry, &mut workers);
+            assign(
+                &cfg,
+                &bus,
+                &grid,
+                &tracker,
+                &membership,
+                &registry,
+                &mut workers,
+            );
             dirty = false;
         }
         tokio::select! {
             () = shutdown.cancelled() => break,
-            _ = heartbeat_tick.tick() => {
+            () = grid.sleep_until(heartbeat_at) => {
+                heartbeat_at = worker::aligned(cfg.heartbeat_interval);
                 publish_heartbeat(&*bus, &cfg, started_at, workers.len(), false).await;
                 dirty |= membership.expire(Instant::now());
             }
@@ -202,6 +209,7 @@ pub async fn run(
 fn assign(
     cfg: &Arc<ProberConfig>,
     bus: &Arc<dyn Bus>,
+    grid: &grid::Grid,
     tracker: &TaskTracker,
     membership: &Membership,
     registry: &HashSet<InstanceKey>,
@@ -227,6 +235,7 @@ fn assign(
         tracker.spawn(worker::run(
             cfg.clone(),
             bus.clone(),
+            grid.clone(),
             key.clone(),
             wake.clone(),
             stop.clone(),

@@ -16,6 +16,7 @@ use crate::ProberConfig;
 pub(crate) async fn run(
     cfg: Arc<ProberConfig>,
     bus: Arc<dyn Bus>,
+    grid: crate::grid::Grid,
     key: InstanceKey,
     wake: Arc<Notify>,
     stop: CancellationToken,
@@ -48,7 +49,7 @@ pub(crate) async fn run(
         tokio::select! {
             () = stop.cancelled() => break,
             () = wake.notified() => {}
-            () = tokio::time::sleep_until(next) => {}
+            () = grid.sleep_until(next) => {}
         }
     }
     if let Some(w) = watch {
