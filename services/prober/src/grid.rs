@@ -180,3 +180,57 @@ impl Drop for GridSleep {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn sleeps_end_at_their_deadlines_in_order() {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let grid = Grid::start(stop.clone());
+        assert!(grid.fd.is_some(), "a timerfd on Linux");
+        let start = Instant::now();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for ms in [30u64, 10, 20, 10] {
+            let (grid, order) = (grid.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let deadline = start + Duration::from_millis(ms);
+                grid.sleep_until(deadline).await;
+                assert!(Instant::now() >= deadline, "not before its deadline");
+                order.lock().unwrap().push(ms);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![10, 10, 20, 30]);
+        assert!(grid.waiting.lock().unwrap().wakers.is_empty());
+        stop.cancel();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_dropped_sleep_leaves_nothing_behind_and_a_later_one_still_ends() {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let grid = Grid::start(stop.clone());
+        let soon = grid.sleep_until(Instant::now() + Duration::from_millis(5));
+        let later = Instant::now() + Duration::from_millis(15);
+        // Registered, then abandoned (as a worker woken another way does).
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), soon)
+                .await
+                .is_err()
+        );
+        assert!(grid.waiting.lock().unwrap().wakers.is_empty());
+        grid.sleep_until(later).await;
+        assert!(Instant::now() >= later);
+        // A deadline already passed is ready at once.
+        grid.sleep_until(Instant::now()).await;
+        stop.cancel();
+    }
+}
