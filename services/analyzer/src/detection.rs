@@ -290,23 +290,27 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_dead_master_is_found_once_after_its_replicas_agree_and_they_are_reprobed_meanwhile() {
+    /// Master 1 with `replicas` replicating from it, all probed at 1 s.
+    fn healthy(replicas: &[u16]) -> View {
         let mut view = View::default();
-        let none = BTreeMap::new();
         view.add(&k(1), Timestamp(0));
         view.ingest(
-            &ok(1, None, &[2, 3], ThreadState::Running, 1_000),
+            &ok(1, None, replicas, ThreadState::Running, 1_000),
             Timestamp(1_000),
         );
-        view.ingest(
-            &ok(2, Some(1), &[], ThreadState::Running, 1_000),
-            Timestamp(1_000),
-        );
-        view.ingest(
-            &ok(3, Some(1), &[], ThreadState::Running, 1_000),
-            Timestamp(1_000),
-        );
+        for &r in replicas {
+            view.ingest(
+                &ok(r, Some(1), &[], ThreadState::Running, 1_000),
+                Timestamp(1_000),
+            );
+        }
+        view
+    }
+
+    #[test]
+    fn a_dead_master_is_found_once_after_its_replicas_agree_and_they_are_reprobed_meanwhile() {
+        let mut view = healthy(&[2, 3]);
+        let none = BTreeMap::new();
         let mut d = detector();
         let (emits, probes) = d.evaluate(&view, &none, Timestamp(1_000));
         assert!(emits.is_empty() && probes.is_empty());
@@ -356,17 +360,8 @@ mod tests {
 
     #[test]
     fn an_unreachable_master_is_reported_once_its_replicas_say_they_still_replicate() {
-        let mut view = View::default();
+        let mut view = healthy(&[2]);
         let none = BTreeMap::new();
-        view.add(&k(1), Timestamp(0));
-        view.ingest(
-            &ok(1, None, &[2], ThreadState::Running, 1_000),
-            Timestamp(1_000),
-        );
-        view.ingest(
-            &ok(2, Some(1), &[], ThreadState::Running, 1_000),
-            Timestamp(1_000),
-        );
         let mut d = detector();
         d.evaluate(&view, &none, Timestamp(1_000));
         view.ingest(&refused(1, 2_000), Timestamp(2_000));
@@ -383,17 +378,8 @@ mod tests {
 
     #[test]
     fn without_fresh_testimony_the_verdict_waits_at_most_a_second() {
-        let mut view = View::default();
+        let mut view = healthy(&[2]);
         let none = BTreeMap::new();
-        view.add(&k(1), Timestamp(0));
-        view.ingest(
-            &ok(1, None, &[2], ThreadState::Running, 1_000),
-            Timestamp(1_000),
-        );
-        view.ingest(
-            &ok(2, Some(1), &[], ThreadState::Running, 1_000),
-            Timestamp(1_000),
-        );
         let mut d = detector();
         view.ingest(&refused(1, 2_000), Timestamp(2_000));
         assert!(d.evaluate(&view, &none, Timestamp(2_900)).0.is_empty());
@@ -404,17 +390,8 @@ mod tests {
 
     #[test]
     fn a_recovered_server_is_no_longer_reprobed() {
-        let mut view = View::default();
+        let mut view = healthy(&[2]);
         let none = BTreeMap::new();
-        view.add(&k(1), Timestamp(0));
-        view.ingest(
-            &ok(1, None, &[2], ThreadState::Running, 1_000),
-            Timestamp(1_000),
-        );
-        view.ingest(
-            &ok(2, Some(1), &[], ThreadState::Running, 1_000),
-            Timestamp(1_000),
-        );
         let mut d = detector();
         view.ingest(&refused(1, 2_000), Timestamp(2_000));
         d.evaluate(&view, &none, Timestamp(2_000));

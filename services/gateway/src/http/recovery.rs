@@ -25,25 +25,31 @@ pub(super) fn routes() -> Router<Arc<Gateway>> {
         .route("/recover/{a}/{b}/{c}/{d}", get(recover_to))
         .route("/recover-lite/{a}/{b}", get(recover_lite))
         .route("/recover-lite/{a}/{b}/{c}/{d}", get(recover_lite_to))
-        .route("/graceful-master-takeover/{a}", get(graceful))
-        .route("/graceful-master-takeover/{a}/{b}", get(graceful_by_key))
-        .route("/graceful-master-takeover/{a}/{b}/{c}", get(graceful_to))
+        .route("/graceful-master-takeover/{a}", get(graceful::<false>))
+        .route(
+            "/graceful-master-takeover/{a}/{b}",
+            get(graceful_by_key::<false>),
+        )
+        .route(
+            "/graceful-master-takeover/{a}/{b}/{c}",
+            get(graceful_to::<false>),
+        )
         .route(
             "/graceful-master-takeover/{a}/{b}/{c}/{d}",
-            get(graceful_by_key_to),
+            get(graceful_by_key_to::<false>),
         )
-        .route("/graceful-master-takeover-auto/{a}", get(graceful_auto))
+        .route("/graceful-master-takeover-auto/{a}", get(graceful::<true>))
         .route(
             "/graceful-master-takeover-auto/{a}/{b}",
-            get(graceful_auto_by_key),
+            get(graceful_by_key::<true>),
         )
         .route(
             "/graceful-master-takeover-auto/{a}/{b}/{c}",
-            get(graceful_auto_to),
+            get(graceful_to::<true>),
         )
         .route(
             "/graceful-master-takeover-auto/{a}/{b}/{c}/{d}",
-            get(graceful_auto_by_key_to),
+            get(graceful_by_key_to::<true>),
         )
         .route("/force-master-failover/{a}", get(force_failover))
         .route("/force-master-failover/{a}/{b}", get(force_failover_by_key))
@@ -159,80 +165,44 @@ async fn takeover(
     run(gw, intent, q, hd).await
 }
 
-async fn graceful(
+// `AUTO`: the `-auto` routes, which let orchestrator choose the successor
+// when none is designated.
+async fn graceful<const AUTO: bool>(
     State(gw): S,
     Path(a): Path<String>,
     Query(q): Params,
     hd: HeaderMap,
 ) -> ApiResult {
-    takeover(&gw, a, None, false, &q, &hd).await
+    takeover(&gw, a, None, AUTO, &q, &hd).await
 }
 
-async fn graceful_by_key(
+async fn graceful_by_key<const AUTO: bool>(
     State(gw): S,
     Path((h, p)): P2,
     Query(q): Params,
     hd: HeaderMap,
 ) -> ApiResult {
     let hint = hint_of(&gw, &h, &p)?;
-    takeover(&gw, hint, None, false, &q, &hd).await
+    takeover(&gw, hint, None, AUTO, &q, &hd).await
 }
 
-async fn graceful_to(
+async fn graceful_to<const AUTO: bool>(
     State(gw): S,
     Path((a, dh, dp)): P3,
     Query(q): Params,
     hd: HeaderMap,
 ) -> ApiResult {
-    takeover(&gw, a, Some((&dh, &dp)), false, &q, &hd).await
+    takeover(&gw, a, Some((&dh, &dp)), AUTO, &q, &hd).await
 }
 
-async fn graceful_by_key_to(
+async fn graceful_by_key_to<const AUTO: bool>(
     State(gw): S,
     Path((h, p, dh, dp)): P4,
     Query(q): Params,
     hd: HeaderMap,
 ) -> ApiResult {
     let hint = hint_of(&gw, &h, &p)?;
-    takeover(&gw, hint, Some((&dh, &dp)), false, &q, &hd).await
-}
-
-async fn graceful_auto(
-    State(gw): S,
-    Path(a): Path<String>,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
-    takeover(&gw, a, None, true, &q, &hd).await
-}
-
-async fn graceful_auto_by_key(
-    State(gw): S,
-    Path((h, p)): P2,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
-    let hint = hint_of(&gw, &h, &p)?;
-    takeover(&gw, hint, None, true, &q, &hd).await
-}
-
-async fn graceful_auto_to(
-    State(gw): S,
-    Path((a, dh, dp)): P3,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
-    takeover(&gw, a, Some((&dh, &dp)), true, &q, &hd).await
-}
-
-async fn graceful_auto_by_key_to(
-    State(gw): S,
-    Path((h, p, dh, dp)): P4,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
-    let hint = hint_of(&gw, &h, &p)?;
-    takeover(&gw, hint, Some((&dh, &dp)), true, &q, &hd).await
+    takeover(&gw, hint, Some((&dh, &dp)), AUTO, &q, &hd).await
 }
 
 async fn force_failover(
