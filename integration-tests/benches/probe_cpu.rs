@@ -5,11 +5,11 @@
 //! it runs on, and nothing else), against a real
 //! 1 master + 4 replica sandbox (then 1 + 19) and a real nats-server. This
 //! process plays the analyzer's part on the bus (the instance registry at
-//! the analyzer's pace) and counts the snapshots. For several poll
-//! intervals, after a warm-up, the child's CPU time (user + system, every
-//! thread, from the scheduler's precise accounting, read by the child
-//! itself when asked) is divided by the number of snapshots it published,
-//! in three windows; the median is printed with the range, because a
+//! the analyzer's pace, and at once to a prober that asks) and counts the
+//! snapshots. For several poll intervals, after a warm-up, the child's CPU
+//! time (user + system, every thread, from the scheduler's precise
+//! accounting, read by the child itself when asked) is divided by the
+//! number of snapshots it published, in three windows; the median is printed with the range, because a
 //! virtual machine's neighbours can slow everything for seconds at a time.
 //!
 //! On this virtual machine, waking an idle process costs CPU by itself: a
@@ -19,7 +19,12 @@
 //! watching hundreds of servers (1,000 servers at 1 s polling is 1,000
 //! polls per second).
 //!
-//! `cargo bench -p integration-tests --bench probe_cpu [-- SECONDS]`
+//! `cargo bench -p integration-tests --bench probe_cpu [-- SECONDS] [N@MS ...]`
+//!
+//! `N@MS` runs only the rows of N instances polled every MS milliseconds
+//! (`5@1000` is the row orchestrator's figure compares with);
+//! `ORC__<Key>=<value>` variables set configuration keys of the measured
+//! prober, as they do for `orchestrator`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -55,6 +60,15 @@ async fn main() -> anyhow::Result<()> {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5);
+    // `N@MS` arguments pick rows: N instances polled every MS milliseconds.
+    let picked: Vec<(usize, u64)> = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| {
+            let (n, ms) = a.split_once('@')?;
+            Some((n.parse().ok()?, ms.parse().ok()?))
+        })
+        .collect();
     let nats = NatsServer::start().await?;
     println!(
         "prober CPU per instance poll (target <= 0.2 ms; orchestrator 3.2.6 on 5 instances at 1 s: 5-6.5 ms):"
@@ -63,6 +77,9 @@ async fn main() -> anyhow::Result<()> {
         (4usize, &[1000u64, 200, 50, 10][..]),
         (19, &[1000, 200][..]),
     ] {
+        if !picked.is_empty() && !picked.iter().any(|&(n, _)| n == replicas + 1) {
+            continue;
+        }
         let sb = SandboxBuilder::master_with_replicas(replicas)
             .start()
             .await?;
@@ -72,6 +89,9 @@ async fn main() -> anyhow::Result<()> {
             .map(|i| InstanceKey::parse(&i.key()))
             .collect::<Result<_, _>>()?;
         for &interval_ms in intervals {
+            if !picked.is_empty() && !picked.contains(&(replicas + 1, interval_ms)) {
+                continue;
+            }
             let mut windows = measure(&nats, &keys, interval_ms, seconds).await?;
             let per_poll =
                 |(polls, cpu): (u64, Duration)| cpu.as_secs_f64() * 1000.0 / polls.max(1) as f64;
@@ -96,7 +116,9 @@ async fn main() -> anyhow::Result<()> {
 /// end of input stops it.
 async fn prober_child(url: &str, interval: Duration) -> anyhow::Result<()> {
     orc_runtime::init_tracing();
-    let (mut config, _) = orc_runtime::Config::load(None, &[])?;
+    // `ORC__<Key>` variables set configuration keys, as for `orchestrator`.
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (mut config, _) = orc_runtime::Config::load(None, &env)?;
     config.instance_poll_seconds = interval.as_secs_f64();
     config.mysql_topology_user = orchestrator::sandbox::TOPOLOGY_USER.into();
     config.mysql_topology_password = orchestrator::sandbox::TOPOLOGY_PASSWORD.into();
@@ -205,16 +227,24 @@ async fn measure(
     };
     let stop = CancellationToken::new();
     // Stands in for the analyzer: the registry, at the analyzer's pace.
-    let (config, _) = orc_runtime::Config::load(None, &[])?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (config, _) = orc_runtime::Config::load(None, &env)?;
     let every = analyzer::AnalyzerConfig::from_config(&config).registry_interval;
+    let mut asked = bus.subscribe(subjects::REGISTRY_GET).await?;
+    bus.flush().await?;
     let publisher = {
         let stop = stop.clone();
         tokio::spawn(async move {
+            let payload = orc_bus::encode(&registry);
             while !stop.is_cancelled() {
-                let _ = bus
-                    .publish(subjects::REGISTRY, orc_bus::encode(&registry))
-                    .await;
-                tokio::time::sleep(every).await;
+                let _ = bus.publish(subjects::REGISTRY, payload.clone()).await;
+                // As the analyzer does: a prober that asks is answered at once.
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    Some(msg) = asked.next() => {
+                        let _ = bus.respond(&msg, payload.clone()).await;
+                    }
+                }
             }
         })
     };

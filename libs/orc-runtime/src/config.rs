@@ -439,8 +439,11 @@ impl Default for Config {
             nats_url: String::new(),
             prober_id: String::new(),
             prober_vantage: String::new(),
-            prober_heartbeat_milliseconds: 500,
-            prober_membership_ttl_milliseconds: 2000,
+            // One heartbeat a second lands on the poll grid (whole
+            // seconds), so it shares the poll's wake-up; the TTL lets one
+            // heartbeat be up to 1.5 s late without a membership change.
+            prober_heartbeat_milliseconds: 1000,
+            prober_membership_ttl_milliseconds: 2500,
         }
     }
 }

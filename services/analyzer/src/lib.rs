@@ -32,7 +32,9 @@ use view::View;
 pub struct AnalyzerConfig {
     /// Unique id among analyzers.
     pub id: String,
-    /// How often the full registry is re-published.
+    /// How often the full registry is re-published. It is also published
+    /// at once when it changes and answered to a prober that asks (every
+    /// prober asks when it starts), so this only repairs a lost message.
     pub registry_interval: Duration,
     /// How often changed states are written.
     pub flush_interval: Duration,
@@ -57,7 +59,7 @@ impl AnalyzerConfig {
     pub fn from_config(c: &Config) -> Self {
         Self {
             id: format!("analyzer-{}", std::process::id()),
-            registry_interval: Duration::from_secs(2),
+            registry_interval: Duration::from_secs(10),
             flush_interval: Duration::from_millis(100),
             forget_ttl: Duration::from_secs(60),
             probe_timeout: Duration::from_secs_f64(
