@@ -20,43 +20,40 @@ use crate::operations::recovery::{self, Intent};
 
 /// Recover and takeover routes (relative to `/api`).
 pub(super) fn routes() -> Router<Arc<Gateway>> {
-    Router::new()
+    let router = graceful_routes::<false>(Router::new(), "/graceful-master-takeover");
+    graceful_routes::<true>(router, "/graceful-master-takeover-auto")
         .route("/recover/{a}/{b}", get(recover))
         .route("/recover/{a}/{b}/{c}/{d}", get(recover_to))
         .route("/recover-lite/{a}/{b}", get(recover_lite))
         .route("/recover-lite/{a}/{b}/{c}/{d}", get(recover_lite_to))
-        .route("/graceful-master-takeover/{a}", get(graceful::<false>))
-        .route(
-            "/graceful-master-takeover/{a}/{b}",
-            get(graceful_by_key::<false>),
-        )
-        .route(
-            "/graceful-master-takeover/{a}/{b}/{c}",
-            get(graceful_to::<false>),
-        )
-        .route(
-            "/graceful-master-takeover/{a}/{b}/{c}/{d}",
-            get(graceful_by_key_to::<false>),
-        )
-        .route("/graceful-master-takeover-auto/{a}", get(graceful::<true>))
-        .route(
-            "/graceful-master-takeover-auto/{a}/{b}",
-            get(graceful_by_key::<true>),
-        )
-        .route(
-            "/graceful-master-takeover-auto/{a}/{b}/{c}",
-            get(graceful_to::<true>),
-        )
-        .route(
-            "/graceful-master-takeover-auto/{a}/{b}/{c}/{d}",
-            get(graceful_by_key_to::<true>),
-        )
         .route("/force-master-failover/{a}", get(force_failover))
         .route("/force-master-failover/{a}/{b}", get(force_failover_by_key))
         .route("/force-master-takeover/{a}/{b}/{c}", get(force_takeover))
         .route(
             "/force-master-takeover/{a}/{b}/{c}/{d}",
             get(force_takeover_by_key),
+        )
+}
+
+/// The four graceful-takeover routes under `prefix`: by alias or by key,
+/// with or without a designated replica.
+fn graceful_routes<const AUTO: bool>(
+    router: Router<Arc<Gateway>>,
+    prefix: &str,
+) -> Router<Arc<Gateway>> {
+    router
+        .route(&format!("{prefix}/{{a}}"), get(graceful::<AUTO>))
+        .route(
+            &format!("{prefix}/{{a}}/{{b}}"),
+            get(graceful_by_key::<AUTO>),
+        )
+        .route(
+            &format!("{prefix}/{{a}}/{{b}}/{{c}}"),
+            get(graceful_to::<AUTO>),
+        )
+        .route(
+            &format!("{prefix}/{{a}}/{{b}}/{{c}}/{{d}}"),
+            get(graceful_by_key_to::<AUTO>),
         )
 }
 
