@@ -150,7 +150,7 @@ async fn promotion_rules_and_binlogs_decide_and_a_dry_run_explains_first() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), key("r3"));
     assert!(
-        plan["actions"].to_string().contains("under maintenance"),
+        plan["notes"].to_string().contains("under maintenance"),
         "{plan:#}"
     );
     let everyone = ["r1", "r2", "r3"];
@@ -271,7 +271,7 @@ async fn a_preferred_replica_behind_takes_over_once_it_caught_up() {
         (settled_master(&sb, &everyone).await.as_deref() == Some("r3")).then_some(())
     })
     .await;
-    let list = orc.recoveries().await;
+    let list = orc.ended_recoveries().await;
     assert!(last.is_some(), "r3 ends as the master: {list:#?}");
     let rows = sb.sql("r3", "SELECT COUNT(*) FROM app.t").await.unwrap();
     assert_eq!(rows[0].at(0), Some("3"), "nothing lost on the way");

@@ -407,6 +407,34 @@ impl InstanceData {
             .as_ref()
             .is_some_and(ReplicationStatus::uses_mariadb_gtid)
     }
+
+    /// The one GTID predicate of the project: the GTID flavour this
+    /// server's default channel replicates with, if any. MariaDB counts when
+    /// `Using_Gtid` is `Slave_Pos` or `Current_Pos`; MySQL and Percona when
+    /// `Auto_Position` is on. A server of one flavour never counts as using
+    /// the other's GTID, whatever its status row says.
+    pub fn gtid_replication(&self) -> Option<GtidFlavor> {
+        let r = self.replication.as_ref()?;
+        match self.flavor {
+            Flavor::Mariadb => r.uses_mariadb_gtid().then_some(GtidFlavor::Mariadb),
+            Flavor::Mysql | Flavor::Percona => r.auto_position.then_some(GtidFlavor::Mysql),
+        }
+    }
+
+    /// The GTID flavour replicas of this server can follow it with: MariaDB
+    /// servers with binary logs always write GTIDs; MySQL needs
+    /// `gtid_mode=ON` as well.
+    pub fn serves_gtid(&self) -> Option<GtidFlavor> {
+        if !self.log_bin {
+            return None;
+        }
+        match self.flavor {
+            Flavor::Mariadb => Some(GtidFlavor::Mariadb),
+            Flavor::Mysql | Flavor::Percona => {
+                self.supports_oracle_gtid().then_some(GtidFlavor::Mysql)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -152,6 +152,95 @@ pub fn detach_source(d: Dialect, host: &str) -> String {
     format!("{verb} {p}_HOST = {}", quote(&detached))
 }
 
+/// Starts the SQL thread only.
+pub fn start_sql_thread(d: Dialect) -> String {
+    format!("START {} SQL_THREAD", replica_word(d))
+}
+
+/// Starts replication until the SQL thread reaches `file:pos` of the source.
+pub fn start_replica_until(d: Dialect, file: &str, pos: u64) -> String {
+    if mysql_at_least(d, (8, 0, 22)) {
+        format!(
+            "START REPLICA UNTIL SOURCE_LOG_FILE = {}, SOURCE_LOG_POS = {pos}",
+            quote(file)
+        )
+    } else {
+        format!(
+            "START SLAVE UNTIL MASTER_LOG_FILE = {}, MASTER_LOG_POS = {pos}",
+            quote(file)
+        )
+    }
+}
+
+/// Changes only the source host (and, without GTID, keeps the executed
+/// position explicitly: changing the host would otherwise reset it).
+pub fn change_host(d: Dialect, host: &str, keep: Option<(&str, u64)>) -> String {
+    let (verb, p) = if mysql_at_least(d, (8, 0, 23)) {
+        ("CHANGE REPLICATION SOURCE TO", "SOURCE")
+    } else {
+        ("CHANGE MASTER TO", "MASTER")
+    };
+    let mut parts = vec![format!("{p}_HOST = {}", quote(host))];
+    if let Some((file, pos)) = keep {
+        parts.push(format!("{p}_LOG_FILE = {}", quote(file)));
+        parts.push(format!("{p}_LOG_POS = {pos}"));
+    }
+    format!("{verb} {}", parts.join(", "))
+}
+
+/// Skips the next event group on the SQL thread (file:pos, MariaDB).
+pub fn skip_counter(d: Dialect) -> &'static str {
+    if mysql_at_least(d, (8, 0, 26)) {
+        "SET GLOBAL sql_replica_skip_counter = 1"
+    } else {
+        "SET GLOBAL sql_slave_skip_counter = 1"
+    }
+}
+
+/// `CHANGE MASTER TO MASTER_DELAY`.
+pub fn change_delay(d: Dialect, seconds: u32) -> String {
+    if mysql_at_least(d, (8, 0, 23)) {
+        format!("CHANGE REPLICATION SOURCE TO SOURCE_DELAY = {seconds}")
+    } else {
+        format!("CHANGE MASTER TO MASTER_DELAY = {seconds}")
+    }
+}
+
+/// Enables or disables a semi-sync role (`master`: true for the source side).
+pub fn set_semi_sync(d: Dialect, master: bool, enabled: bool) -> String {
+    let new_names = mysql_at_least(d, (8, 0, 26));
+    let var = match (master, new_names) {
+        (true, false) => "rpl_semi_sync_master_enabled",
+        (false, false) => "rpl_semi_sync_slave_enabled",
+        (true, true) => "rpl_semi_sync_source_enabled",
+        (false, true) => "rpl_semi_sync_replica_enabled",
+    };
+    format!("SET GLOBAL {var} = {}", u8::from(enabled))
+}
+
+/// `PURGE BINARY LOGS TO`.
+pub fn purge_binary_logs(file: &str) -> String {
+    format!("PURGE BINARY LOGS TO {}", quote(file))
+}
+
+/// The GTID position a server applied as a replica: MariaDB
+/// `gtid_slave_pos`, MySQL `gtid_executed`.
+pub fn applied_gtid_position(d: Dialect) -> &'static str {
+    if d.flavor == orc_model::Flavor::Mariadb {
+        "SELECT @@global.gtid_slave_pos"
+    } else {
+        "SELECT @@global.gtid_executed"
+    }
+}
+
+/// One empty transaction with a given GTID (MySQL).
+pub fn empty_transaction(gtid: &str) -> String {
+    format!(
+        "SET GTID_NEXT = {}; BEGIN; COMMIT; SET GTID_NEXT = 'AUTOMATIC'",
+        quote(gtid)
+    )
+}
+
 /// Waits until the server has applied a GTID position; answers 0 when it
 /// has, something else on timeout.
 pub fn wait_for_gtid(d: Dialect, position: &str, timeout: Duration) -> String {
@@ -173,6 +262,19 @@ pub fn own_gtid_position(d: Dialect) -> &'static str {
     } else {
         "SELECT @@global.gtid_executed"
     }
+}
+
+/// What a step's preconditions are checked against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerState {
+    /// `@@read_only`.
+    pub read_only: bool,
+    /// `@@log_bin`.
+    pub log_bin: bool,
+    /// `@@log_slave_updates`.
+    pub log_replica_updates: bool,
+    /// The default channel, when configured.
+    pub replication: Option<ReplicationStatus>,
 }
 
 /// A connection for changing one server, with its dialect.
@@ -277,6 +379,75 @@ impl Operator {
     pub async fn detach_source(&mut self, host: &str) -> Result<(), Error> {
         let sql = detach_source(self.dialect, host);
         self.exec(&sql).await
+    }
+
+    /// `START SLAVE SQL_THREAD`.
+    pub async fn start_sql_thread(&mut self) -> Result<(), Error> {
+        let sql = start_sql_thread(self.dialect);
+        self.exec(&sql).await
+    }
+
+    /// `START SLAVE UNTIL` the source's `file:pos`.
+    pub async fn start_replica_until(&mut self, file: &str, pos: u64) -> Result<(), Error> {
+        let sql = start_replica_until(self.dialect, file, pos);
+        self.exec(&sql).await
+    }
+
+    /// Changes the source host only, keeping the executed position.
+    pub async fn change_host(
+        &mut self,
+        host: &str,
+        keep: Option<(&str, u64)>,
+    ) -> Result<(), Error> {
+        let sql = change_host(self.dialect, host, keep);
+        self.exec(&sql).await
+    }
+
+    /// Skips one event group (file:pos or MariaDB).
+    pub async fn skip_one(&mut self) -> Result<(), Error> {
+        let sql = skip_counter(self.dialect);
+        self.exec(sql).await
+    }
+
+    /// `CHANGE MASTER TO MASTER_DELAY`.
+    pub async fn change_delay(&mut self, seconds: u32) -> Result<(), Error> {
+        let sql = change_delay(self.dialect, seconds);
+        self.exec(&sql).await
+    }
+
+    /// Enables or disables a semi-sync role.
+    pub async fn set_semi_sync(&mut self, master: bool, enabled: bool) -> Result<(), Error> {
+        let sql = set_semi_sync(self.dialect, master, enabled);
+        self.exec(&sql).await
+    }
+
+    /// The GTID position applied as a replica.
+    pub async fn applied_gtid_position(&mut self) -> Result<String, Error> {
+        let sql = applied_gtid_position(self.dialect);
+        Ok(self.value(sql).await?.unwrap_or_default())
+    }
+
+    /// `read_only`, `log_bin`, `log_slave_updates` and the replication
+    /// status, read fresh (what preconditions are checked against).
+    pub async fn state(&mut self) -> Result<ServerState, Error> {
+        let sql = format!(
+            "SELECT @@global.read_only AS ro, @@global.log_bin AS lb, @@global.{} AS lu",
+            self.dialect.log_replica_updates_var()
+        );
+        let rows = self.session.query(&sql).await?;
+        let flag = |name: &str| {
+            rows.first()
+                .and_then(|r| r.get(name))
+                .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("on"))
+        };
+        let (read_only, log_bin, log_replica_updates) = (flag("ro"), flag("lb"), flag("lu"));
+        let replication = self.replication().await?;
+        Ok(ServerState {
+            read_only,
+            log_bin,
+            log_replica_updates,
+            replication,
+        })
     }
 
     /// The server's own binary log position (`None` without binary logs).

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// Rank of a binlog format: `STATEMENT < MIXED < ROW`; `None` when unknown.
-pub(crate) fn binlog_format_rank(format: &str) -> Option<u8> {
+pub fn binlog_format_rank(format: &str) -> Option<u8> {
     match format.trim().to_ascii_uppercase().as_str() {
         "STATEMENT" => Some(0),
         "MIXED" => Some(1),
@@ -15,7 +15,7 @@ pub(crate) fn binlog_format_rank(format: &str) -> Option<u8> {
 
 /// Compares major versions numerically (`10.6 < 10.11`), falling back to
 /// text when a component is not a number.
-pub(crate) fn compare_versions(a: &str, b: &str) -> Ordering {
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
     let numbers = |v: &str| -> Option<Vec<u64>> {
         v.split('.')
             .map(|p| p.parse::<u64>().ok())

@@ -30,6 +30,7 @@ mod request;
 mod select;
 mod veto;
 
+pub use compat::{binlog_format_rank, compare_versions};
 pub use decision::{LostReplica, NoCandidate, PromotionDecision, Ranked};
 pub use eligibility::sql_thread_up_to_date;
 pub use policy::PromotionPolicy;

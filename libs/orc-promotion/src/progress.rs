@@ -42,10 +42,10 @@ pub(crate) enum Relation {
     Unknown,
 }
 
-/// Whether the replica replicates with GTID (MariaDB `Using_Gtid` other
-/// than `No`, or MySQL `Auto_Position`).
+/// Whether the replica replicates with GTID
+/// ([`InstanceData::gtid_replication`], the project's one predicate).
 pub(crate) fn uses_gtid(data: &InstanceData) -> bool {
-    data.using_mariadb_gtid() || data.using_oracle_gtid()
+    data.gtid_replication().is_some()
 }
 
 /// Executed GTIDs: for MariaDB the union of `gtid_slave_pos` and

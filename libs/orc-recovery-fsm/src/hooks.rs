@@ -23,6 +23,9 @@ pub enum HookStage {
     PostUnsuccessfulFailover,
     /// `PostGracefulTakeoverProcesses`.
     PostGracefulTakeover,
+    /// `PostTakeMasterProcesses`: after `take-master` (the instance that
+    /// took over is the successor, its former source the failed host).
+    PostTakeMaster,
 }
 
 impl HookStage {
@@ -37,6 +40,7 @@ impl HookStage {
             Self::PostFailover => "PostFailoverProcesses",
             Self::PostUnsuccessfulFailover => "PostUnsuccessfulFailoverProcesses",
             Self::PostGracefulTakeover => "PostGracefulTakeoverProcesses",
+            Self::PostTakeMaster => "PostTakeMasterProcesses",
         }
     }
 

@@ -252,6 +252,27 @@ pub struct Config {
     /// `PostTakeMasterProcesses`.
     #[serde(rename = "PostTakeMasterProcesses")]
     pub post_take_master_processes: Vec<String>,
+
+    // --- Pseudo-GTID ---
+    /// `PseudoGTIDPattern`: what a Pseudo-GTID marker statement looks like
+    /// in the binary logs (a regular expression, or a fixed substring).
+    #[serde(rename = "PseudoGTIDPattern")]
+    pub pseudo_gtid_pattern: String,
+    /// `PseudoGTIDPatternIsFixedSubstring`.
+    #[serde(rename = "PseudoGTIDPatternIsFixedSubstring")]
+    pub pseudo_gtid_pattern_is_fixed_substring: bool,
+    /// `PseudoGTIDMonotonicHint`: markers containing this grow monotonically.
+    #[serde(rename = "PseudoGTIDMonotonicHint")]
+    pub pseudo_gtid_monotonic_hint: String,
+    /// `DetectPseudoGTIDQuery`: whether a server's cluster injects markers.
+    #[serde(rename = "DetectPseudoGTIDQuery")]
+    pub detect_pseudo_gtid_query: String,
+    /// `BinlogEventsChunkSize`: events read per `SHOW BINLOG EVENTS`.
+    #[serde(rename = "BinlogEventsChunkSize")]
+    pub binlog_events_chunk_size: u64,
+    /// `SkipBinlogEventsContaining`: events ignored when matching.
+    #[serde(rename = "SkipBinlogEventsContaining")]
+    pub skip_binlog_events_containing: Vec<String>,
     /// `HookTimeoutSeconds` (ours): a hook still running after this is
     /// killed and counts as failed (0: no limit).
     #[serde(rename = "HookTimeoutSeconds")]
@@ -416,6 +437,12 @@ impl Default for Config {
             post_intermediate_master_failover_processes: Vec::new(),
             post_graceful_takeover_processes: Vec::new(),
             post_take_master_processes: Vec::new(),
+            pseudo_gtid_pattern: String::new(),
+            pseudo_gtid_pattern_is_fixed_substring: false,
+            pseudo_gtid_monotonic_hint: String::new(),
+            detect_pseudo_gtid_query: String::new(),
+            binlog_events_chunk_size: 10_000,
+            skip_binlog_events_containing: Vec::new(),
             hook_timeout_seconds: 60.0,
             co_master_recovery_must_promote_other_co_master: true,
             detach_lost_replicas_after_master_failover: true,
@@ -533,12 +560,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "SeedAcceptableBytesDiff",
     "SeedWaitSecondsBeforeSend",
     "AutoPseudoGTID",
-    "PseudoGTIDPattern",
-    "PseudoGTIDPatternIsFixedSubstring",
-    "PseudoGTIDMonotonicHint",
-    "DetectPseudoGTIDQuery",
-    "BinlogEventsChunkSize",
-    "SkipBinlogEventsContaining",
     "ReduceReplicationAnalysisCount",
     "DetachLostSlavesAfterMasterFailover",
     "MasterFailoverDetachSlaveMasterHost",
@@ -781,6 +802,13 @@ impl Config {
         ) {
             regex::Regex::new(pattern)
                 .map_err(|e| format!("bad regular expression {pattern:?}: {e}"))?;
+        }
+        if !self.pseudo_gtid_pattern.is_empty() && !self.pseudo_gtid_pattern_is_fixed_substring {
+            regex::Regex::new(&self.pseudo_gtid_pattern)
+                .map_err(|e| format!("PseudoGTIDPattern: {e}"))?;
+        }
+        if self.binlog_events_chunk_size == 0 {
+            return Err("BinlogEventsChunkSize must be at least 1".into());
         }
         for pattern in &self.recovery_ignore_hostname_filters {
             regex::Regex::new(pattern).map_err(|e| {

@@ -12,8 +12,9 @@ use orc_runtime::wall_clock;
 use tokio::sync::oneshot;
 
 use crate::brief::{self, BriefError};
-use crate::servers::Server;
-use crate::{Ctx, Request, failover, procedures, put};
+use crate::facts::{self, Wait};
+use crate::{Ctx, Request, procedures, put};
+use orc_planner::Intent;
 
 /// Numbers commands, for unique incident ids.
 static COMMANDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -197,95 +198,55 @@ async fn dry_run(
     failed: &InstanceKey,
     designated: Option<InstanceKey>,
 ) -> wire::RecoveryCommandReply {
-    use wire::RecoveryCommandKind as K;
     let cfg = &ctx.cfg;
-    if matches!(
-        kind,
-        K::GracefulMasterTakeover | K::GracefulMasterTakeoverAuto
-    ) {
-        let auto = kind == K::GracefulMasterTakeoverAuto;
-        return match procedures::prepare_switch(ctx, b, designated, auto).await {
-            Ok((master, sw)) => {
-                let d = &sw.designated.key;
-                let mut actions = vec![
-                    format!("run PreGracefulTakeoverProcesses"),
-                    format!(
-                        "make {} read-only and wait for its replicas to catch up",
-                        master.key
-                    ),
-                ];
-                actions.extend(
-                    sw.siblings
-                        .iter()
-                        .map(|s| format!("move {} under {d}", s.key)),
-                );
-                actions.push(format!("promote {d}: RESET SLAVE ALL, read_only=0"));
-                actions.push(format!("make {} replicate from {d}", master.key));
-                let plan = serde_json::json!({
-                    "master": master.key,
-                    "designated": d,
-                    "actions": actions,
-                });
-                wire::RecoveryCommandReply {
-                    plan_json: plan.to_string(),
-                    successor: Some(d.into()),
-                    ..Default::default()
-                }
-            }
-            Err((kind, why)) => failure(kind, why),
-        };
-    }
-    let Some(a) = b.analysis(failed) else {
-        return failure("not_found", format!("{failed} is not in the analysis"));
+    let (intent, _, _) = match procedures::intent_of(Some(kind), failed, designated, b) {
+        Ok(x) => x,
+        Err((kind, why)) => return failure(kind, why),
     };
-    let replicas: Vec<Server> = a
-        .replicas
-        .iter()
-        .map(|k| match b.state(k) {
-            Some(s) => Server::of_state(cfg, s),
-            None => Server::new(cfg, k.clone(), k.clone()),
-        })
-        .collect();
-    let metadata = ctx.store.metadata().all().await.unwrap_or_default();
-    let state = b.state(failed);
-    let g = failover::gather(
-        cfg,
-        failed.clone(),
-        state.map_or_else(|| failed.clone(), |s| s.probe_address().clone()),
-        state.and_then(|s| s.data.clone()),
-        replicas,
-        &metadata,
-        wall_clock(),
-    )
-    .await;
-    let decision = failover::decide(cfg, &g, designated.as_ref());
-    let successor = decision
-        .as_ref()
-        .ok()
-        .map(|d| d.ideal.clone().unwrap_or_else(|| d.promote.clone()));
-    let plan = failover::Plan {
-        failed: failed.clone(),
-        actions: decision
-            .as_ref()
-            .map(|d| failover::describe(cfg, &g, d))
-            .unwrap_or_default(),
-        decision: decision.as_ref().ok().cloned(),
-        refused: decision.as_ref().err().cloned(),
-        sql_thread_behind: g.behind.clone(),
+    let (dead, wait) = match &intent {
+        Intent::MasterFailover { failed, .. }
+        | Intent::IntermediateMasterFailover { failed, .. } => {
+            (Some(failed.clone()), Wait::RelayLogs)
+        }
+        _ => (None, Wait::No),
     };
-    wire::RecoveryCommandReply {
-        error: plan
-            .refused
-            .as_ref()
-            .map(|r| format!("no replica would be promoted: {}", r.reason))
-            .unwrap_or_default(),
-        error_kind: if plan.refused.is_some() {
-            "refused".into()
-        } else {
-            String::new()
+    let facts = match facts::read(cfg, &ctx.store, b, dead.as_ref(), wait, wall_clock()).await {
+        Ok(f) => f,
+        Err(e) => return failure("unavailable", e.to_string()),
+    };
+    let policy = facts::policy(cfg, &facts);
+    match orc_planner::plan(&facts.topology, intent, &policy) {
+        Ok(plan) => wire::RecoveryCommandReply {
+            successor: plan
+                .followup
+                .as_ref()
+                .and_then(|f| f.target().cloned())
+                .or_else(|| plan.successor.clone())
+                .as_ref()
+                .map(Into::into),
+            plan_json: procedures::plan_json(&plan),
+            ..Default::default()
         },
-        plan_json: serde_json::to_string(&plan).unwrap_or_default(),
-        successor: successor.as_ref().map(Into::into),
-        recovery_json: String::new(),
+        Err(e) => {
+            let kind = procedures::refusal_kind(&e);
+            let error = match &e {
+                orc_planner::PlanError::NoCandidate(n) => {
+                    format!("no replica would be promoted: {}", n.reason)
+                }
+                other => other.to_string(),
+            };
+            let plan = match &e {
+                orc_planner::PlanError::NoCandidate(n) => {
+                    serde_json::json!({"refused": n}).to_string()
+                }
+                _ => String::new(),
+            };
+            wire::RecoveryCommandReply {
+                error,
+                error_kind: kind.into(),
+                plan_json: plan,
+                ..Default::default()
+            }
+        }
     }
 }

@@ -74,6 +74,21 @@ pub struct RecoveryConfig {
     pub candidate_expiry: Duration,
     /// How old a finding may be when read from the stream and still acted on.
     pub max_finding_age: Duration,
+    /// Pseudo-GTID matching, when `PseudoGTIDPattern` is set.
+    pub pseudo_gtid: Option<PseudoGtid>,
+}
+
+/// How Pseudo-GTID markers are recognised and searched.
+#[derive(Debug, Clone)]
+pub struct PseudoGtid {
+    /// `PseudoGTIDPattern`, compiled (a fixed substring is escaped).
+    pub pattern: regex::Regex,
+    /// `PseudoGTIDMonotonicHint`.
+    pub monotonic_hint: String,
+    /// `BinlogEventsChunkSize`.
+    pub chunk: u64,
+    /// `SkipBinlogEventsContaining`.
+    pub skip: Vec<String>,
 }
 
 fn hostname() -> String {
@@ -116,6 +131,7 @@ impl RecoveryConfig {
                 HookStage::PostGracefulTakeover,
                 &c.post_graceful_takeover_processes,
             ),
+            (HookStage::PostTakeMaster, &c.post_take_master_processes),
         ]
         .into_iter()
         .map(|(stage, list)| (stage, list.clone()))
@@ -185,6 +201,22 @@ impl RecoveryConfig {
             co_master_must_promote_other: c.co_master_recovery_must_promote_other_co_master,
             candidate_expiry: Duration::from_secs_f64(c.candidate_instance_expire_minutes * 60.0),
             max_finding_age: Duration::from_secs(600),
+            pseudo_gtid: (!c.pseudo_gtid_pattern.is_empty())
+                .then(|| {
+                    let source = if c.pseudo_gtid_pattern_is_fixed_substring {
+                        regex::escape(&c.pseudo_gtid_pattern)
+                    } else {
+                        c.pseudo_gtid_pattern.clone()
+                    };
+                    regex::Regex::new(&source).ok()
+                })
+                .flatten()
+                .map(|pattern| PseudoGtid {
+                    pattern,
+                    monotonic_hint: c.pseudo_gtid_monotonic_hint.clone(),
+                    chunk: c.binlog_events_chunk_size.max(1),
+                    skip: c.skip_binlog_events_containing.clone(),
+                }),
         }
     }
 

@@ -10,7 +10,7 @@ use orc_recovery_fsm::{HookContext, HookStage};
 use tokio::process::Command;
 
 use crate::config::RecoveryConfig;
-use crate::journal::Journal;
+use crate::journal::Notes;
 
 /// A hook failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -40,7 +40,7 @@ pub async fn run(
     cfg: &RecoveryConfig,
     stage: HookStage,
     ctx: &HookContext,
-    journal: Option<&Journal>,
+    journal: Option<&dyn Notes>,
 ) -> Result<(), HookFailed> {
     let commands = cfg.hooks(stage);
     let key = stage.config_key();

@@ -119,6 +119,24 @@ impl Journal {
     }
 }
 
+/// Where steps are written: a recovery's journal, or an operation's log.
+pub trait Notes: Send + Sync {
+    /// Writes one step.
+    fn step(&self, message: String);
+}
+
+impl Notes for Journal {
+    fn step(&self, message: String) {
+        Journal::step(self, message);
+    }
+}
+
+impl Notes for Stepper {
+    fn step(&self, message: String) {
+        Stepper::step(self, message);
+    }
+}
+
 /// Writes steps of one recovery from anywhere.
 #[derive(Debug, Clone)]
 pub struct Stepper {

@@ -20,14 +20,14 @@
 pub mod brief;
 mod commands;
 pub mod config;
-pub mod failover;
+pub mod executor;
+pub mod facts;
 mod fence;
 pub mod hooks;
 pub mod journal;
 pub mod lease;
 pub mod procedures;
 pub mod servers;
-pub mod switch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
