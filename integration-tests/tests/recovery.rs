@@ -526,3 +526,93 @@ async fn graceful_takeover_leaves_the_old_master_replicating() {
     assert_eq!(list[0]["Acknowledged"], true);
     orc.stop().await.unwrap();
 }
+
+/// The store holds the operator's switch, blocks and downtime: when it
+/// cannot be read, an automated failover must not act on guesses. It waits,
+/// says why on the bus (and in the log), and acts once the store is back.
+#[tokio::test]
+async fn no_automated_failover_while_the_backend_is_down_then_it_runs() {
+    use orc_bus::Bus;
+    let nats = orc_testkit::NatsServer::start().await.unwrap();
+    let backend = SandboxBuilder::new()
+        .master("backend")
+        .start()
+        .await
+        .unwrap();
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .start()
+        .await
+        .unwrap();
+    let master = sb.key("m").unwrap();
+    let config = json!({
+        "BackendDB": "mysql",
+        "MySQLOrchestratorHost": "127.0.0.1",
+        "MySQLOrchestratorPort": backend.instance("backend").unwrap().port(),
+        "MySQLOrchestratorUser": "root",
+        "MySQLOrchestratorPassword": "",
+        "MySQLOrchestratorDatabase": "orchestrator",
+        "MySQLOrchestratorReadTimeoutSeconds": 1,
+        "RecoverMasterClusterFilters": ["*"],
+    });
+    let orc = integration_tests::orc_on_with(&sb, &master, config, Some(&nats.url()))
+        .await
+        .unwrap();
+    let bus = orc_bus::NatsBus::connect(&nats.url(), "test", Duration::from_secs(5))
+        .await
+        .unwrap();
+    let mut events = bus
+        .subscribe(orc_bus::subjects::RECOVERY_EVENTS)
+        .await
+        .unwrap();
+    bus.flush().await.unwrap();
+
+    backend.kill("backend").unwrap();
+    sb.kill("m").unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(msg) = events.next().await {
+            let ev: orc_proto::v1::RecoveryEvent =
+                orc_bus::decode(&msg.subject, &msg.payload).unwrap();
+            if ev.phase == "refused" {
+                return Some(ev);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .expect("a refusal with its reason");
+    assert!(
+        refused.reason.contains("cannot be read"),
+        "the reason says the facts cannot be read: {}",
+        refused.reason
+    );
+    assert_eq!(
+        refused.failed.unwrap().port,
+        u32::from(sb.instance("m").unwrap().port())
+    );
+    // Nothing moves while the store is away.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for r in ["r1", "r2"] {
+        assert!(read_only(&sb, r).await.unwrap(), "{r} stays read-only");
+        assert_eq!(
+            source_of(&sb, r).await.map(|s| s.0),
+            Some(sb.instance("m").unwrap().port()),
+            "{r} still points at the dead master"
+        );
+    }
+
+    backend.restart("backend").await.unwrap();
+    let new_master = eventually(Duration::from_secs(30), || {
+        settled_master(&sb, &["r1", "r2"])
+    })
+    .await
+    .expect("the failover runs once the store answers again");
+    let list = orc.ended_recoveries().await;
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert_eq!(
+        list[0]["SuccessorKey"]["Port"],
+        sb.instance(&new_master).unwrap().port()
+    );
+    orc.stop().await.unwrap();
+}

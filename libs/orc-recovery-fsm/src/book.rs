@@ -64,6 +64,9 @@ pub struct Admission {
     pub already_recovered: Option<String>,
     /// The freshest analysis still shows the failure.
     pub still_failing: bool,
+    /// A fact above could not be read (the store did not answer): nothing
+    /// may be assumed, so nothing is done (fail closed).
+    pub unreadable: Option<String>,
 }
 
 /// Why a trigger ends without a recovery.
@@ -85,6 +88,9 @@ pub enum SkipReason {
     NoLongerFailing,
     /// The cluster's lease could not be had in time.
     LeaseUnavailable,
+    /// The admission facts could not be read: the recovery waits (an
+    /// automated one is retried a little later).
+    FactsUnreadable(String),
 }
 
 impl std::fmt::Display for SkipReason {
@@ -98,6 +104,10 @@ impl std::fmt::Display for SkipReason {
             Self::AlreadyRecovered(uid) => write!(f, "already recovered by {uid}"),
             Self::NoLongerFailing => f.write_str("the failure is gone"),
             Self::LeaseUnavailable => f.write_str("the cluster's lease is held elsewhere"),
+            Self::FactsUnreadable(why) => write!(
+                f,
+                "the facts that decide whether to recover cannot be read ({why}): nothing is done"
+            ),
         }
     }
 }
@@ -185,6 +195,10 @@ pub enum Action {
         cluster: String,
     },
 }
+
+/// When an automated recovery whose admission facts could not be read is
+/// tried again.
+const UNREADABLE_RETRY: Duration = Duration::from_secs(2);
 
 /// How patient the book is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -445,7 +459,9 @@ impl RecoveryBook {
             (Phase::Admitting { token }, Some(t)) => (*token, t.clone()),
             _ => return,
         };
-        let refusal = if let Some(uid) = a.already_recovered.clone() {
+        let refusal = if let Some(why) = a.unreadable.clone() {
+            Some(SkipReason::FactsUnreadable(why))
+        } else if let Some(uid) = a.already_recovered.clone() {
             Some(SkipReason::AlreadyRecovered(uid))
         } else if !a.still_failing {
             Some(SkipReason::NoLongerFailing)
@@ -466,6 +482,13 @@ impl RecoveryBook {
             a.blocking.clone()
         };
         if let Some(reason) = refusal {
+            if matches!(reason, SkipReason::FactsUnreadable(_)) && !trigger.forced {
+                c.blocked.push(Blocked {
+                    trigger: trigger.clone(),
+                    retry_at: now.plus(UNREADABLE_RETRY),
+                    forget_at: now.plus(remember),
+                });
+            }
             if reason == SkipReason::GloballyDisabled {
                 c.blocked.push(Blocked {
                     trigger: trigger.clone(),

@@ -182,6 +182,7 @@ fn operator_commands_ignore_blocks_filters_downtime_and_the_switch() {
             blocking: Some(("uid-1".into(), Timestamp(9_999_999))),
             already_recovered: None,
             still_failing: true,
+            unreadable: None,
         }),
         Timestamp(1),
     );
@@ -330,5 +331,74 @@ fn an_unexpected_grant_is_given_back() {
         vec![Action::ReleaseLease {
             cluster: CLUSTER.into()
         }]
+    );
+}
+
+#[test]
+fn unreadable_admission_facts_refuse_and_an_automated_recovery_is_retried_later() {
+    let mut b = book();
+    b.handle(Event::Triggered(trigger("i1")), Timestamp(0));
+    b.handle(granted(3), Timestamp(1));
+    let a = b.handle(
+        admitted(Admission {
+            unreadable: Some("store: connection refused".into()),
+            ..fine()
+        }),
+        Timestamp(2),
+    );
+    assert_eq!(
+        runs(&a),
+        0,
+        "nothing is assumed when the facts cannot be read"
+    );
+    assert!(
+        a.iter().any(|x| matches!(
+            x,
+            Action::Skipped { reason: SkipReason::FactsUnreadable(why), .. } if why.contains("connection refused")
+        )),
+        "{a:?}"
+    );
+    assert!(a.contains(&Action::ReleaseLease {
+        cluster: CLUSTER.into()
+    }));
+    // Two seconds later the trigger is tried again; once the facts read, it runs.
+    let a = b.handle(Event::Tick, Timestamp(2 + 2_000));
+    assert!(
+        a.contains(&Action::AcquireLease {
+            cluster: CLUSTER.into()
+        }),
+        "{a:?}"
+    );
+    b.handle(granted(4), Timestamp(2_010));
+    let a = b.handle(admitted(fine()), Timestamp(2_020));
+    assert_eq!(runs(&a), 1);
+}
+
+#[test]
+fn an_operator_is_told_when_admission_facts_cannot_be_read() {
+    let mut b = book();
+    let mut t = trigger("op");
+    t.forced = true;
+    b.handle(Event::Triggered(t), Timestamp(0));
+    b.handle(granted(1), Timestamp(1));
+    let a = b.handle(
+        admitted(Admission {
+            unreadable: Some("store down".into()),
+            ..fine()
+        }),
+        Timestamp(2),
+    );
+    assert_eq!(runs(&a), 0);
+    assert!(a.iter().any(|x| matches!(
+        x,
+        Action::Skipped {
+            reason: SkipReason::FactsUnreadable(_),
+            ..
+        }
+    )));
+    let a = b.handle(Event::Tick, Timestamp(10_000));
+    assert!(
+        !a.iter().any(|x| matches!(x, Action::AcquireLease { .. })),
+        "no silent retry of a command: {a:?}"
     );
 }

@@ -193,6 +193,21 @@ impl Ctx {
                 }
                 Action::Skipped { trigger, reason } => {
                     take(&self.briefs, &trigger.incident);
+                    if let SkipReason::FactsUnreadable(_) = &reason
+                        && !trigger.forced
+                    {
+                        tracing::error!(
+                            cluster = %trigger.cluster,
+                            instance = %trigger.instance,
+                            analysis = %trigger.code,
+                            "no automated recovery: {reason}"
+                        );
+                        let ctx = self.clone();
+                        let (t, why) = (trigger.clone(), reason.to_string());
+                        self.tracker.spawn(async move {
+                            procedures::publish_refusal(&ctx, &t, &why).await;
+                        });
+                    }
                     if reason != SkipReason::NotActionable && reason != SkipReason::Duplicate {
                         tracing::info!(
                             cluster = %trigger.cluster,
@@ -204,7 +219,9 @@ impl Ctx {
                     if let Some(req) = take(&self.requests, &trigger.incident) {
                         let kind = match reason {
                             SkipReason::NoLongerFailing => "not_found",
-                            SkipReason::LeaseUnavailable => "unavailable",
+                            SkipReason::LeaseUnavailable | SkipReason::FactsUnreadable(_) => {
+                                "unavailable"
+                            }
                             _ => "refused",
                         };
                         let _ = req.reply.send(commands::failure(
@@ -283,37 +300,48 @@ impl Ctx {
             }
         }
         let repo = self.store.recoveries();
-        a.globally_disabled = repo.globally_disabled().await.unwrap_or(false);
-        if let Ok(all) = repo.blocking(None, now).await {
-            let cluster_alias = brief
-                .as_ref()
-                .map(|b| self.cfg.cluster_alias(&b.cluster, &b.detected_alias()))
-                .unwrap_or_default();
-            a.blocking = all
-                .iter()
-                .find(|r| {
-                    r.cluster == t.cluster
-                        || r.successor.as_ref() == Some(&t.instance)
-                        || (!cluster_alias.is_empty() && r.cluster_alias == cluster_alias)
-                })
-                .map(|r| (r.uid.clone(), r.block_until));
+        // Every fact comes from the store; an error is never read as
+        // "enabled, nothing blocking, not downtimed".
+        let mut unreadable = Vec::new();
+        match repo.globally_disabled().await {
+            Ok(d) => a.globally_disabled = d,
+            Err(e) => unreadable.push(format!("global recovery switch: {e}")),
         }
-        if !t.forced
-            && !t.detection_id.is_empty()
-            && let Ok(list) = repo.list(Some(&t.cluster)).await
-        {
-            a.already_recovered = list
-                .iter()
-                .find(|r| r.detection_id == t.detection_id)
-                .map(|r| r.uid.clone());
+        match repo.blocking(None, now).await {
+            Ok(all) => {
+                let cluster_alias = brief
+                    .as_ref()
+                    .map(|b| self.cfg.cluster_alias(&b.cluster, &b.detected_alias()))
+                    .unwrap_or_default();
+                a.blocking = all
+                    .iter()
+                    .find(|r| {
+                        r.cluster == t.cluster
+                            || r.successor.as_ref() == Some(&t.instance)
+                            || (!cluster_alias.is_empty() && r.cluster_alias == cluster_alias)
+                    })
+                    .map(|r| (r.uid.clone(), r.block_until));
+            }
+            Err(e) => unreadable.push(format!("blocking recoveries: {e}")),
         }
-        a.downtimed = self
-            .store
-            .metadata()
-            .get(&t.instance)
-            .await
-            .map(|m| m.is_downtimed(now))
-            .unwrap_or(false);
+        if !t.forced && !t.detection_id.is_empty() {
+            match repo.list(Some(&t.cluster)).await {
+                Ok(list) => {
+                    a.already_recovered = list
+                        .iter()
+                        .find(|r| r.detection_id == t.detection_id)
+                        .map(|r| r.uid.clone());
+                }
+                Err(e) => unreadable.push(format!("earlier recoveries: {e}")),
+            }
+        }
+        match self.store.metadata().get(&t.instance).await {
+            Ok(m) => a.downtimed = m.is_downtimed(now),
+            Err(e) => unreadable.push(format!("downtime: {e}")),
+        }
+        if !unreadable.is_empty() {
+            a.unreadable = Some(unreadable.join("; "));
+        }
         if let Ok(b) = brief {
             put(&self.briefs, t.incident.clone(), b);
         }

@@ -111,7 +111,7 @@ pub(crate) async fn publish_event(ctx: &Ctx, r: &RecoveryRecord, phase: &str) {
 
 /// Publishes that a recovery was not attempted, and why (when the store
 /// cannot take a record, the event and the log are the record).
-async fn publish_refusal(ctx: &Ctx, t: &Trigger, why: &str) {
+pub(crate) async fn publish_refusal(ctx: &Ctx, t: &Trigger, why: &str) {
     let ev = wire::RecoveryEvent {
         cluster: t.cluster.clone(),
         failed: Some((&t.instance).into()),
