@@ -8,7 +8,9 @@ use crate::error::{PlanError, Refusal};
 use crate::intent::Intent;
 use crate::plan::{Action, Capture, Condition, Method, Plan, Position, SemiSyncRole, Step};
 use crate::relocate::{restarts, source_of};
-use crate::replication::{errant_gtids, gtid_between, gtid_position, live, not_in_maintenance};
+use crate::replication::{
+    errant_gtids, gtid_between, gtid_position, live, not_in_maintenance, source_answers,
+};
 use crate::topology::Topology;
 
 fn single(
@@ -47,6 +49,7 @@ pub(crate) fn plan_control(t: &Topology, intent: Intent) -> Result<Plan, PlanErr
         }
         Intent::StartReplica { .. } => {
             replica_check(t, &i)?;
+            source_answers(t, &i)?;
             Ok(single(
                 intent,
                 &i,
@@ -57,6 +60,7 @@ pub(crate) fn plan_control(t: &Topology, intent: Intent) -> Result<Plan, PlanErr
         }
         Intent::RestartReplica { .. } => {
             replica_check(t, &i)?;
+            source_answers(t, &i)?;
             Ok(single(
                 intent,
                 &i,
@@ -98,6 +102,7 @@ pub(crate) fn plan_control(t: &Topology, intent: Intent) -> Result<Plan, PlanErr
         }
         Intent::SkipQuery { .. } => {
             replica_check(t, &i)?;
+            source_answers(t, &i)?;
             Ok(single(
                 intent,
                 &i,
@@ -137,6 +142,13 @@ pub(crate) fn plan_control(t: &Topology, intent: Intent) -> Result<Plan, PlanErr
                     format!("{i} is not detached"),
                 ));
             }
+            let mut attached = t.clone();
+            if let Some(srv) = attached.get_mut(&i)
+                && let Some(r) = srv.data.as_mut().and_then(|d| d.replication.as_mut())
+            {
+                r.master_host = r.master_host.trim_start_matches('/').to_string();
+            }
+            source_answers(&attached, &i)?;
             Ok(single(
                 intent,
                 &i,
@@ -173,6 +185,7 @@ pub(crate) fn plan_control(t: &Topology, intent: Intent) -> Result<Plan, PlanErr
         }
         Intent::EnableGtid { .. } => {
             let m = replica_check(t, &i)?;
+            source_answers(t, &i)?;
             let d = live(t, &i)?;
             if d.gtid_replication().is_some() {
                 return Err(PlanError::refused(
@@ -210,6 +223,7 @@ pub(crate) fn plan_control(t: &Topology, intent: Intent) -> Result<Plan, PlanErr
         }
         Intent::DisableGtid { .. } => {
             let m = replica_check(t, &i)?;
+            source_answers(t, &i)?;
             let d = live(t, &i)?;
             if d.gtid_replication().is_none() {
                 return Err(PlanError::refused(
@@ -279,6 +293,9 @@ pub(crate) fn plan_control(t: &Topology, intent: Intent) -> Result<Plan, PlanErr
         Intent::DelayReplication { seconds, .. } => {
             replica_check(t, &i)?;
             let was_running = t.get(&i).is_some_and(|s| s.is_replicating());
+            if was_running {
+                source_answers(t, &i)?;
+            }
             let mut steps = vec![just(Action::StopReplica(i.clone()))];
             steps.push(just(Action::DelayReplication {
                 on: i.clone(),

@@ -37,7 +37,9 @@ pub enum Refusal {
     Unsupported,
     /// The request does not make sense (a server with itself, a bad argument).
     Invalid,
-    /// Nothing to do (the replica is already there, no replicas to move).
+    /// Nothing to do (already detached, already co-masters, no errant
+    /// GTID). Moving the replicas of a server that has none is not refused:
+    /// it moves nothing, as orchestrator answers.
     NothingToDo,
 }
 

@@ -13,7 +13,7 @@ use crate::intent::Intent;
 use crate::plan::{Action, Capture, Condition, Method, Phase, Plan, Position, Step};
 use crate::policy::Policy;
 use crate::relocate::pseudo_gtid_steps;
-use crate::replication::{gtid_between, gtid_position};
+use crate::replication::{can_replicate_from, gtid_between, gtid_position};
 use crate::topology::Topology;
 
 fn hooks(label: &str, stages: &[HookStage], critical: bool) -> Phase {
@@ -239,8 +239,26 @@ fn intermediate_target(t: &Topology, failed: &InstanceKey) -> Result<InstanceKey
             format!("{failed} has no master to move its replicas to"),
         )
     })?;
+    if &grandparent == failed || t.is_descendant(&grandparent, failed) {
+        return Err(PlanError::refused(
+            Refusal::Placement,
+            failed,
+            format!(
+                "{failed} replicates from {grandparent}, which replicates from it: a co-master is recovered as a master"
+            ),
+        ));
+    }
+    let moving: Vec<InstanceKey> = t
+        .replicas_of(failed)
+        .into_iter()
+        .filter(|k| {
+            t.get(k)
+                .is_some_and(|s| s.live().is_some() && s.maintenance.is_none())
+        })
+        .collect();
     let preferred = t.replicas_of(&grandparent).into_iter().find(|k| {
         k != failed
+            && moving.iter().all(|r| can_replicate_from(t, r, k).is_ok())
             && t.get(k).is_some_and(|s| {
                 matches!(s.rule, PromotionRule::Must | PromotionRule::Prefer)
                     && s.reachable
@@ -303,6 +321,10 @@ pub(crate) fn intermediate_failover(
             plan.lost.push((k.clone(), "unreachable".into()));
             continue;
         };
+        if let Err(e) = can_replicate_from(t, &k, &target) {
+            plan.lost.push((k.clone(), e.to_string()));
+            continue;
+        }
         if gtid_between(d, target_data).is_some() && d.gtid_replication().is_some() {
             lanes.push(move_lane(
                 format!("move {k} below {target}"),

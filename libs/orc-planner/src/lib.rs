@@ -77,9 +77,10 @@ pub fn plan(topology: &Topology, intent: Intent, policy: &Policy) -> Result<Plan
         }
         Intent::MoveBelow { sibling, .. } => relocate::move_below(t, policy, intent, &i, &sibling),
         Intent::MoveEquivalent { below, .. } => {
-            // Equivalent coordinates are known for GTID replicas (their
-            // position is the same set of transactions on any server of
-            // the cluster); without GTID, only the file:pos placements.
+            // An equivalent position is known by GTID (the same set of
+            // transactions on any server of the cluster), by Pseudo-GTID
+            // markers, or where file:pos coordinates stay equivalent: the
+            // relocation ladder.
             relocate::relocate(t, policy, intent, &i, &below, None)
         }
         Intent::Repoint { below, .. } => relocate::repoint(t, policy, intent, &i, below.as_ref()),

@@ -55,6 +55,7 @@ pub(crate) fn relocate_many(
     only: Option<Method>,
 ) -> Result<Plan, PlanError> {
     live(t, below)?;
+    not_in_maintenance(t, &[below])?;
     let mut plan = Plan::new(intent.clone(), Method::Gtid, String::new());
     plan.subject = Some(below.clone());
     plan.successor = Some(below.clone());

@@ -14,6 +14,7 @@ use crate::plan::{
 use crate::policy::Policy;
 use crate::replication::{
     can_replicate_from, gtid_between, gtid_position, live, no_errant_inflow, not_in_maintenance,
+    source_answers,
 };
 use crate::topology::Topology;
 
@@ -105,6 +106,35 @@ fn file_placement(
     (t.source_of(&m).as_ref() == Some(below)).then_some(FilePlacement::Grandparent)
 }
 
+/// Whether `below` is a stopped MariaDB replica off `instance`'s chain
+/// that lacks what `instance` applied: it cannot catch up, and `instance`
+/// could not start from it by GTID.
+fn stopped_behind(t: &Topology, instance: &InstanceKey, below: &InstanceKey) -> bool {
+    let (Some(i), Some(b)) = (
+        t.get(instance).and_then(|s| s.data.as_ref()),
+        t.get(below).and_then(|s| s.data.as_ref()),
+    ) else {
+        return false;
+    };
+    if i.flavor != orc_model::Flavor::Mariadb
+        || t.source_of(below).is_none()
+        || t.is_descendant(instance, below)
+        || t.get(below)
+            .is_some_and(crate::topology::Server::is_replicating)
+    {
+        return false;
+    }
+    let parse = |text: &str| orc_model::MariadbGtidSet::parse(text).ok();
+    match (
+        parse(&i.gtid_slave_pos),
+        parse(&b.gtid_slave_pos),
+        parse(&b.gtid_executed),
+    ) {
+        (Some(mine), Some(theirs), Some(logged)) => !theirs.union(&logged).contains(&mine),
+        _ => true,
+    }
+}
+
 /// Chooses how to move `instance` below `below`, or says why nothing works.
 pub(crate) fn choose_method(
     t: &Topology,
@@ -115,11 +145,16 @@ pub(crate) fn choose_method(
 ) -> Result<Method, PlanError> {
     let i = live(t, instance)?;
     let b = live(t, below)?;
-    let gtid = gtid_between(i, b).is_some();
+    let stopped_behind = stopped_behind(t, instance, below);
+    let gtid = gtid_between(i, b).is_some() && !stopped_behind;
     let pseudo = policy.pseudo_gtid && i.is_logging_replica_updates() && b.log_bin;
     let file = file_placement(t, instance, below).is_some();
     let why_not_gtid = || {
-        if i.gtid_replication().is_none() {
+        if stopped_behind {
+            format!(
+                "{below} does not replicate and lacks transactions {instance} applied: start its replication first"
+            )
+        } else if i.gtid_replication().is_none() {
             format!("{instance} does not replicate by GTID")
         } else {
             format!("{below} does not serve GTID of {instance}'s flavour")
@@ -172,7 +207,10 @@ pub(crate) fn gtid_steps(t: &Topology, instance: &InstanceKey, below: &InstanceK
     let mariadb = data.is_some_and(|d| d.flavor == orc_model::Flavor::Mariadb);
     let position = data.map_or(Position::AutoPosition, |d| gtid_position(d, false));
     let mut steps = vec![just(Action::StopReplica(instance.clone()))];
-    if mariadb && t.source_of(below).is_some() && !t.is_descendant(instance, below) {
+    let replicating = t
+        .get(below)
+        .is_some_and(crate::topology::Server::is_replicating);
+    if mariadb && replicating && t.source_of(below).is_some() && !t.is_descendant(instance, below) {
         let n = name("applied", instance);
         steps.push(capture(n.clone(), Capture::GtidApplied(instance.clone())));
         steps.push(just(Action::WaitForGtid {
@@ -298,8 +336,14 @@ pub(crate) fn relocate(
             Ok(plan)
         }
         Method::BinlogFile => match file_placement(t, instance, below) {
-            Some(FilePlacement::Sibling) => Ok(move_below_file(t, intent, instance, below)),
-            Some(FilePlacement::Grandparent) => Ok(move_up_file(t, intent, instance, below)),
+            Some(FilePlacement::Sibling) => {
+                source_answers(t, instance)?;
+                Ok(move_below_file(t, intent, instance, below))
+            }
+            Some(FilePlacement::Grandparent) => {
+                source_answers(t, instance)?;
+                Ok(move_up_file(t, intent, instance, below))
+            }
             Some(FilePlacement::SameSource) | None => Err(PlanError::refused(
                 Refusal::NoMethod,
                 instance,
@@ -334,6 +378,7 @@ pub(crate) fn move_below(
     if choose_method(t, policy, instance, sibling, Some(Method::Gtid)).is_ok() {
         return relocate(t, policy, intent, instance, sibling, Some(Method::Gtid));
     }
+    source_answers(t, instance)?;
     Ok(move_below_file(t, intent, instance, sibling))
 }
 
@@ -553,6 +598,7 @@ pub(crate) fn repoint(
     }
     live(t, instance)?;
     not_in_maintenance(t, &[instance])?;
+    source_answers(t, instance)?;
     let mut plan = moved_plan(intent, Method::None, instance, &target);
     plan.summary = format!("repoint {instance} at {target} at its current position");
     plan.phases = vec![phase(
@@ -592,27 +638,14 @@ pub(crate) fn take_master(
             format!("{instance} and {m} are co-masters: there is no master to take"),
         ));
     }
+    live(t, &g)?;
     can_replicate_from(t, instance, &g)?;
-    // `m` replicates from `instance` afterwards: check it on a topology
-    // where `instance` is already below `g`.
-    let i_data = live(t, instance)?;
-    if !i_data.is_logging_replica_updates() {
-        return Err(PlanError::refused(
-            Refusal::NoReplicaUpdates,
-            instance,
-            format!("{instance} needs log_bin and log_slave_updates to serve {m}"),
-        ));
-    }
-    let m_data = live(t, &m)?;
-    let (iv, mv) = (i_data.major_version(), m_data.major_version());
-    if orc_promotion::compare_versions(&mv, &iv).is_lt() {
-        return Err(PlanError::refused(
-            Refusal::VersionTooOld,
-            &m,
-            format!("{m} runs {mv}, older than {iv} on {instance}: it cannot replicate from it"),
-        ));
-    }
+    // `m` replicates from `instance` afterwards (`instance` is a replica
+    // now, so the rule asks for its log_slave_updates too).
+    can_replicate_from(t, &m, instance)?;
     no_errant_inflow(t, &m, instance)?;
+    let i_data = live(t, instance)?;
+    let m_data = live(t, &m)?;
     let gtid =
         gtid_between(i_data, live(t, &g)?).is_some() && gtid_between(m_data, i_data).is_some();
     let method = if gtid {
@@ -758,6 +791,15 @@ pub(crate) fn make_co_master(
     let i = live(t, instance)?;
     let md = live(t, &m)?;
     not_in_maintenance(t, &[instance, &m])?;
+    if md.is_detached() {
+        return Err(PlanError::refused(
+            Refusal::Placement,
+            &m,
+            format!(
+                "{m} is detached from its own source: reattach it or reset it before making co-masters"
+            ),
+        ));
+    }
     match t.source_of(&m) {
         Some(s) if &s == instance => {
             return Err(PlanError::refused(
@@ -784,21 +826,7 @@ pub(crate) fn make_co_master(
             format!("{instance} is writable: a new co-master must be read-only"),
         ));
     }
-    if !i.is_logging_replica_updates() {
-        return Err(PlanError::refused(
-            Refusal::NoReplicaUpdates,
-            instance,
-            format!("{instance} needs log_bin and log_slave_updates to serve {m}"),
-        ));
-    }
-    let (iv, mv) = (i.major_version(), md.major_version());
-    if orc_promotion::compare_versions(&mv, &iv).is_lt() {
-        return Err(PlanError::refused(
-            Refusal::VersionTooOld,
-            &m,
-            format!("{m} runs {mv}, older than {iv} on {instance}: it cannot replicate from it"),
-        ));
-    }
+    can_replicate_from(t, &m, instance)?;
     if !policy.credentials_known {
         return Err(PlanError::refused(
             Refusal::Credentials,

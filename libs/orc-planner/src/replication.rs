@@ -85,7 +85,7 @@ pub fn can_replicate_from(
             ),
         ));
     }
-    if r.log_bin
+    if r.is_logging_replica_updates()
         && let (Some(mine), Some(theirs)) = (
             binlog_format_rank(&r.binlog_format),
             binlog_format_rank(&s.binlog_format),
@@ -194,6 +194,24 @@ pub(crate) fn no_errant_inflow(
             "{source} has errant GTID {errant}: {replica} would replicate it (clean it up first: gtid-errant-inject-empty or gtid-errant-reset-master)"
         ),
     ))
+}
+
+/// Refuses a plan that would start `replica` replicating from a source
+/// that cannot be read now: its threads could not run.
+pub(crate) fn source_answers(t: &Topology, replica: &InstanceKey) -> Result<(), PlanError> {
+    let Some(source) = t.source_of(replica) else {
+        return Ok(());
+    };
+    match t.get(&source) {
+        Some(s) if s.live().is_some() => Ok(()),
+        _ => Err(PlanError::refused(
+            Refusal::Unreachable,
+            &source,
+            format!(
+                "{source}, the source of {replica}, cannot be read now: replication from it would not run"
+            ),
+        )),
+    }
 }
 
 /// Whether the replica's lag is within `limit` seconds (unknown passes).

@@ -18,7 +18,9 @@ use crate::error::{PlanError, Refusal};
 use crate::intent::Intent;
 use crate::plan::{Action, Capture, Condition, Credentials, Method, Phase, Plan};
 use crate::policy::Policy;
-use crate::replication::{gtid_position, lag_within, live, not_in_maintenance};
+use crate::replication::{
+    can_replicate_from, gtid_position, lag_within, live, no_errant_inflow, not_in_maintenance,
+};
 use crate::topology::Topology;
 
 fn hooks(stages: &[HookStage], critical: bool) -> Phase {
@@ -112,6 +114,34 @@ fn check_switch(
     })?;
     let d = live(t, designated)?;
     not_in_maintenance(t, &[master, designated])?;
+    if let Some(source) = t.source_of(master) {
+        // A promoted replica that kept its link to the dead master
+        // (ApplyMySQLPromotionAfterMasterFailover off) may still hand over.
+        let dead_link = t.get(&source).is_none_or(|s| s.live().is_none())
+            && t.get(master)
+                .is_some_and(crate::topology::Server::replication_stopped);
+        if !dead_link {
+            return Err(PlanError::refused(
+                Refusal::Placement,
+                master,
+                format!(
+                    "{master} replicates from {source}: only the master of a cluster hands over mastership"
+                ),
+            ));
+        }
+    }
+    if !t
+        .get(designated)
+        .is_some_and(crate::topology::Server::is_replicating)
+    {
+        return Err(PlanError::refused(
+            Refusal::Placement,
+            designated,
+            format!(
+                "designated instance {designated} does not replicate now: start its replication first"
+            ),
+        ));
+    }
     if t.source_of(designated).as_ref() != Some(master) {
         return Err(PlanError::refused(
             Refusal::Placement,
@@ -159,6 +189,16 @@ fn check_switch(
             "planned switches need GTID replication (MariaDB GTID or MySQL auto-position) on the designated instance and its siblings",
         ));
     }
+    for sibling in t.replicas_of(master) {
+        let moves = t
+            .get(&sibling)
+            .is_some_and(|x| x.live().is_some() && x.maintenance.is_none());
+        if sibling != *designated && moves {
+            can_replicate_from(t, &sibling, designated)?;
+            no_errant_inflow(t, &sibling, designated)?;
+        }
+    }
+    no_errant_inflow(t, master, designated)?;
     let s = t
         .get(designated)
         .ok_or_else(|| PlanError::Unknown(designated.clone()))?;
@@ -193,15 +233,21 @@ pub(crate) fn switch(
     };
     check_switch(t, policy, master, &d, rule)?;
     let m_data = live(t, master)?;
-    let siblings: Vec<InstanceKey> = t
-        .replicas_of(master)
-        .into_iter()
-        .filter(|k| *k != d)
-        .filter(|k| {
-            t.get(k)
-                .is_some_and(|s| s.reachable && s.maintenance.is_none())
-        })
-        .collect();
+    let mut siblings: Vec<InstanceKey> = Vec::new();
+    let mut stranded: Vec<(InstanceKey, String)> = Vec::new();
+    for k in t.replicas_of(master).into_iter().filter(|k| *k != d) {
+        match t.get(&k) {
+            Some(s) if s.maintenance.is_some() => {
+                stranded.push((k, format!("under maintenance: left below {master}")));
+            }
+            Some(s) if s.live().is_some() => siblings.push(k),
+            _ => stranded.push((k, format!("unreachable: left below {master}"))),
+        }
+    }
+    let running = |k: &InstanceKey| {
+        t.get(k)
+            .is_some_and(crate::topology::Server::is_replicating)
+    };
     let mut plan = Plan::new(
         intent,
         Method::Gtid,
@@ -213,6 +259,7 @@ pub(crate) fn switch(
     );
     plan.subject = Some(master.clone());
     plan.successor = Some(d.clone());
+    plan.lost = stranded;
     if !hand_over {
         plan.phases
             .push(hooks(&[HookStage::PreGracefulTakeover], true));
@@ -235,10 +282,12 @@ pub(crate) fn switch(
         on: master.clone(),
         read_only: false,
     }));
+    // Replicas an operator stopped cannot catch up: they are moved as they
+    // are and stay stopped.
     plan.phases.push(phase(
         "catch up",
         std::iter::once(&d)
-            .chain(siblings.iter())
+            .chain(siblings.iter().filter(|k| running(k)))
             .map(|k| {
                 lane(
                     format!("{k} applies everything {master} wrote"),
@@ -251,32 +300,31 @@ pub(crate) fn switch(
             .collect(),
     ));
     if !siblings.is_empty() {
-        plan.phases.push(phase(
-            "move siblings",
-            siblings
-                .iter()
-                .map(|k| {
-                    let position = t
-                        .get(k)
-                        .and_then(|s| s.data.as_ref())
-                        .map_or(crate::plan::Position::AutoPosition, |x| {
-                            gtid_position(x, false)
-                        });
-                    let mut l = move_lane(
-                        format!("move {k} below {d}"),
-                        k,
-                        vec![
-                            just(Action::StopReplica(k.clone())),
-                            change(k, &d, position),
-                            just(Action::StartReplica(k.clone())),
-                        ],
-                    );
-                    l.critical = true;
+        let lanes = siblings
+            .iter()
+            .map(|k| {
+                let position = t
+                    .get(k)
+                    .and_then(|s| s.data.as_ref())
+                    .map_or(crate::plan::Position::AutoPosition, |x| {
+                        gtid_position(x, false)
+                    });
+                let mut steps = vec![
+                    just(Action::StopReplica(k.clone())),
+                    change(k, &d, position),
+                ];
+                if running(k) {
+                    steps.push(just(Action::StartReplica(k.clone())));
+                }
+                let mut l = move_lane(format!("move {k} below {d}"), k, steps);
+                l.critical = true;
+                if running(k) {
                     l.on_failure = vec![just(Action::StartReplica(k.clone()))];
-                    l
-                })
-                .collect(),
-        ));
+                }
+                l
+            })
+            .collect();
+        plan.phases.push(phase("move siblings", lanes));
     }
     if !hand_over {
         // From here on it is orchestrator's forced DeadMaster recovery of a
@@ -308,7 +356,17 @@ pub(crate) fn switch(
         ));
     }
     let position = gtid_position(m_data, true);
-    let demote = if policy.credentials_known {
+    let follows = can_replicate_from(t, master, &d);
+    if let Err(e) = &follows {
+        plan.notes.push(format!(
+            "{master} cannot replicate from {d} ({e}): it is left read-only, without a source, and downtimed"
+        ));
+    } else if !policy.credentials_known {
+        plan.notes.push(format!(
+            "no replication credentials are known (set ReplicationCredentialsQuery or ReplicationUser/ReplicationPassword): {master} is pointed at {d} but left stopped and downtimed"
+        ));
+    }
+    let demote = if policy.credentials_known && follows.is_ok() {
         plan.expect
             .push(Condition::ReplicationRunning(master.clone()));
         vec![
@@ -321,16 +379,15 @@ pub(crate) fn switch(
             just(Action::StartReplica(master.clone())),
         ]
     } else {
-        plan.notes.push(format!(
-            "no replication credentials are known (set ReplicationCredentialsQuery or ReplicationUser/ReplicationPassword): {master} is pointed at {d} but left stopped and downtimed"
-        ));
-        vec![
-            change(master, &d, position),
-            just(Action::Downtime {
-                on: master.clone(),
-                reason: LOST_IN_RECOVERY.to_string(),
-            }),
-        ]
+        let mut steps = Vec::new();
+        if follows.is_ok() {
+            steps.push(change(master, &d, position));
+        }
+        steps.push(just(Action::Downtime {
+            on: master.clone(),
+            reason: LOST_IN_RECOVERY.to_string(),
+        }));
+        steps
     };
     plan.phases.push(phase(
         "demote",
@@ -345,16 +402,20 @@ pub(crate) fn switch(
             .push(hooks(&[HookStage::PostGracefulTakeover], false));
     }
     plan.expect.push(Condition::Writable(d.clone()));
-    plan.expect.push(Condition::ReplicatesFrom {
-        replica: master.clone(),
-        source: d.clone(),
-    });
+    if follows.is_ok() {
+        plan.expect.push(Condition::ReplicatesFrom {
+            replica: master.clone(),
+            source: d.clone(),
+        });
+    }
     for k in &siblings {
         plan.expect.push(Condition::ReplicatesFrom {
             replica: k.clone(),
             source: d.clone(),
         });
-        plan.expect.push(Condition::ReplicationRunning(k.clone()));
+        if running(k) {
+            plan.expect.push(Condition::ReplicationRunning(k.clone()));
+        }
     }
     Ok(plan)
 }

@@ -216,18 +216,3 @@ fn every_scenario_file_plans_as_described() {
         Err(e) => panic!("{e}"),
     }
 }
-
-/// Planner bugs found and not fixed yet, one file each in
-/// `testdata/known-bugs/` (same format): each says what the planner should
-/// answer, so this fails until they are fixed (`cargo test -p orc-planner
-/// --test scenarios -- --ignored`). Move a file to `testdata/scenarios/`
-/// once it passes.
-#[test]
-#[ignore = "known planner bugs, see testdata/known-bugs/"]
-fn known_bugs_plan_as_described() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/known-bugs");
-    match orc_testkit::scenarios::run_all(&dir, check) {
-        Ok(n) => assert!(n >= 1),
-        Err(e) => panic!("{e}"),
-    }
-}
