@@ -23,6 +23,8 @@ pub const FORGOTTEN: &str = "orc.analyzer.forgotten";
 pub const CLUSTER_BRIEF: &str = "orc.analyzer.brief";
 /// Request: an operator command to the recovery service.
 pub const RECOVERY_COMMAND: &str = "orc.recovery.command";
+/// Request: a topology operation (relocate, move-up, ...) to the recovery service.
+pub const TOPOLOGY_OPERATION: &str = "orc.recovery.operation";
 /// `RecoveryEvent`s.
 pub const RECOVERY_EVENTS: &str = "orc.recovery.events";
 /// `RecoveryRetry`: blocked recoveries may run now.

@@ -253,7 +253,7 @@ pub(crate) async fn call(api: &Api, path: &str) -> Result<Value, Failure> {
 
 fn usage() -> String {
     let mut s = String::from("Usage: orchestrator-client -c <command> [flags...]\nCommands:\n");
-    for (name, help) in COMMANDS {
+    for (name, help) in COMMANDS.iter().chain(crate::topology::COMMANDS) {
         s.push_str(&format!("  {name:<26} {help}\n"));
     }
     s
@@ -275,12 +275,19 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
         write!(out, "{}", usage())?;
         return Ok(());
     }
-    if !COMMANDS.iter().any(|(n, _)| *n == command) {
+    let known = COMMANDS
+        .iter()
+        .chain(crate::topology::COMMANDS)
+        .any(|(n, _)| *n == command);
+    if !known {
         return Err(Failure(format!("Unsupported command: {command}")));
     }
     let ctx = Ctx { args: &args, env };
     let api = select_api(env, args.get('U')).await?;
     if let Some(done) = crate::recovery::execute(&command, &ctx, &api, out).await {
+        return done;
+    }
+    if let Some(done) = crate::topology::execute(&command, &ctx, &api, out).await {
         return done;
     }
     match command.as_str() {

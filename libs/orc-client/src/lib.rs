@@ -12,6 +12,7 @@ pub mod args;
 pub mod commands;
 pub mod fetch;
 mod recovery;
+mod topology;
 
 use std::io::Write;
 use std::time::Duration;

@@ -9,7 +9,7 @@ pub mod ops;
 pub mod probe;
 mod session;
 
-pub use ops::{ChangeSource, Operator, ServerState, StartPosition};
+pub use ops::{BinlogEventRow, ChangeSource, Operator, ServerState, StartPosition};
 pub use probe::{InstanceProbe, ProbeResult, ProbeSettings};
 pub use session::{Columns, ConnectOptions, Row, Session};
 

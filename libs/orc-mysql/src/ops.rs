@@ -264,6 +264,23 @@ pub fn own_gtid_position(d: Dialect) -> &'static str {
     }
 }
 
+/// One row of `SHOW BINLOG EVENTS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogEventRow {
+    /// `Log_name`.
+    pub log_file: String,
+    /// `Pos`.
+    pub pos: u64,
+    /// `Event_type`.
+    pub event_type: String,
+    /// `Server_id`.
+    pub server_id: u32,
+    /// `End_log_pos`.
+    pub end_log_pos: u64,
+    /// `Info`.
+    pub info: String,
+}
+
 /// What a step's preconditions are checked against.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerState {
@@ -448,6 +465,47 @@ impl Operator {
             log_replica_updates,
             replication,
         })
+    }
+
+    /// `SHOW BINARY LOGS`: every binary log file and its size, oldest first.
+    pub async fn binary_logs(&mut self) -> Result<Vec<(String, u64)>, Error> {
+        let rows = self.session.query("SHOW BINARY LOGS").await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.get("Log_name")?.to_string(),
+                    r.get("File_size").and_then(|v| v.parse().ok()).unwrap_or(0),
+                ))
+            })
+            .collect())
+    }
+
+    /// Up to `limit` events of a binary log from `from` (`SHOW BINLOG EVENTS`).
+    pub async fn binlog_events(
+        &mut self,
+        file: &str,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<BinlogEventRow>, Error> {
+        let sql = format!(
+            "SHOW BINLOG EVENTS IN {} FROM {from} LIMIT {limit}",
+            quote(file)
+        );
+        let rows = self.session.query(&sql).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(BinlogEventRow {
+                    log_file: r.get("Log_name")?.to_string(),
+                    pos: r.get("Pos")?.parse().ok()?,
+                    event_type: r.get("Event_type").unwrap_or_default().to_string(),
+                    server_id: r.get("Server_id").and_then(|v| v.parse().ok()).unwrap_or(0),
+                    end_log_pos: r.get("End_log_pos")?.parse().ok()?,
+                    info: r.get("Info").unwrap_or_default().to_string(),
+                })
+            })
+            .collect())
     }
 
     /// The server's own binary log position (`None` without binary logs).

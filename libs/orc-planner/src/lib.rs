@@ -33,6 +33,7 @@ pub mod intent;
 mod many;
 pub mod plan;
 pub mod policy;
+pub mod pseudo_gtid;
 mod relocate;
 pub mod replication;
 pub mod simulate;

@@ -328,10 +328,9 @@ pub(crate) fn relocate(
             plan.notes.push(format!(
                 "{method}: {instance} finds its place on {below} by itself"
             ));
-            plan.phases = vec![phase(
-                format!("move {instance}"),
-                vec![lane(format!("move {instance} below {below}"), steps)],
-            )];
+            let mut moving = lane(format!("move {instance} below {below}"), steps);
+            moving.moves = Some(instance.clone());
+            plan.phases = vec![phase(format!("move {instance}"), vec![moving])];
             plan.on_failure = restarts(t, &[instance]);
             Ok(plan)
         }
@@ -460,7 +459,21 @@ fn move_below_file(t: &Topology, intent: Intent, i: &InstanceKey, s: &InstanceKe
         ),
     ];
     plan.on_failure = restarts(t, &[i, s]);
+    mark_moves(&mut plan, i);
     plan
+}
+
+/// Marks the lane that changes `instance`'s source as its move.
+fn mark_moves(plan: &mut Plan, instance: &InstanceKey) {
+    for lane in plan.phases.iter_mut().flat_map(|p| p.lanes.iter_mut()) {
+        let moves_it = lane
+            .steps
+            .iter()
+            .any(|s| matches!(&s.action, Action::ChangeSource { on, .. } if on == instance));
+        if moves_it {
+            lane.moves = Some(instance.clone());
+        }
+    }
 }
 
 /// `move-up`: below the grandparent.
@@ -570,6 +583,7 @@ fn move_up_file(t: &Topology, intent: Intent, i: &InstanceKey, g: &InstanceKey) 
         ),
     ];
     plan.on_failure = restarts(t, &[i, &m]);
+    mark_moves(&mut plan, i);
     plan
 }
 

@@ -8,6 +8,7 @@
 //! [`convert`] (model ↔ wire), [`FILE_DESCRIPTOR_SET`] (for gRPC reflection).
 
 pub mod convert;
+pub mod plan;
 
 /// Generated types of package `orc.v1`.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

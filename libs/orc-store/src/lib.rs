@@ -7,6 +7,7 @@
 //! indexed columns (`hostname`, `port`, `cluster_name`, check times), so the
 //! schema does not have to follow every field the probe learns.
 
+mod audit;
 mod instances;
 mod metadata;
 pub mod migrations;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+pub use audit::{AuditEntry, AuditRepo};
 pub use instances::{InstanceRepo, StoredInstance};
 pub use metadata::MetadataRepo;
 pub use recoveries::{AckScope, RecoveryRepo};
@@ -241,6 +243,11 @@ impl Store {
     /// Operator metadata.
     pub fn metadata(&self) -> MetadataRepo<'_> {
         MetadataRepo { store: self }
+    }
+
+    /// The general audit of operations.
+    pub fn audit(&self) -> AuditRepo<'_> {
+        AuditRepo { store: self }
     }
 
     /// Closes every connection.

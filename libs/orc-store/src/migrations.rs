@@ -144,6 +144,31 @@ pub const MIGRATIONS: &[Migration] = &[
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         ],
     },
+    Migration {
+        version: 3,
+        description: "audit of operations",
+        sqlite: &[
+            "CREATE TABLE audit (
+                audit_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                audit_timestamp_ms INTEGER NOT NULL,
+                audit_type TEXT NOT NULL,
+                hostname TEXT NOT NULL DEFAULT '',
+                port INTEGER NOT NULL DEFAULT 0,
+                cluster_name TEXT NOT NULL DEFAULT '',
+                message TEXT NOT NULL)",
+            "CREATE INDEX audit_instance_idx ON audit (hostname, port, audit_timestamp_ms)",
+        ],
+        mysql: &["CREATE TABLE audit (
+                audit_id BIGINT AUTO_INCREMENT PRIMARY KEY,
+                audit_timestamp_ms BIGINT NOT NULL,
+                audit_type VARCHAR(128) NOT NULL,
+                hostname VARCHAR(255) NOT NULL DEFAULT '',
+                port INT NOT NULL DEFAULT 0,
+                cluster_name VARCHAR(300) NOT NULL DEFAULT '',
+                message TEXT NOT NULL,
+                KEY audit_instance_idx (hostname, port, audit_timestamp_ms)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"],
+    },
 ];
 
 const CREATE_VERSIONS_SQLITE: &str = "CREATE TABLE IF NOT EXISTS orc_schema_version (

@@ -36,6 +36,7 @@ pub struct Sandbox {
     instances: Vec<Instance>,
     guardian: Mutex<Option<Child>>,
     persistent: bool,
+    file_positions: bool,
 }
 
 fn default_root() -> PathBuf {
@@ -109,6 +110,7 @@ impl SandboxBuilder {
             instances,
             guardian: Mutex::new(guardian),
             persistent: self.persistent,
+            file_positions: self.file_positions,
         };
         sandbox.copy_datadirs(&template)?;
         let starts = sandbox.instances.iter().map(|i| i.start(false));
@@ -280,13 +282,36 @@ impl Sandbox {
     }
 
     async fn configure_replication(&self) -> Result<(), Error> {
+        // Without GTID every replica starts at its source's current binary
+        // log position, read before anything is written anywhere.
+        let mut positions = std::collections::HashMap::new();
+        if self.file_positions {
+            for inst in &self.instances {
+                let rows = self.sql(inst.name(), "SHOW MASTER STATUS").await?;
+                if let Some(r) = rows.first() {
+                    positions.insert(
+                        inst.name().to_string(),
+                        (
+                            r.get("File").unwrap_or_default().to_string(),
+                            r.get("Position").unwrap_or("4").to_string(),
+                        ),
+                    );
+                }
+            }
+        }
         let setups = self.instances.iter().filter_map(|inst| {
             let source = self.instance(inst.source()?).ok()?;
             let read_only = if inst.writable() { 0 } else { 1 };
+            let position = match positions.get(source.name()) {
+                Some((file, pos)) => {
+                    format!("MASTER_USE_GTID=no, MASTER_LOG_FILE='{file}', MASTER_LOG_POS={pos}")
+                }
+                None => "MASTER_USE_GTID=slave_pos".to_string(),
+            };
             let sql = format!(
                 "SET GLOBAL read_only={read_only}; CHANGE MASTER TO MASTER_HOST='127.0.0.1', \
                  MASTER_PORT={}, MASTER_USER='repl', MASTER_PASSWORD='repl', \
-                 MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1; \
+                 {position}, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1; \
                  START SLAVE",
                 source.port()
             );

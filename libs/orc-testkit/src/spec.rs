@@ -27,6 +27,7 @@ pub struct SandboxBuilder {
     pub(crate) exact_dir: Option<PathBuf>,
     pub(crate) extra_addresses: Vec<Ipv4Addr>,
     pub(crate) persistent: bool,
+    pub(crate) file_positions: bool,
 }
 
 impl SandboxBuilder {
@@ -121,6 +122,14 @@ impl SandboxBuilder {
     pub fn persistent_in(mut self, dir: impl Into<PathBuf>) -> Self {
         self.persistent = true;
         self.exact_dir = Some(dir.into());
+        self
+    }
+
+    /// Replicas follow their sources by binary log file and position
+    /// (`MASTER_USE_GTID=no`), as servers without GTID do. MariaDB still
+    /// writes GTIDs in its binary logs; replication does not use them.
+    pub fn file_positions(mut self) -> Self {
+        self.file_positions = true;
         self
     }
 

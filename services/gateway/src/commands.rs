@@ -122,3 +122,23 @@ pub async fn recovery_retry(bus: &dyn Bus, cluster: &str) {
         tracing::warn!(cluster, error = %e, "cannot announce a recovery retry");
     }
 }
+
+/// Sends a topology operation to a recovery service and waits for its
+/// answer (up to `timeout`: an operation may wait for replicas).
+pub async fn topology_operation(
+    bus: &dyn Bus,
+    request: &wire::OperationRequest,
+    timeout: Duration,
+) -> Result<wire::OperationResult, ApiError> {
+    let bytes = orc_bus::request_patiently(
+        bus,
+        subjects::TOPOLOGY_OPERATION,
+        orc_bus::encode(request),
+        timeout,
+        PATIENCE,
+    )
+    .await
+    .map_err(|e| bus_error(e, "recovery service"))?;
+    orc_bus::decode(subjects::TOPOLOGY_OPERATION, &bytes)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}

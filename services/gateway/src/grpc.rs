@@ -1,8 +1,9 @@
-//! The gRPC API (`orc.v1.Orchestrator`, `orc.v1.Analysis`, and
-//! `orc.v1.Recovery` in [`recovery`]), answering from the same catalog and
-//! operations as HTTP.
+//! The gRPC API (`orc.v1.Orchestrator`, `orc.v1.Analysis`,
+//! `orc.v1.Recovery` in [`recovery`] and `orc.v1.Topology` in
+//! [`topology`]), answering from the same catalog and operations as HTTP.
 
 mod recovery;
+mod topology;
 
 use std::sync::Arc;
 

@@ -6,6 +6,7 @@ mod audit;
 mod metadata;
 mod recovery;
 mod request;
+mod topology;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -88,6 +89,8 @@ pub fn router(gw: Arc<Gateway>, prefix: &str) -> Router {
         .merge(metadata::routes())
         .merge(recovery::routes())
         .merge(audit::routes())
+        .merge(topology::routes())
+        .merge(audit::general_routes())
         .fallback(not_found)
         .with_state(gw);
     let base = prefix.trim_end_matches('/');

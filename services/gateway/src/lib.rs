@@ -162,6 +162,9 @@ pub async fn run(
     health_reporter
         .set_serving::<orc_proto::v1::recovery_server::RecoveryServer<grpc::GrpcApi>>()
         .await;
+    health_reporter
+        .set_serving::<orc_proto::v1::topology_server::TopologyServer<grpc::GrpcApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(orc_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -176,6 +179,8 @@ pub async fn run(
         orc_proto::v1::analysis_server::AnalysisServer::new(grpc::GrpcApi { gw: gw.clone() });
     let recovery =
         orc_proto::v1::recovery_server::RecoveryServer::new(grpc::GrpcApi { gw: gw.clone() });
+    let topology =
+        orc_proto::v1::topology_server::TopologyServer::new(grpc::GrpcApi { gw: gw.clone() });
     let grpc_shutdown = shutdown.clone();
     let grpc = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -183,6 +188,7 @@ pub async fn run(
         .add_service(api)
         .add_service(analysis)
         .add_service(recovery)
+        .add_service(topology)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc),
             async move { grpc_shutdown.cancelled().await },

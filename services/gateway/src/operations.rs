@@ -10,11 +10,14 @@
 //!   global recovery switch.
 //! - [`audit`]: the recovery audit trail: recoveries, steps, failure
 //!   detections, blocked recoveries.
+//! - [`topology`]: refactoring and replication control, forwarded to a
+//!   recovery service as an `OperationRequest`.
 
 pub(crate) mod ack;
 pub(crate) mod audit;
 pub(crate) mod metadata;
 pub(crate) mod recovery;
+pub(crate) mod topology;
 
 use std::collections::BTreeSet;
 

@@ -24,6 +24,20 @@ impl Brief {
         self.analyses.iter().find(|a| &a.key == key)
     }
 
+    /// Adds the members of another cluster (an operation may span two).
+    pub fn merge(&mut self, other: Brief) {
+        for a in other.analyses {
+            if self.analysis(&a.key).is_none() {
+                self.analyses.push(a);
+            }
+        }
+        for s in other.states {
+            if self.state(&s.key).is_none() {
+                self.states.push(s);
+            }
+        }
+    }
+
     /// The state of one member.
     pub fn state(&self, key: &InstanceKey) -> Option<&InstanceState> {
         self.states.iter().find(|s| &s.key == key)

@@ -20,12 +20,14 @@
 pub mod brief;
 mod commands;
 pub mod config;
+mod errant;
 pub mod executor;
 pub mod facts;
 mod fence;
 pub mod hooks;
 pub mod journal;
 pub mod lease;
+mod operations;
 pub mod procedures;
 pub mod servers;
 
@@ -392,6 +394,9 @@ pub async fn run(
     let mut commands_sub = bus
         .queue_subscribe(subjects::RECOVERY_COMMAND, subjects::RECOVERIES)
         .await?;
+    let mut operations_sub = bus
+        .queue_subscribe(subjects::TOPOLOGY_OPERATION, subjects::RECOVERIES)
+        .await?;
     let mut retries = bus.subscribe(subjects::RECOVERY_RETRY).await?;
     bus.flush().await?;
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
@@ -428,6 +433,11 @@ pub async fn run(
             Some(msg) = commands_sub.next() => {
                 let ctx = ctx.clone();
                 tracker.spawn(async move { commands::handle(&ctx, msg).await });
+                Vec::new()
+            }
+            Some(msg) = operations_sub.next() => {
+                let ctx = ctx.clone();
+                tracker.spawn(async move { operations::handle(&ctx, msg).await });
                 Vec::new()
             }
             Some(msg) = retries.next() => {

@@ -255,3 +255,74 @@ async fn recent_instance(State(gw): S, Path((h, p)): P2, Query(q): Params) -> Ap
     let k = key(&gw, &h, &p)?;
     list(&gw, RecoveryQuery::RecentOfInstance(k), None, &q).await
 }
+
+/// orchestrator's `audit` rows.
+#[allow(non_snake_case)]
+#[derive(serde::Serialize)]
+struct AuditJson {
+    AuditId: i64,
+    AuditTimestamp: String,
+    AuditType: String,
+    AuditInstanceKey: orc_compat::KeyJson,
+    Message: String,
+}
+
+/// The general audit routes: `audit[/:page]`, `audit/instance/:host/:port[/:page]`.
+pub(super) fn general_routes() -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/audit", get(general))
+        .route("/audit/{a}", get(general_page))
+        .route("/audit/instance/{a}/{b}", get(general_instance))
+        .route("/audit/instance/{a}/{b}/{c}", get(general_instance_page))
+}
+
+async fn general_list(
+    gw: &Gateway,
+    instance: Option<orc_model::InstanceKey>,
+    page_number: usize,
+) -> ApiResult {
+    let page = u32::try_from(page_number).unwrap_or(u32::MAX);
+    let per_page = u32::try_from(crate::operations::PAGE_SIZE).unwrap_or(20);
+    let rows = gw
+        .store
+        .audit()
+        .page(instance.as_ref(), page, per_page)
+        .await?;
+    raw(rows
+        .into_iter()
+        .map(|e| AuditJson {
+            AuditId: e.id,
+            AuditTimestamp: e.at.to_rfc3339(),
+            AuditType: e.kind,
+            AuditInstanceKey: e.instance.as_ref().map_or(
+                orc_compat::KeyJson {
+                    Hostname: String::new(),
+                    Port: 0,
+                },
+                orc_compat::KeyJson::from_key,
+            ),
+            Message: e.message,
+        })
+        .collect::<Vec<_>>())
+}
+
+async fn general(State(gw): S) -> ApiResult {
+    general_list(&gw, None, 0).await
+}
+
+async fn general_page(State(gw): S, Path(a): Path<String>) -> ApiResult {
+    general_list(&gw, None, page(&a)?.unwrap_or(0)).await
+}
+
+async fn general_instance(State(gw): S, Path((h, p)): P2) -> ApiResult {
+    let k = key(&gw, &h, &p)?;
+    general_list(&gw, Some(k), 0).await
+}
+
+async fn general_instance_page(
+    State(gw): S,
+    Path((h, p, n)): Path<(String, String, String)>,
+) -> ApiResult {
+    let k = key(&gw, &h, &p)?;
+    general_list(&gw, Some(k), page(&n)?.unwrap_or(0)).await
+}

@@ -19,6 +19,8 @@ mod act;
 mod check;
 mod pseudo_gtid;
 
+pub(crate) use pseudo_gtid::last_pseudo_gtid;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
