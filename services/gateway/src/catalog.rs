@@ -37,6 +37,36 @@ pub struct Catalog {
     states: BTreeMap<InstanceKey, InstanceState>,
     topology: Topology,
     metadata: BTreeMap<InstanceKey, InstanceMetadata>,
+    errant: BTreeMap<InstanceKey, String>,
+}
+
+/// Errant GTIDs of every replica: what it executed that its cluster's
+/// master did not, its own lineage's transactions aside.
+fn errant_gtids(
+    states: &BTreeMap<InstanceKey, InstanceState>,
+    topology: &Topology,
+) -> BTreeMap<InstanceKey, String> {
+    let mut out = BTreeMap::new();
+    for (key, p) in topology.placements() {
+        if p.depth == 0 || &p.cluster == key {
+            continue;
+        }
+        let (Some(me), Some(master)) = (
+            states.get(key).and_then(|s| s.data.as_ref()),
+            states.get(&p.cluster).and_then(|s| s.data.as_ref()),
+        ) else {
+            continue;
+        };
+        let lineage: Vec<&str> = p
+            .ancestry
+            .iter()
+            .filter_map(|a| states.get(a)?.data.as_ref().map(|d| d.server_uuid.as_str()))
+            .collect();
+        if let Some(e) = orc_analysis::errant_gtids(me, master, &lineage) {
+            out.insert(key.clone(), e.to_string());
+        }
+    }
+    out
 }
 
 impl Catalog {
@@ -64,12 +94,14 @@ impl Catalog {
             .map(|s| (s.state.key.clone(), s.state))
             .collect();
         let topology = Topology::from_states(states.values());
+        let errant = errant_gtids(&states, &topology);
         Self {
             now,
             settings: settings.clone(),
             states,
             topology,
             metadata: BTreeMap::new(),
+            errant,
         }
     }
 
@@ -106,7 +138,7 @@ impl Catalog {
             placement: self.topology.placement(key),
             metadata: self.metadata.get(key),
             ancestry_uuids: "",
-            gtid_errant: "",
+            gtid_errant: self.errant.get(key).map_or("", String::as_str),
             now: self.now,
             policy: &self.settings.policy,
         })
