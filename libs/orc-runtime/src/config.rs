@@ -264,9 +264,6 @@ pub struct Config {
     /// `PseudoGTIDMonotonicHint`: markers containing this grow monotonically.
     #[serde(rename = "PseudoGTIDMonotonicHint")]
     pub pseudo_gtid_monotonic_hint: String,
-    /// `DetectPseudoGTIDQuery`: whether a server's cluster injects markers.
-    #[serde(rename = "DetectPseudoGTIDQuery")]
-    pub detect_pseudo_gtid_query: String,
     /// `BinlogEventsChunkSize`: events read per `SHOW BINLOG EVENTS`.
     #[serde(rename = "BinlogEventsChunkSize")]
     pub binlog_events_chunk_size: u64,
@@ -440,7 +437,6 @@ impl Default for Config {
             pseudo_gtid_pattern: String::new(),
             pseudo_gtid_pattern_is_fixed_substring: false,
             pseudo_gtid_monotonic_hint: String::new(),
-            detect_pseudo_gtid_query: String::new(),
             binlog_events_chunk_size: 10_000,
             skip_binlog_events_containing: Vec::new(),
             hook_timeout_seconds: 60.0,
@@ -560,6 +556,7 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "SeedAcceptableBytesDiff",
     "SeedWaitSecondsBeforeSend",
     "AutoPseudoGTID",
+    "DetectPseudoGTIDQuery",
     "ReduceReplicationAnalysisCount",
     "DetachLostSlavesAfterMasterFailover",
     "MasterFailoverDetachSlaveMasterHost",

@@ -252,8 +252,8 @@ impl Catalog {
         if let Some(c) = clusters.iter().find(|c| c.to_string() == hint) {
             return Ok(c.clone());
         }
-        if let Some(c) = clusters.iter().find(|c| self.cluster_alias(c) == hint) {
-            return Ok(c.clone());
+        if let Ok(c) = self.cluster_by_alias(hint) {
+            return Ok(c);
         }
         let key = InstanceKey::parse_with_default_port(hint, self.settings.default_port).map_err(
             |_| ApiError::NotFound(format!("Unable to determine cluster name for {hint}")),
@@ -267,9 +267,21 @@ impl Catalog {
 
     /// Resolves an alias to its cluster.
     pub fn cluster_by_alias(&self, alias: &str) -> Result<InstanceKey, ApiError> {
+        // Several clusters may claim one alias (a master replaced by a
+        // failover keeps reporting it): the live, not-downtimed cluster with
+        // the most members is the one meant.
         self.clusters()
             .into_iter()
-            .find(|c| self.cluster_alias(c) == alias)
+            .filter(|c| self.cluster_alias(c) == alias)
+            .max_by_key(|c| {
+                let view = self.view(c);
+                (
+                    !self.metadata(c).is_some_and(|m| m.is_downtimed(self.now)),
+                    view.as_ref().is_some_and(|v| v.is_last_check_valid()),
+                    self.members(c).len(),
+                    std::cmp::Reverse(c.clone()),
+                )
+            })
             .ok_or_else(|| {
                 ApiError::NotFound(format!(
                     "Unable to determine cluster name for alias {alias}"
