@@ -521,3 +521,205 @@ async fn replication_control_by_gtid_ends_as_predicted() {
 async fn replication_control_by_binlog_coordinates_ends_as_predicted() {
     control(true).await;
 }
+
+const PSEUDO_GTID: &str = "drop view if exists `meta`.`_pseudo_gtid_hint__asc:";
+
+/// A Pseudo-GTID marker written on the master, as orchestrator's injection
+/// event writes them.
+async fn marker(sb: &Sandbox, n: u32) {
+    sb.exec(
+        "m",
+        &format!("CREATE DATABASE IF NOT EXISTS meta; {PSEUDO_GTID}{n:08X}`"),
+    )
+    .await
+    .unwrap();
+}
+
+fn pseudo_gtid_config() -> Value {
+    json!({
+        "PseudoGTIDPattern": PSEUDO_GTID,
+        "PseudoGTIDPatternIsFixedSubstring": true,
+        "PseudoGTIDMonotonicHint": "asc:",
+        "ReplicationUser": "repl",
+        "ReplicationPassword": "repl",
+    })
+}
+
+/// The method-specific operations (GTID-only, Pseudo-GTID), co-masters,
+/// can-replicate-from and take-master's hook, on one replication mode.
+async fn methods(file_positions: bool) {
+    let sb = cluster(file_positions).await;
+    let hook = tempfile::NamedTempFile::new().unwrap();
+    let mut config = pseudo_gtid_config();
+    config["PostTakeMasterProcesses"] = json!([format!(
+        "echo took {{successorHost}}:{{successorPort}} from {{failedHost}}:{{failedPort}} >> {}",
+        hook.path().display()
+    )]);
+    let orc = orc_on(&sb, &key(&sb, "m"), config).await.unwrap();
+    let (m, r1, r2, r3, c1) = (
+        key(&sb, "m"),
+        key(&sb, "r1"),
+        key(&sb, "r2"),
+        key(&sb, "r3"),
+        key(&sb, "c1"),
+    );
+    write(&sb, 1).await;
+    marker(&sb, 1).await;
+    write(&sb, 2).await;
+    sb.wait_replicated(Duration::from_secs(5)).await.unwrap();
+
+    // can-replicate-from answers from fresh reads.
+    let (code, out, err) = orc
+        .client(&["-c", "can-replicate-from", "-i", &c1, "-d", &r2])
+        .await;
+    assert_eq!((code, out.trim()), (0, r2.as_str()), "{err}");
+
+    // GTID-only operations: done by GTID, refused without it.
+    if file_positions {
+        refused(
+            &orc,
+            &sb,
+            &["-c", "move-gtid", "-i", &c1, "-d", &r2],
+            "does not replicate by GTID",
+        )
+        .await;
+        // Nothing can move by GTID: nothing moves, and the answer says so.
+        let out = step(
+            &orc,
+            &sb,
+            &format!("move-replicas-gtid/{}/{}", path(&sb, "r1"), path(&sb, "r2")),
+            &["-c", "move-replicas-gtid", "-i", &r1, "-d", &r2],
+        )
+        .await;
+        assert_eq!(out, "");
+    } else {
+        let out = step(
+            &orc,
+            &sb,
+            &format!("move-below-gtid/{}/{}", path(&sb, "c1"), path(&sb, "r2")),
+            &["-c", "move-gtid", "-i", &c1, "-d", &r2],
+        )
+        .await;
+        assert_eq!(out, format!("{c1}<{r2}"));
+        step(
+            &orc,
+            &sb,
+            &format!("move-replicas-gtid/{}/{}", path(&sb, "r2"), path(&sb, "r1")),
+            &["-c", "move-replicas-gtid", "-i", &r2, "-d", &r1],
+        )
+        .await;
+    }
+    // c1 is below r1 again here, in both modes.
+    write(&sb, 3).await;
+    marker(&sb, 2).await;
+    write(&sb, 4).await;
+    sb.wait_replicated(Duration::from_secs(5)).await.unwrap();
+
+    // Pseudo-GTID: c1 across branches, below r2.
+    let out = step(
+        &orc,
+        &sb,
+        &format!("match-below/{}/{}", path(&sb, "c1"), path(&sb, "r2")),
+        &["-c", "match", "-i", &c1, "-d", &r2],
+    )
+    .await;
+    assert_eq!(out, format!("{c1}<{r2}"));
+    write(&sb, 5).await;
+    marker(&sb, 3).await;
+    sb.wait_replicated(Duration::from_secs(5)).await.unwrap();
+    // match-replicas: r2's replicas (c1) below r3.
+    let out = step(
+        &orc,
+        &sb,
+        &format!("match-replicas/{}/{}", path(&sb, "r2"), path(&sb, "r3")),
+        &[
+            "-c",
+            "api",
+            "-P",
+            &format!("match-replicas/{}/{}", path(&sb, "r2"), path(&sb, "r3")),
+        ],
+    )
+    .await;
+    assert!(out.contains("\"Code\": \"OK\""), "{out}");
+    // match-up c1 (below m), match-up-replicas of r3 (nothing left below it).
+    let out = step(
+        &orc,
+        &sb,
+        &format!("match-up/{}", path(&sb, "c1")),
+        &["-c", "match-up", "-i", &c1],
+    )
+    .await;
+    assert_eq!(out, format!("{c1}<{m}"));
+    let out = step(
+        &orc,
+        &sb,
+        &format!("match-up-replicas/{}", path(&sb, "r3")),
+        &["-c", "match-up-replicas", "-i", &r3],
+    )
+    .await;
+    assert_eq!(out, "", "nothing was below r3");
+    write(&sb, 6).await;
+    for n in ["r1", "r2", "r3", "c1"] {
+        eventually(Duration::from_secs(5), || async {
+            let rows = sb.sql(n, "SELECT COUNT(*) FROM app.t").await.ok()?;
+            (rows.first()?.at(0)? == "6").then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("{n} has every write exactly once"));
+    }
+
+    // take-master runs PostTakeMasterProcesses with orchestrator's
+    // placeholders: the instance that took over and its former source.
+    step(
+        &orc,
+        &sb,
+        &format!("relocate/{}/{}", path(&sb, "c1"), path(&sb, "r1")),
+        &["-c", "relocate", "-i", &c1, "-d", &r1],
+    )
+    .await;
+    let out = step(
+        &orc,
+        &sb,
+        &format!("take-master/{}", path(&sb, "c1")),
+        &["-c", "take-master", "-i", &c1],
+    )
+    .await;
+    assert_eq!(out, format!("{c1}<{m}"));
+    let line = eventually(Duration::from_secs(5), || async {
+        std::fs::read_to_string(hook.path())
+            .ok()
+            .filter(|t| !t.is_empty())
+    })
+    .await
+    .expect("PostTakeMasterProcesses ran");
+    assert_eq!(line.trim(), format!("took {c1} from {r1}"));
+
+    // make-co-master: m replicates from r3 too.
+    let out = step(
+        &orc,
+        &sb,
+        &format!("make-co-master/{}", path(&sb, "r3")),
+        &["-c", "make-co-master", "-i", &r3],
+    )
+    .await;
+    assert_eq!(out, format!("{r3}<{m}"));
+    write(&sb, 7).await;
+    eventually(Duration::from_secs(5), || async {
+        let r = sb.replica_status("m").await.ok()??;
+        (r.get("Slave_IO_Running") == Some("Yes") && r.get("Slave_SQL_Running") == Some("Yes"))
+            .then_some(())
+    })
+    .await
+    .expect("m replicates from r3");
+    orc.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn method_specific_operations_by_gtid() {
+    methods(false).await;
+}
+
+#[tokio::test]
+async fn method_specific_operations_by_binlog_coordinates() {
+    methods(true).await;
+}

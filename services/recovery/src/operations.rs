@@ -58,21 +58,39 @@ fn key(k: Option<&wire::InstanceKey>, what: &str) -> Result<Option<InstanceKey>,
         .transpose()
 }
 
+/// A request that names no valid operation.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+struct Invalid(String);
+
+/// Why an operation cannot take the cluster's lease.
+#[derive(Debug, Clone, thiserror::Error)]
+enum LeaseRefusal {
+    /// A recovery or another operation holds it.
+    #[error(
+        "cluster {0} is under recovery or another operation (its lease is held): nothing was changed; try again when it is done"
+    )]
+    Busy(String),
+    /// The bus failed.
+    #[error("the cluster's lease cannot be taken: {0}")]
+    Bus(String),
+}
+
 /// The planner's intent of a request.
 fn intent_of(
     op: wire::Operation,
     instance: InstanceKey,
     target: Option<InstanceKey>,
     req: &wire::OperationRequest,
-) -> Result<Intent, String> {
+) -> Result<Intent, Invalid> {
     use wire::Operation as O;
     let pattern = (!req.pattern.is_empty()).then(|| req.pattern.clone());
     let need = |t: Option<InstanceKey>| {
         t.ok_or_else(|| {
-            format!(
+            Invalid(format!(
                 "{} needs a destination instance",
                 orc_proto::plan::operation_name(op)
-            )
+            ))
         })
     };
     let semi = |role, enabled| Intent::SetSemiSync {
@@ -165,7 +183,9 @@ fn intent_of(
         O::FlushBinaryLogs => Intent::FlushBinaryLogs { instance },
         O::PurgeBinaryLogs => {
             if req.binlog.trim().is_empty() {
-                return Err("purge-binary-logs needs a binary log name (or latest)".into());
+                return Err(Invalid(
+                    "purge-binary-logs needs a binary log name (or latest)".into(),
+                ));
             }
             Intent::PurgeBinaryLogs {
                 instance,
@@ -180,7 +200,7 @@ fn intent_of(
         O::DelayReplication => Intent::DelayReplication {
             instance,
             seconds: u32::try_from(req.number)
-                .map_err(|_| format!("delay of {} seconds is too long", req.number))?,
+                .map_err(|_| Invalid(format!("delay of {} seconds is too long", req.number)))?,
         },
         O::KillQuery => Intent::KillQuery {
             instance,
@@ -189,9 +209,9 @@ fn intent_of(
         O::GtidErrantResetMaster => Intent::GtidErrantResetMaster { instance },
         O::GtidErrantInjectEmpty => Intent::GtidErrantInjectEmpty { instance },
         O::Unspecified | O::CanReplicateFrom | O::LocateGtidErrant | O::LastPseudoGtid => {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "{op:?} is not an operation that changes a topology"
-            ));
+            )));
         }
     })
 }
@@ -262,7 +282,7 @@ async fn answer(ctx: &Arc<Ctx>, req: wire::OperationRequest) -> wire::OperationR
     }
     let intent = match intent_of(op, instance.clone(), target, &req) {
         Ok(i) => i,
-        Err(e) => return failure("invalid", e),
+        Err(e) => return failure("invalid", e.to_string()),
     };
     let lease = if req.dry_run {
         None
@@ -270,7 +290,7 @@ async fn answer(ctx: &Arc<Ctx>, req: wire::OperationRequest) -> wire::OperationR
         match take_lease(ctx, &brief.cluster).await {
             Ok(l) => Some(l),
             Err(why) => {
-                let mut r = failure("refused", why);
+                let mut r = failure("refused", why.to_string());
                 r.refusal = "UnderRecovery".into();
                 audit(ctx, &intent, &brief, &format!("refused: {}", r.error), &req).await;
                 return r;
@@ -296,7 +316,7 @@ async fn answer(ctx: &Arc<Ctx>, req: wire::OperationRequest) -> wire::OperationR
 }
 
 /// Takes the cluster's lease for an operation; says who holds it otherwise.
-async fn take_lease(ctx: &Ctx, cluster: &str) -> Result<LeaseKeeper, String> {
+async fn take_lease(ctx: &Ctx, cluster: &str) -> Result<LeaseKeeper, LeaseRefusal> {
     let spec = lease::spec(ctx.cfg.lease_ttl);
     let name = orc_bus::lease_key(cluster);
     let holder = format!("{}:operation", ctx.cfg.node_id);
@@ -308,12 +328,8 @@ async fn take_lease(ctx: &Ctx, cluster: &str) -> Result<LeaseKeeper, String> {
             Ok(None) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            Ok(None) => {
-                return Err(format!(
-                    "cluster {cluster} is under recovery or another operation (its lease is held): nothing was changed; try again when it is done"
-                ));
-            }
-            Err(e) => return Err(format!("the cluster's lease cannot be taken: {e}")),
+            Ok(None) => return Err(LeaseRefusal::Busy(cluster.to_string())),
+            Err(e) => return Err(LeaseRefusal::Bus(e.to_string())),
         }
     }
 }

@@ -520,6 +520,23 @@ fn recovery_type(plan: &Plan) -> String {
     }
 }
 
+/// Why a hand-over did not happen.
+#[derive(Debug, thiserror::Error)]
+enum HandOverError {
+    /// The facts could not be read.
+    #[error(transparent)]
+    Facts(#[from] facts::FactsError),
+    /// The planner refused.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The plan names nobody.
+    #[error("the hand-over names no successor")]
+    NoSuccessor,
+    /// It ran and failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// After an emergency promotion: mastership moves to the ideal replica,
 /// planned on fresh reads.
 async fn hand_over(
@@ -530,17 +547,12 @@ async fn hand_over(
     intent: Intent,
     executor: &Executor,
     notes: Arc<dyn crate::journal::Notes>,
-) -> Result<InstanceKey, String> {
+) -> Result<InstanceKey, HandOverError> {
     let cfg = &ctx.cfg;
-    let facts = facts::read(cfg, &ctx.store, brief, failed, Wait::No, wall_clock())
-        .await
-        .map_err(|e| e.to_string())?;
+    let facts = facts::read(cfg, &ctx.store, brief, failed, Wait::No, wall_clock()).await?;
     let policy = facts::policy(cfg, &facts);
-    let plan = orc_planner::plan(&facts.topology, intent, &policy).map_err(|e| e.to_string())?;
-    let to = plan
-        .successor
-        .clone()
-        .ok_or_else(|| "the hand-over names no successor".to_string())?;
+    let plan = orc_planner::plan(&facts.topology, intent, &policy)?;
+    let to = plan.successor.clone().ok_or(HandOverError::NoSuccessor)?;
     let next = Executor::new(
         Arc::new(cfg.clone()),
         facts.topology.clone(),
@@ -556,6 +568,8 @@ async fn hand_over(
         executor.update_hook(|h| h.successor = Some(to.clone()));
         Ok(to)
     } else {
-        Err(outcome.stopped.unwrap_or_else(|| outcome.errors.join("; ")))
+        Err(HandOverError::Failed(
+            outcome.stopped.unwrap_or_else(|| outcome.errors.join("; ")),
+        ))
     }
 }

@@ -1,11 +1,11 @@
-//! The servers a recovery works on: fresh facts read directly (not from the
-//! analyzer's view, which may be a poll old), and connections to change them.
+//! The servers a plan is made from: fresh facts read directly (not from
+//! the analyzer's view, which may be a poll old).
 
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use orc_model::{InstanceData, InstanceKey, InstanceState};
-use orc_mysql::{InstanceProbe, Operator, ProbeResult};
+use orc_mysql::{InstanceProbe, ProbeResult};
 
 use crate::config::RecoveryConfig;
 
@@ -21,7 +21,6 @@ pub struct Server {
     /// Why it did not answer.
     pub error: Option<String>,
     probe: InstanceProbe,
-    op: Option<Operator>,
 }
 
 impl Server {
@@ -34,7 +33,6 @@ impl Server {
             data: None,
             error: None,
             probe,
-            op: None,
         }
     }
 
@@ -62,17 +60,6 @@ impl Server {
         }
     }
 
-    /// A connection to change it (opened on first use).
-    pub async fn op(&mut self, cfg: &RecoveryConfig) -> Result<&mut Operator, String> {
-        if self.op.is_none() {
-            let op = Operator::connect(self.address.clone(), &cfg.connect_options(&self.address))
-                .await
-                .map_err(|e| e.to_string())?;
-            self.op = Some(op);
-        }
-        self.op.as_mut().ok_or_else(|| "no connection".to_string())
-    }
-
     /// Whether its SQL thread applied what it received (or it does not replicate).
     pub fn relay_log_applied(&self) -> bool {
         self.data.as_ref().is_none_or(|d| {
@@ -82,26 +69,6 @@ impl Server {
                     .is_none_or(|r| r.sql_thread != orc_model::ThreadState::Running)
         })
     }
-}
-
-/// Reads every server at once.
-pub async fn refresh_all(cfg: &RecoveryConfig, servers: &mut [Server]) {
-    join_all(servers.iter_mut().map(|s| s.refresh(cfg))).await;
-}
-
-/// Opens change connections to every reachable server at once.
-pub async fn connect_all(cfg: &RecoveryConfig, servers: &mut [Server]) {
-    join_all(
-        servers
-            .iter_mut()
-            .filter(|s| s.reachable())
-            .map(|s| async move {
-                if let Err(e) = s.op(cfg).await {
-                    s.error = Some(e);
-                }
-            }),
-    )
-    .await;
 }
 
 /// Waits, without changing anything, until every reachable server's SQL

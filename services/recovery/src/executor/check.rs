@@ -31,15 +31,18 @@ impl Executor {
         if conditions.is_empty() {
             return Ok(());
         }
-        let mut states: BTreeMap<InstanceKey, Result<ServerState, String>> = BTreeMap::new();
+        let mut states: BTreeMap<InstanceKey, Result<ServerState, StepError>> = BTreeMap::new();
         for c in conditions {
             for k in c.servers() {
                 if states.contains_key(k) {
                     continue;
                 }
                 let state = match self.conn(conns, k).await {
-                    Ok(op) => op.state().await.map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
+                    Ok(op) => op
+                        .state()
+                        .await
+                        .map_err(|e| StepError::Failed(e.to_string())),
+                    Err(e) => Err(e),
                 };
                 if state.is_err() {
                     Self::drop_conn(conns, k);
@@ -56,7 +59,7 @@ impl Executor {
     fn check(
         &self,
         c: &Condition,
-        states: &BTreeMap<InstanceKey, Result<ServerState, String>>,
+        states: &BTreeMap<InstanceKey, Result<ServerState, StepError>>,
     ) -> Result<(), StepError> {
         let state = |k: &InstanceKey| -> Result<&ServerState, StepError> {
             match states.get(k) {
