@@ -47,6 +47,9 @@ async fn main() -> anyhow::Result<()> {
         let live = ["r1", "r2", "r3", "r4"];
         let killed = Instant::now();
         sb.kill("m")?;
+        if std::env::var_os("ORC_BENCH_TRACE").is_some() {
+            eprintln!("killed at {}", orc_runtime::wall_clock().to_rfc3339());
+        }
         let mut settled = None;
         while killed.elapsed() < Duration::from_secs(30) {
             if settled_master(&sb, &live).await.is_some() {

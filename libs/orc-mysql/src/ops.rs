@@ -321,6 +321,15 @@ impl Operator {
         })
     }
 
+    /// An operator on an open session whose dialect is known.
+    pub fn from_session(key: InstanceKey, session: Session, dialect: Dialect) -> Self {
+        Self {
+            key,
+            session,
+            dialect,
+        }
+    }
+
     /// The server.
     pub fn key(&self) -> &InstanceKey {
         &self.key
@@ -447,18 +456,27 @@ impl Operator {
     /// `read_only`, `log_bin`, `log_slave_updates` and the replication
     /// status, read fresh (what preconditions are checked against).
     pub async fn state(&mut self) -> Result<ServerState, Error> {
+        // One round trip: the variables, then the default channel's status.
+        let status = if self.is_mariadb() {
+            "SHOW SLAVE STATUS"
+        } else {
+            self.dialect.replica_status()
+        };
         let sql = format!(
-            "SELECT @@global.read_only AS ro, @@global.log_bin AS lb, @@global.{} AS lu",
+            "SELECT @@global.read_only AS ro, @@global.log_bin AS lb, @@global.{} AS lu; {status}",
             self.dialect.log_replica_updates_var()
         );
-        let rows = self.session.query(&sql).await?;
+        let sets = self.session.query_multi(&sql).await?;
+        let vars = sets.first().and_then(|rows| rows.first());
         let flag = |name: &str| {
-            rows.first()
-                .and_then(|r| r.get(name))
+            vars.and_then(|r| r.get(name))
                 .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("on"))
         };
         let (read_only, log_bin, log_replica_updates) = (flag("ro"), flag("lb"), flag("lu"));
-        let replication = self.replication().await?;
+        let replication = sets
+            .get(1)
+            .and_then(|rows| rows.first())
+            .map(replication_status);
         Ok(ServerState {
             read_only,
             log_bin,

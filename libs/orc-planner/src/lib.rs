@@ -29,6 +29,7 @@ mod build;
 mod control;
 pub mod error;
 mod failover;
+pub mod fencing;
 pub mod intent;
 mod many;
 pub mod plan;

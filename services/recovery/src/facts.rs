@@ -32,6 +32,18 @@ pub struct Facts {
     pub behind: Vec<InstanceKey>,
     /// Replication credentials, when known (never written anywhere).
     pub credentials: Option<(String, String)>,
+    /// The connections the reads opened, for the executor to reuse.
+    pub connections: std::sync::Mutex<Vec<(InstanceKey, orc_mysql::Operator)>>,
+}
+
+impl Facts {
+    /// Takes the open connections (once).
+    pub fn take_connections(&self) -> Vec<(InstanceKey, orc_mysql::Operator)> {
+        self.connections
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
 }
 
 /// Which servers to wait for before deciding.
@@ -99,10 +111,15 @@ pub async fn read(
         below.append(&mut others);
         servers = below;
     }
-    let mut planned: Vec<Planned> = servers
-        .into_iter()
-        .map(|s| planned(s, &metadata, brief, now))
-        .collect();
+    let mut connections = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
+    for s in servers {
+        planned.push(planned_server(&s, &metadata, brief, now));
+        let key = s.key.clone();
+        if let Some(op) = s.into_operator() {
+            connections.push((key, op));
+        }
+    }
     if let Some(d) = dead
         && let Some(state) = brief.state(d)
     {
@@ -123,11 +140,12 @@ pub async fn read(
         topology,
         behind,
         credentials,
+        connections: std::sync::Mutex::new(connections),
     })
 }
 
-fn planned(
-    s: Server,
+fn planned_server(
+    s: &Server,
     metadata: &BTreeMap<InstanceKey, InstanceMetadata>,
     brief: &Brief,
     now: Timestamp,

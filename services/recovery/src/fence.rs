@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use orc_model::{InstanceKey, LOST_IN_RECOVERY};
+use orc_model::InstanceKey;
 use orc_mysql::Operator;
 use orc_runtime::wall_clock;
 
@@ -23,17 +23,12 @@ pub(crate) async fn pass(ctx: &Ctx) -> Vec<InstanceKey> {
     let Ok(all) = ctx.store.metadata().all().await else {
         return Vec::new();
     };
-    let lost: Vec<InstanceKey> = all
+    let lost: Vec<(InstanceKey, orc_model::InstanceMetadata)> = all
         .into_iter()
-        .filter(|(_, m)| {
-            m.downtime
-                .as_ref()
-                .is_some_and(|d| d.reason == LOST_IN_RECOVERY && d.is_active(now))
-        })
-        .map(|(k, _)| k)
+        .filter(|(_, m)| orc_planner::fencing::is_lost_in_recovery(m, now))
         .collect();
     let mut fenced = Vec::new();
-    for key in lost {
+    for (key, meta) in lost {
         let mut opts = ctx.cfg.connect_options(&key);
         opts.connect_timeout = opts.connect_timeout.min(Duration::from_secs(1));
         opts.read_timeout = Duration::from_secs(2);
@@ -46,7 +41,7 @@ pub(crate) async fn pass(ctx: &Ctx) -> Vec<InstanceKey> {
             .ok()
             .flatten()
             .is_some_and(|v| v.trim() == "0");
-        if writable {
+        if orc_planner::fencing::must_fence(&meta, writable, now) {
             match op.set_read_only(true, ctx.cfg.use_super_read_only).await {
                 Ok(()) => {
                     tracing::warn!(instance = %key, "old master is back and writable: made read-only (lost-in-recovery)");

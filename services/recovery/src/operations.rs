@@ -411,7 +411,8 @@ async fn operate(
         ctx.bus.clone(),
         hook,
         facts.credentials.clone(),
-    );
+    )
+    .with_connections(facts.take_connections());
     let outcome = executor.run(&plan).await;
     let event = wire::RecoveryEvent {
         cluster: brief.cluster.clone(),

@@ -451,7 +451,8 @@ async fn recover(
         ctx.bus.clone(),
         hook,
         facts.credentials.clone(),
-    );
+    )
+    .with_connections(facts.take_connections());
     let outcome = executor.run(&plan).await;
     for e in &outcome.errors {
         journal.error(e.clone());
@@ -562,7 +563,8 @@ async fn hand_over(
         ctx.bus.clone(),
         executor.hook_context(),
         facts.credentials.clone(),
-    );
+    )
+    .with_connections(facts.take_connections());
     let outcome = next.run(&plan).await;
     if outcome.succeeded(&plan) {
         executor.update_hook(|h| h.successor = Some(to.clone()));

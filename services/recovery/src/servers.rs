@@ -41,6 +41,11 @@ impl Server {
         Self::new(cfg, state.key.clone(), state.probe_address().clone())
     }
 
+    /// Its open connection, for the executor.
+    pub fn into_operator(self) -> Option<orc_mysql::Operator> {
+        self.probe.into_operator()
+    }
+
     /// Whether it answered the last read.
     pub fn reachable(&self) -> bool {
         self.data.is_some()

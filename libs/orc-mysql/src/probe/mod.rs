@@ -47,6 +47,7 @@ pub struct InstanceProbe {
 #[derive(Debug)]
 struct Connected {
     session: Session,
+    dialect: Dialect,
     full: String,
     fast: String,
 }
@@ -84,6 +85,15 @@ impl InstanceProbe {
     /// Whether a connection is currently open.
     pub fn is_connected(&self) -> bool {
         self.session.is_some()
+    }
+
+    /// Hands the probe's open connection over for changing the server
+    /// (saves a connection set-up when a read is followed by changes).
+    pub fn into_operator(self) -> Option<crate::Operator> {
+        let c = self.session?;
+        Some(crate::Operator::from_session(
+            self.key, c.session, c.dialect,
+        ))
     }
 
     /// Drops the connection; the next probe reconnects.
@@ -126,6 +136,7 @@ impl InstanceProbe {
         .join("; ");
         self.session = Some(Connected {
             session: s,
+            dialect,
             full,
             fast,
         });

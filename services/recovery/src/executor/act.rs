@@ -404,6 +404,8 @@ fn describe(v: &Captured) -> String {
 /// Waits until both threads run, or says why not.
 async fn wait_running(op: &mut Operator, k: &InstanceKey) -> Result<(), StepError> {
     let deadline = tokio::time::Instant::now() + START_PATIENCE;
+    // Threads usually run within a millisecond or two: look often first.
+    let mut pause = Duration::from_millis(1);
     loop {
         let r = op.replication().await.map_err(|e| failed(k, e))?;
         let Some(r) = r else {
@@ -422,7 +424,8 @@ async fn wait_running(op: &mut Operator, k: &InstanceKey) -> Result<(), StepErro
                 r.io_thread, r.last_io_error, r.sql_thread, r.last_sql_error
             )));
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(10));
     }
 }
 

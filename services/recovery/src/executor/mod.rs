@@ -107,6 +107,9 @@ pub struct Executor {
     pub(crate) credentials: Option<(String, String)>,
     pub(crate) captured: Arc<Mutex<BTreeMap<String, Captured>>>,
     pub(crate) changed: Arc<Mutex<Vec<InstanceKey>>>,
+    /// Connections opened by the reads the plan was made from: the first
+    /// lane to need a server takes its connection instead of opening one.
+    pub(crate) pool: Arc<Mutex<BTreeMap<InstanceKey, Operator>>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -150,7 +153,16 @@ impl Executor {
             credentials,
             captured: Arc::new(Mutex::new(BTreeMap::new())),
             changed: Arc::new(Mutex::new(Vec::new())),
+            pool: Arc::new(Mutex::new(BTreeMap::new())),
         }
+    }
+
+    /// Hands over open connections to the servers.
+    pub fn with_connections(self, connections: Vec<(InstanceKey, Operator)>) -> Self {
+        if let Ok(mut p) = self.pool.lock() {
+            p.extend(connections);
+        }
+        self
     }
 
     /// The hook context as it stands (successor and lost replicas filled in
@@ -328,6 +340,11 @@ impl Executor {
         conns: &'c mut Conns,
         key: &InstanceKey,
     ) -> Result<&'c mut Operator, StepError> {
+        if !conns.0.contains_key(key)
+            && let Some(op) = self.pool.lock().ok().and_then(|mut p| p.remove(key))
+        {
+            conns.0.insert(key.clone(), op);
+        }
         if !conns.0.contains_key(key) {
             let address = self
                 .topology
