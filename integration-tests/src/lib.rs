@@ -7,6 +7,8 @@
 //! assert on time. This library holds what they share: [`Orc`], the product
 //! running in-process on port 0, and small measuring helpers.
 
+pub mod pki;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -85,6 +87,61 @@ pub struct Orc {
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), roles::Error>>,
     _dir: Option<tempfile::TempDir>,
+    /// Who the test harness calls as (the configured user, or a power
+    /// user under proxy authentication).
+    pub identity: Identity,
+}
+
+/// How the harness authenticates to an API it started.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// HTTP basic credentials.
+    pub basic: Option<(String, String)>,
+    /// A `Header: value` naming the user to an API behind a proxy.
+    pub header: Option<(String, String)>,
+}
+
+impl Identity {
+    /// The identity with full rights in a configuration.
+    pub fn for_config(config: &Value) -> Self {
+        let text = |k: &str| config[k].as_str().unwrap_or_default().to_string();
+        match text("AuthenticationMethod").to_ascii_lowercase().as_str() {
+            "basic" | "multi" => Identity {
+                basic: Some((text("HTTPAuthUser"), text("HTTPAuthPassword"))),
+                header: None,
+            },
+            "proxy" => {
+                let header = match text("AuthUserHeader") {
+                    h if h.is_empty() => "X-Forwarded-User".to_string(),
+                    h => h,
+                };
+                let user = config["PowerAuthUsers"]
+                    .as_array()
+                    .and_then(|a| a.iter().filter_map(Value::as_str).find(|u| *u != "*"))
+                    .unwrap_or("anyone")
+                    .to_string();
+                Identity {
+                    basic: None,
+                    header: Some((header, user)),
+                }
+            }
+            _ => Identity::default(),
+        }
+    }
+
+    /// As HTTP headers.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        use base64::Engine as _;
+        let mut h = Vec::new();
+        if let Some((u, p)) = &self.basic {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            h.push(("Authorization".to_string(), format!("Basic {token}")));
+        }
+        if let Some((k, v)) = &self.header {
+            h.push((k.clone(), v.clone()));
+        }
+        h
+    }
 }
 
 impl Orc {
@@ -103,6 +160,7 @@ impl Orc {
         dir: Option<tempfile::TempDir>,
     ) -> anyhow::Result<Self> {
         init_test_tracing();
+        let identity = Identity::for_config(&config);
         let file = tempfile::NamedTempFile::new()?;
         std::fs::write(file.path(), config.to_string())?;
         let (config, _) = orc_runtime::Config::load(Some(file.path()), &[])?;
@@ -135,6 +193,7 @@ impl Orc {
             shutdown,
             task,
             _dir: dir,
+            identity,
         })
     }
 
@@ -149,6 +208,13 @@ impl Orc {
         let env = orc_client::Env {
             api: Some(self.api()),
             retries: Some(0),
+            auth_user: self.identity.basic.as_ref().map(|(u, _)| u.clone()),
+            auth_password: self.identity.basic.as_ref().map(|(_, p)| p.clone()),
+            auth_header: self
+                .identity
+                .header
+                .as_ref()
+                .map(|(k, v)| format!("{k}: {v}")),
             ..Default::default()
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -163,7 +229,8 @@ impl Orc {
     /// GETs an API path and returns (HTTP status, JSON).
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         let url = format!("{}/{}", self.api(), path.trim_start_matches('/'));
-        let resp = orc_client::fetch::get(&url, &[], Duration::from_secs(30)).await?;
+        let resp =
+            orc_client::fetch::get(&url, &self.identity.headers(), Duration::from_secs(30)).await?;
         Ok((resp.status, serde_json::from_slice(&resp.body)?))
     }
 

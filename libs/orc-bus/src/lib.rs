@@ -267,6 +267,9 @@ pub trait Bus: Send + Sync + 'static {
     /// Gives a lease up (only if still held with this revision).
     async fn lease_release(&self, spec: &LeaseSpec, lease: &Lease) -> Result<(), Error>;
 
+    /// Who holds the lease on `name` now (`None`: nobody).
+    async fn lease_holder(&self, spec: &LeaseSpec, name: &str) -> Result<Option<String>, Error>;
+
     /// Follows a durable stream: every stored message, each once, in order.
     async fn follow_durable(
         &self,

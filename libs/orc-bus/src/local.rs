@@ -271,6 +271,20 @@ impl Bus for LocalBus {
         })
     }
 
+    async fn lease_holder(
+        &self,
+        spec: &crate::LeaseSpec,
+        name: &str,
+    ) -> Result<Option<String>, Error> {
+        let now = std::time::Instant::now();
+        let reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(reg
+            .leases
+            .get(&(spec.bucket, crate::lease_key(name)))
+            .filter(|(_, _, until)| *until > now)
+            .map(|(holder, _, _)| holder.clone()))
+    }
+
     async fn lease_release(
         &self,
         spec: &crate::LeaseSpec,

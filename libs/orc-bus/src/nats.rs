@@ -220,6 +220,19 @@ impl Bus for NatsBus {
         }
     }
 
+    async fn lease_holder(&self, spec: &LeaseSpec, name: &str) -> Result<Option<String>, Error> {
+        let key = crate::lease_key(name);
+        let kv = self.lease_bucket(spec).await?;
+        let entry = kv.entry(&key).await.map_err(|e| Error::Lease {
+            bucket: spec.bucket.into(),
+            name: key.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(entry
+            .filter(|e| e.operation == async_nats::jetstream::kv::Operation::Put)
+            .map(|e| String::from_utf8_lossy(&e.value).into_owned()))
+    }
+
     async fn lease_release(&self, spec: &LeaseSpec, lease: &Lease) -> Result<(), Error> {
         let kv = self.lease_bucket(spec).await?;
         kv.delete_expect_revision(&lease.name, Some(lease.revision))

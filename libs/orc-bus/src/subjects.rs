@@ -32,6 +32,11 @@ pub const RECOVERY_RETRY: &str = "orc.recovery.retry";
 /// `MetadataChanged`: downtime, maintenance or promotion rules changed.
 pub const METADATA_CHANGED: &str = "orc.metadata.changed";
 
+/// `GatewayHeartbeat`s: gateway membership.
+pub const GATEWAY_HEARTBEAT: &str = "orc.gateway.heartbeat";
+/// `LeadershipYield`: the leadership should move.
+pub const GATEWAY_YIELD: &str = "orc.gateway.yield";
+
 /// Queue group of probers.
 pub const PROBERS: &str = "probers";
 /// Queue group of analyzers.
@@ -41,6 +46,12 @@ pub const RECOVERIES: &str = "recoveries";
 
 /// Leases of clusters: the recovery service acting on a cluster holds it.
 pub const CLUSTER_LEASES: &str = "orc_cluster_leases";
+
+/// The gateways' leadership (`leader-check`, `raft-*`): one lease.
+pub const GATEWAY_LEADERSHIP: crate::LeaseSpec = crate::LeaseSpec {
+    bucket: "orc_gateway_leader",
+    ttl: std::time::Duration::from_secs(3),
+};
 
 /// Findings of the analysis (durable, de-duplicated by incident).
 pub const FINDINGS: &str = "orc.findings";

@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 
-/// The whole configuration.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+/// The whole configuration. Its `Debug` output hides every password.
+#[derive(Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Config {
     // --- service / HTTP ---
@@ -27,12 +27,62 @@ pub struct Config {
     /// `GrpcListenAddress` (ours): gRPC API (`:3001`).
     #[serde(rename = "GrpcListenAddress")]
     pub grpc_listen_address: String,
+    /// `HTTPAdvertise`: the URL other gateways and clients know this one by
+    /// (`raft-leader`, `RaftLeaderURI`); default `http[s]://<hostname>:<port>`.
+    #[serde(rename = "HTTPAdvertise")]
+    pub http_advertise: String,
     /// `URLPrefix`: serve the API under a path prefix.
     #[serde(rename = "URLPrefix")]
     pub url_prefix: String,
     /// `ReadOnly`: refuse every mutating API call.
     #[serde(rename = "ReadOnly")]
     pub read_only: bool,
+    /// `AuthenticationMethod`: `""` (none), `basic`, `multi` (the user
+    /// `readonly` may read) or `proxy` (a trusted proxy names the user in
+    /// `AuthUserHeader`). `token` and `oauth` stop start-up.
+    #[serde(rename = "AuthenticationMethod")]
+    pub authentication_method: String,
+    /// `HTTPAuthUser`.
+    #[serde(rename = "HTTPAuthUser")]
+    pub http_auth_user: String,
+    /// `HTTPAuthPassword` (`${ENV}` expanded).
+    #[serde(rename = "HTTPAuthPassword")]
+    pub http_auth_password: String,
+    /// `AuthUserHeader`: the header a proxy names the user in.
+    #[serde(rename = "AuthUserHeader")]
+    pub auth_user_header: String,
+    /// `PowerAuthUsers`: under `proxy`, who may change things (`*`: anyone).
+    #[serde(rename = "PowerAuthUsers")]
+    pub power_auth_users: Vec<String>,
+    /// `PowerAuthGroups`: under `proxy`, members of these unix groups may
+    /// change things too.
+    #[serde(rename = "PowerAuthGroups")]
+    pub power_auth_groups: Vec<String>,
+    /// `RaftEnabled`: refused when true (this build is highly available
+    /// over NATS: `NatsUrl` and one process per role).
+    #[serde(rename = "RaftEnabled")]
+    pub raft_enabled: bool,
+
+    // --- TLS of the APIs ---
+    /// `UseSSL`: serve HTTP and gRPC over TLS.
+    #[serde(rename = "UseSSL")]
+    pub use_ssl: bool,
+    /// `UseMutualTLS`: clients must present a certificate signed by `SSLCAFile`.
+    #[serde(rename = "UseMutualTLS")]
+    pub use_mutual_tls: bool,
+    /// `SSLCertFile` (PEM, the chain).
+    #[serde(rename = "SSLCertFile")]
+    pub ssl_cert_file: String,
+    /// `SSLPrivateKeyFile` (PEM).
+    #[serde(rename = "SSLPrivateKeyFile")]
+    pub ssl_private_key_file: String,
+    /// `SSLCAFile`: the authority client certificates must chain to.
+    #[serde(rename = "SSLCAFile")]
+    pub ssl_ca_file: String,
+    /// `SSLValidOUs`: with mutual TLS, a client certificate must carry one
+    /// of these organizational units.
+    #[serde(rename = "SSLValidOUs")]
+    pub ssl_valid_ous: Vec<String>,
 
     // --- backend ---
     /// `BackendDB`: `sqlite` (default here) or `mysql`.
@@ -62,6 +112,21 @@ pub struct Config {
     /// `MySQLOrchestratorReadTimeoutSeconds`.
     #[serde(rename = "MySQLOrchestratorReadTimeoutSeconds")]
     pub mysql_orchestrator_read_timeout_seconds: f64,
+    /// `MySQLOrchestratorUseMutualTLS`: reach the MySQL backend over TLS.
+    #[serde(rename = "MySQLOrchestratorUseMutualTLS")]
+    pub mysql_orchestrator_use_mutual_tls: bool,
+    /// `MySQLOrchestratorSSLCAFile`.
+    #[serde(rename = "MySQLOrchestratorSSLCAFile")]
+    pub mysql_orchestrator_ssl_ca_file: String,
+    /// `MySQLOrchestratorSSLCertFile`.
+    #[serde(rename = "MySQLOrchestratorSSLCertFile")]
+    pub mysql_orchestrator_ssl_cert_file: String,
+    /// `MySQLOrchestratorSSLPrivateKeyFile`.
+    #[serde(rename = "MySQLOrchestratorSSLPrivateKeyFile")]
+    pub mysql_orchestrator_ssl_private_key_file: String,
+    /// `MySQLOrchestratorSSLSkipVerify`.
+    #[serde(rename = "MySQLOrchestratorSSLSkipVerify")]
+    pub mysql_orchestrator_ssl_skip_verify: bool,
 
     // --- topology access ---
     /// `MySQLTopologyUser`.
@@ -85,6 +150,27 @@ pub struct Config {
     /// `DefaultInstancePort`.
     #[serde(rename = "DefaultInstancePort")]
     pub default_instance_port: u16,
+    /// `MySQLTopologyUseMutualTLS`: connect to topology servers over TLS,
+    /// verifying them against `MySQLTopologySSLCAFile` and presenting the
+    /// client certificate when one is given.
+    #[serde(rename = "MySQLTopologyUseMutualTLS")]
+    pub mysql_topology_use_mutual_tls: bool,
+    /// `MySQLTopologyUseMixedTLS`: accepted for compatibility; without
+    /// mutual TLS, connections are plain (as orchestrator's fallback).
+    #[serde(rename = "MySQLTopologyUseMixedTLS")]
+    pub mysql_topology_use_mixed_tls: bool,
+    /// `MySQLTopologySSLCAFile`.
+    #[serde(rename = "MySQLTopologySSLCAFile")]
+    pub mysql_topology_ssl_ca_file: String,
+    /// `MySQLTopologySSLCertFile`.
+    #[serde(rename = "MySQLTopologySSLCertFile")]
+    pub mysql_topology_ssl_cert_file: String,
+    /// `MySQLTopologySSLPrivateKeyFile`.
+    #[serde(rename = "MySQLTopologySSLPrivateKeyFile")]
+    pub mysql_topology_ssl_private_key_file: String,
+    /// `MySQLTopologySSLSkipVerify`: do not verify the servers' certificates.
+    #[serde(rename = "MySQLTopologySSLSkipVerify")]
+    pub mysql_topology_ssl_skip_verify: bool,
 
     // --- discovery ---
     /// `InstancePollSeconds` (fractions allowed).
@@ -348,6 +434,16 @@ pub struct Config {
     /// `NatsUrl` (ours): the bus for distributed roles (also `--nats`).
     #[serde(rename = "NatsUrl")]
     pub nats_url: String,
+    /// `NatsCAFile` (ours): the authority the NATS server's certificate
+    /// must chain to (implies TLS).
+    #[serde(rename = "NatsCAFile")]
+    pub nats_ca_file: String,
+    /// `NatsCertFile` (ours): client certificate for NATS (mutual TLS).
+    #[serde(rename = "NatsCertFile")]
+    pub nats_cert_file: String,
+    /// `NatsKeyFile` (ours): its private key.
+    #[serde(rename = "NatsKeyFile")]
+    pub nats_key_file: String,
     /// `ProberId` (ours): stable id of a prober process (default: hostname-pid).
     #[serde(rename = "ProberId")]
     pub prober_id: String,
@@ -362,13 +458,48 @@ pub struct Config {
     pub prober_membership_ttl_milliseconds: u64,
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(mut map)) => {
+                for (key, value) in map.iter_mut() {
+                    if is_secret_key(key) && value.as_str().is_some_and(|v| !v.is_empty()) {
+                        *value = Value::String("<redacted>".into());
+                    }
+                }
+                write!(f, "Config {}", Value::Object(map))
+            }
+            _ => f.write_str("Config { .. }"),
+        }
+    }
+}
+
+/// Keys whose values are secrets: never logged, never answered.
+pub fn is_secret_key(key: &str) -> bool {
+    key.contains("Password") || key.contains("Secret") || key.contains("Token")
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
             listen_address: ":3000".into(),
             grpc_listen_address: ":3001".into(),
             url_prefix: String::new(),
+            http_advertise: String::new(),
             read_only: false,
+            authentication_method: String::new(),
+            http_auth_user: String::new(),
+            http_auth_password: String::new(),
+            auth_user_header: "X-Forwarded-User".into(),
+            power_auth_users: vec!["*".into()],
+            power_auth_groups: Vec::new(),
+            raft_enabled: false,
+            use_ssl: false,
+            use_mutual_tls: false,
+            ssl_cert_file: String::new(),
+            ssl_private_key_file: String::new(),
+            ssl_ca_file: String::new(),
+            ssl_valid_ous: Vec::new(),
             backend_db: "sqlite".into(),
             sqlite3_data_file: "orchestrator.sqlite3".into(),
             mysql_orchestrator_host: String::new(),
@@ -378,6 +509,11 @@ impl Default for Config {
             mysql_orchestrator_password: String::new(),
             mysql_orchestrator_credentials_config_file: String::new(),
             mysql_orchestrator_read_timeout_seconds: 30.0,
+            mysql_orchestrator_use_mutual_tls: false,
+            mysql_orchestrator_ssl_ca_file: String::new(),
+            mysql_orchestrator_ssl_cert_file: String::new(),
+            mysql_orchestrator_ssl_private_key_file: String::new(),
+            mysql_orchestrator_ssl_skip_verify: false,
             mysql_topology_user: String::new(),
             mysql_topology_password: String::new(),
             mysql_topology_credentials_config_file: String::new(),
@@ -385,6 +521,12 @@ impl Default for Config {
             mysql_discovery_read_timeout_seconds: 3.0,
             mysql_topology_read_timeout_seconds: 600.0,
             default_instance_port: 3306,
+            mysql_topology_use_mutual_tls: false,
+            mysql_topology_use_mixed_tls: true,
+            mysql_topology_ssl_ca_file: String::new(),
+            mysql_topology_ssl_cert_file: String::new(),
+            mysql_topology_ssl_private_key_file: String::new(),
+            mysql_topology_ssl_skip_verify: false,
             instance_poll_seconds: 5.0,
             reasonable_instance_check_seconds: 1.0,
             discovery_seeds: Vec::new(),
@@ -460,6 +602,9 @@ impl Default for Config {
             recovery_lease_ttl_milliseconds: 5000,
             recovery_node_id: String::new(),
             nats_url: String::new(),
+            nats_ca_file: String::new(),
+            nats_cert_file: String::new(),
+            nats_key_file: String::new(),
             prober_id: String::new(),
             prober_vantage: String::new(),
             // One heartbeat a second lands on the poll grid (whole
@@ -478,57 +623,50 @@ pub fn implemented_keys() -> Vec<String> {
         Ok(Value::Object(map)) => map.keys().cloned().collect(),
         _ => Vec::new(),
     };
-    keys.extend(SYNONYMS.iter().map(|s| s.to_string()));
+    keys.extend(SYNONYM_OF.iter().map(|(s, _)| s.to_string()));
     keys
 }
 
-/// Accepted synonyms of implemented keys.
-const SYNONYMS: &[&str] = &["SlaveLagQuery"];
+/// Accepted synonyms (orchestrator's legacy spellings) of implemented keys.
+const SYNONYM_OF: &[(&str, &str)] = &[
+    ("SlaveLagQuery", "ReplicationLagQuery"),
+    (
+        "DetachLostSlavesAfterMasterFailover",
+        "DetachLostReplicasAfterMasterFailover",
+    ),
+    (
+        "MasterFailoverDetachSlaveMasterHost",
+        "MasterFailoverDetachReplicaMasterHost",
+    ),
+];
+
+/// Where orchestrator looks for its configuration without `--config`, in
+/// the order it reads them (a later file overrides an earlier one).
+pub const DEFAULT_CONFIG_FILES: &[&str] = &[
+    "/etc/orchestrator.conf.json",
+    "conf/orchestrator.conf.json",
+    "orchestrator.conf.json",
+];
 
 /// reported at start-up, never silently dropped.
 pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "Debug",
     "EnableSyslog",
     "ListenSocket",
-    "HTTPAdvertise",
     "AgentsServerPort",
     "StatusEndpoint",
-    "UseSSL",
-    "UseMutualTLS",
     "SSLSkipVerify",
-    "SSLPrivateKeyFile",
-    "SSLCertFile",
-    "SSLCAFile",
-    "SSLValidOUs",
-    "AuthenticationMethod",
-    "HTTPAuthUser",
-    "HTTPAuthPassword",
-    "AuthUserHeader",
-    "PowerAuthUsers",
-    "PowerAuthGroups",
     "AccessTokenUseExpirySeconds",
     "AccessTokenExpiryMinutes",
     "OAuthClientId",
     "OAuthClientSecret",
     "OAuthScopes",
     "MySQLOrchestratorMaxPoolConnections",
-    "MySQLOrchestratorSSLPrivateKeyFile",
-    "MySQLOrchestratorSSLCertFile",
-    "MySQLOrchestratorSSLCAFile",
-    "MySQLOrchestratorSSLSkipVerify",
-    "MySQLOrchestratorUseMutualTLS",
     "MySQLOrchestratorRejectReadOnly",
-    "MySQLTopologyUseMutualTLS",
-    "MySQLTopologyUseMixedTLS",
-    "MySQLTopologySSLPrivateKeyFile",
-    "MySQLTopologySSLCertFile",
-    "MySQLTopologySSLCAFile",
-    "MySQLTopologySSLSkipVerify",
     "MySQLConnectionLifetimeSeconds",
     "MySQLTopologyMaxPoolConnections",
     "SkipOrchestratorDatabaseUpdate",
     "PanicIfDifferentDatabaseDeploy",
-    "RaftEnabled",
     "RaftBind",
     "RaftAdvertise",
     "RaftDataDir",
@@ -558,8 +696,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "AutoPseudoGTID",
     "DetectPseudoGTIDQuery",
     "ReduceReplicationAnalysisCount",
-    "DetachLostSlavesAfterMasterFailover",
-    "MasterFailoverDetachSlaveMasterHost",
     "PostponeSlaveRecoveryOnLagMinutes",
     "PostponeReplicaRecoveryOnLagMinutes",
     "OSCIgnoreHostnameFilters",
@@ -624,20 +760,30 @@ impl Config {
         path: Option<&Path>,
         env: &[(String, String)],
     ) -> Result<(Self, LoadReport), Error> {
-        let mut object = match path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| config_error(Some(p), format!("cannot read: {e}")))?;
-                match serde_json::from_str::<Value>(&text) {
-                    Ok(Value::Object(map)) => map,
-                    Ok(_) => {
-                        return Err(config_error(Some(p), "the file must hold one JSON object"));
-                    }
-                    Err(e) => return Err(config_error(Some(p), format!("not valid JSON: {e}"))),
+        let files: Vec<&Path> = path.into_iter().collect();
+        Self::load_files(&files, env)
+    }
+
+    /// Loads `files` in order (a key in a later file overrides the same key
+    /// in an earlier one, as orchestrator reads its default locations),
+    /// then `ORC__<Key>` variables from `env`; checks every key and validates.
+    pub fn load_files(
+        files: &[&Path],
+        env: &[(String, String)],
+    ) -> Result<(Self, LoadReport), Error> {
+        let path = files.last().copied();
+        let mut object = Map::new();
+        for p in files {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| config_error(Some(p), format!("cannot read: {e}")))?;
+            match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(map)) => object.extend(map),
+                Ok(_) => {
+                    return Err(config_error(Some(p), "the file must hold one JSON object"));
                 }
+                Err(e) => return Err(config_error(Some(p), format!("not valid JSON: {e}"))),
             }
-            None => Map::new(),
-        };
+        }
         let mut report = LoadReport::default();
         for (name, raw) in env {
             if let Some(key) = name.strip_prefix("ORC__") {
@@ -665,6 +811,14 @@ impl Config {
         }
         report.unknown_keys.sort();
         report.not_implemented_keys.sort();
+        for (synonym, key) in SYNONYM_OF {
+            if known.contains_key(*synonym) && known.contains_key(*key) {
+                return Err(config_error(
+                    path,
+                    format!("{synonym} and {key} are the same setting: keep only {key}"),
+                ));
+            }
+        }
         let mut config: Config = serde_json::from_value(Value::Object(known))
             .map_err(|e| config_error(path, e.to_string()))?;
         config.expand_secrets(path)?;
@@ -678,6 +832,7 @@ impl Config {
         for secret in [
             &mut self.mysql_topology_password,
             &mut self.mysql_orchestrator_password,
+            &mut self.http_auth_password,
         ] {
             if let Some(var) = secret.strip_prefix("${").and_then(|s| s.strip_suffix('}')) {
                 *secret = std::env::var(var).map_err(|_| {
@@ -859,7 +1014,105 @@ impl Config {
         if self.prober_membership_ttl_milliseconds < self.prober_heartbeat_milliseconds * 2 {
             return Err("ProberMembershipTtlMilliseconds must be at least twice ProberHeartbeatMilliseconds".into());
         }
-        Ok(())
+        self.validate_security()
+    }
+
+    /// The keys that guard access: each works as asked or stops start-up.
+    fn validate_security(&self) -> Result<(), String> {
+        if self.raft_enabled {
+            return Err(
+                "RaftEnabled: raft is not supported; orchestrator-rs is highly \
+                available without it: set NatsUrl (or --nats) and run the prober, analyzer, \
+                recovery and gateway roles as separate processes, several of each \
+                (README, \"Distributed mode\"), and remove RaftEnabled"
+                    .into(),
+            );
+        }
+        match self.auth_method() {
+            Ok(AuthMethod::None | AuthMethod::Proxy) => {}
+            Ok(m @ (AuthMethod::Basic | AuthMethod::Multi)) => {
+                if self.http_auth_user.is_empty() {
+                    return Err(format!(
+                        "AuthenticationMethod {:?} needs HTTPAuthUser and HTTPAuthPassword",
+                        m.name()
+                    ));
+                }
+                if self.http_auth_password.is_empty() {
+                    return Err(format!(
+                        "AuthenticationMethod {:?} needs a non-empty HTTPAuthPassword",
+                        m.name()
+                    ));
+                }
+                if m == AuthMethod::Multi && self.http_auth_user == "readonly" {
+                    return Err(
+                        "HTTPAuthUser cannot be \"readonly\" with AuthenticationMethod multi: \
+                         that name is the read-only user"
+                            .into(),
+                    );
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        if self.auth_method() == Ok(AuthMethod::Proxy)
+            && axum_like_header_name(&self.auth_user_header).is_err()
+        {
+            return Err(format!(
+                "AuthUserHeader {:?} is not a valid HTTP header name",
+                self.auth_user_header
+            ));
+        }
+        if !self.use_ssl {
+            for (key, set) in [
+                ("UseMutualTLS", self.use_mutual_tls),
+                ("SSLValidOUs", !self.ssl_valid_ous.is_empty()),
+            ] {
+                if set {
+                    return Err(format!("{key} needs UseSSL: true"));
+                }
+            }
+        }
+        if !self.ssl_valid_ous.is_empty() && !self.use_mutual_tls {
+            return Err(
+                "SSLValidOUs needs UseMutualTLS: true (OUs are read from client certificates)"
+                    .into(),
+            );
+        }
+        if self.mysql_topology_use_mutual_tls
+            && self.mysql_topology_ssl_ca_file.is_empty()
+            && !self.mysql_topology_ssl_skip_verify
+        {
+            return Err("MySQLTopologyUseMutualTLS needs MySQLTopologySSLCAFile (or MySQLTopologySSLSkipVerify: true)".into());
+        }
+        if self.mysql_orchestrator_use_mutual_tls {
+            if self.uses_sqlite() {
+                return Err(
+                    "MySQLOrchestratorUseMutualTLS applies to BackendDB mysql, not sqlite".into(),
+                );
+            }
+            if self.mysql_orchestrator_ssl_ca_file.is_empty()
+                && !self.mysql_orchestrator_ssl_skip_verify
+            {
+                return Err("MySQLOrchestratorUseMutualTLS needs MySQLOrchestratorSSLCAFile (or MySQLOrchestratorSSLSkipVerify: true)".into());
+            }
+        }
+        crate::tls::check_files(self).map_err(|e| e.to_string())
+    }
+
+    /// `AuthenticationMethod`, parsed.
+    pub fn auth_method(&self) -> Result<AuthMethod, String> {
+        match self.authentication_method.to_ascii_lowercase().as_str() {
+            "" => Ok(AuthMethod::None),
+            "basic" => Ok(AuthMethod::Basic),
+            "multi" => Ok(AuthMethod::Multi),
+            "proxy" => Ok(AuthMethod::Proxy),
+            m @ ("token" | "oauth") => Err(format!(
+                "AuthenticationMethod {m:?} is not supported: use basic, multi or proxy \
+                 (an authenticating proxy in front of the API)"
+            )),
+            other => Err(format!(
+                "AuthenticationMethod must be \"\", basic, multi or proxy, got {other:?}"
+            )),
+        }
     }
 
     /// `InstancePollSeconds` as a duration.
@@ -916,6 +1169,41 @@ impl Config {
     /// The SQLite file.
     pub fn sqlite_path(&self) -> PathBuf {
         PathBuf::from(&self.sqlite3_data_file)
+    }
+}
+
+/// How API callers are authenticated (`AuthenticationMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `""`: everyone may do everything (unless `ReadOnly`).
+    None,
+    /// `basic`: every call needs `HTTPAuthUser`/`HTTPAuthPassword`.
+    Basic,
+    /// `multi`: as basic, and the user `readonly` (any password) may read.
+    Multi,
+    /// `proxy`: a trusted proxy names the user in `AuthUserHeader`;
+    /// `PowerAuthUsers`/`PowerAuthGroups` may change things.
+    Proxy,
+}
+
+impl AuthMethod {
+    /// orchestrator's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::None => "",
+            AuthMethod::Basic => "basic",
+            AuthMethod::Multi => "multi",
+            AuthMethod::Proxy => "proxy",
+        }
+    }
+}
+
+fn axum_like_header_name(name: &str) -> Result<(), ()> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if !name.is_empty() && name.chars().all(token) {
+        Ok(())
+    } else {
+        Err(())
     }
 }
 

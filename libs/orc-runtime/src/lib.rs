@@ -4,13 +4,16 @@
 //! ours; unknown keys reported, never silently ignored; validated at
 //! start-up), the exit code for bad configuration ([`EXIT_BAD_CONFIG`]),
 //! logging set-up ([`init_tracing`]) and the shutdown token that SIGTERM and
-//! SIGINT cancel ([`shutdown_on_signals`]), and host name resolution of
+//! SIGINT cancel ([`shutdown_on_signals`]), configuration reload on SIGHUP
+//! ([`reload`], [`reload_on_sighup`]), TLS material ([`tls`]), and host name resolution of
 //! discovered keys ([`resolve`]). It must not know any service.
 
 pub mod config;
+pub mod reload;
 pub mod resolve;
+pub mod tls;
 
-pub use config::{Config, LoadReport, parse_listen_address, read_credentials_file};
+pub use config::{AuthMethod, Config, LoadReport, parse_listen_address, read_credentials_file};
 
 use std::path::PathBuf;
 
@@ -70,6 +73,34 @@ pub fn shutdown_on_signals() -> CancellationToken {
         t.cancel();
     });
     token
+}
+
+/// Reloads the configuration on every SIGHUP until `shutdown`.
+pub fn reload_on_sighup(reloader: std::sync::Arc<reload::Reloader>, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP: configuration reload only through the API");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                got = hup.recv() => {
+                    if got.is_none() {
+                        return;
+                    }
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    if let Err(e) = reloader.reload() {
+                        tracing::error!(error = %e, "configuration not reloaded; the previous one stays in force");
+                    }
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (reloader, shutdown);
 }
 
 #[cfg(test)]

@@ -42,11 +42,11 @@ fn orchestrator_keys_are_read_as_they_are() {
 #[test]
 fn unknown_and_unimplemented_keys_are_reported_not_dropped() {
     let f = file(
-        r#"{"InstancePolSeconds":1,"RaftEnabled":true,"Debug":true,"HostnameResolveMethod":"cname"}"#,
+        r#"{"InstancePolSeconds":1,"RaftBind":"x","Debug":true,"HostnameResolveMethod":"cname"}"#,
     );
     let (_, report) = Config::load(Some(f.path()), &[]).unwrap();
     assert_eq!(report.unknown_keys, vec!["InstancePolSeconds"]);
-    assert_eq!(report.not_implemented_keys, vec!["Debug", "RaftEnabled"]);
+    assert_eq!(report.not_implemented_keys, vec!["Debug", "RaftBind"]);
     let warnings = report.warnings();
     assert!(warnings[0].contains("InstancePolSeconds") && warnings[0].contains("unknown"));
 }
@@ -140,4 +140,179 @@ fn no_key_is_both_implemented_and_reported_as_not_implemented() {
     ] {
         assert!(implemented.iter().any(|k| k == key), "{key}");
     }
+}
+
+fn load_err(json: &str) -> String {
+    let f = file(json);
+    Config::load(Some(f.path()), &[]).unwrap_err().to_string()
+}
+
+#[test]
+fn keys_that_guard_access_work_or_stop_start_up() {
+    let cases = [
+        (r#"{"RaftEnabled":true}"#, "NatsUrl"),
+        (r#"{"AuthenticationMethod":"basic"}"#, "HTTPAuthUser"),
+        (
+            r#"{"AuthenticationMethod":"basic","HTTPAuthUser":"admin"}"#,
+            "HTTPAuthPassword",
+        ),
+        (
+            r#"{"AuthenticationMethod":"multi","HTTPAuthUser":"readonly","HTTPAuthPassword":"x"}"#,
+            "readonly",
+        ),
+        (r#"{"AuthenticationMethod":"token"}"#, "not supported"),
+        (r#"{"AuthenticationMethod":"oauth"}"#, "not supported"),
+        (r#"{"AuthenticationMethod":"ldap"}"#, "AuthenticationMethod"),
+        (
+            r#"{"AuthenticationMethod":"proxy","AuthUserHeader":"X User"}"#,
+            "AuthUserHeader",
+        ),
+        (r#"{"UseSSL":true}"#, "SSLCertFile"),
+        (
+            r#"{"UseSSL":true,"SSLCertFile":"/nonexistent/cert.pem","SSLPrivateKeyFile":"/nonexistent/key.pem"}"#,
+            "SSLCertFile: cannot read /nonexistent/cert.pem",
+        ),
+        (r#"{"UseMutualTLS":true}"#, "UseMutualTLS needs UseSSL"),
+        (r#"{"SSLValidOUs":["dba"]}"#, "SSLValidOUs needs UseSSL"),
+        (
+            r#"{"MySQLTopologyUseMutualTLS":true}"#,
+            "MySQLTopologySSLCAFile",
+        ),
+        (
+            r#"{"MySQLOrchestratorUseMutualTLS":true}"#,
+            "BackendDB mysql",
+        ),
+        (r#"{"NatsCertFile":"/tmp/c.pem"}"#, "NatsKeyFile"),
+        (
+            r#"{"DetachLostSlavesAfterMasterFailover":false,"DetachLostReplicasAfterMasterFailover":true}"#,
+            "keep only DetachLostReplicasAfterMasterFailover",
+        ),
+    ];
+    for (json, needle) in cases {
+        let e = load_err(json);
+        assert!(e.contains(needle), "{json}: {e}");
+    }
+    let f = file(
+        r#"{"AuthenticationMethod":"Basic","HTTPAuthUser":"admin","HTTPAuthPassword":"${ORC_TEST_UNSET_SECRET_VAR}"}"#,
+    );
+    let e = Config::load(Some(f.path()), &[]).unwrap_err().to_string();
+    assert!(e.contains("ORC_TEST_UNSET_SECRET_VAR"), "{e}");
+}
+
+#[test]
+fn legacy_spellings_are_accepted() {
+    let f = file(
+        r#"{"DetachLostSlavesAfterMasterFailover":false,"MasterFailoverDetachSlaveMasterHost":true}"#,
+    );
+    let (c, report) = Config::load(Some(f.path()), &[]).unwrap();
+    assert!(!c.detach_lost_replicas_after_master_failover);
+    assert!(c.master_failover_detach_replica_master_host);
+    assert!(report.unknown_keys.is_empty() && report.not_implemented_keys.is_empty());
+}
+
+#[test]
+fn later_files_override_earlier_ones() {
+    let a = file(r#"{"InstancePollSeconds":2,"ListenAddress":":3100"}"#);
+    let b = file(r#"{"InstancePollSeconds":3}"#);
+    let (c, _) = Config::load_files(&[a.path(), b.path()], &[]).unwrap();
+    assert_eq!(c.instance_poll_seconds, 3.0);
+    assert_eq!(c.listen_address, ":3100");
+}
+
+#[test]
+fn debug_output_hides_passwords() {
+    let f = file(
+        r#"{"MySQLTopologyPassword":"t0pS3cret","HTTPAuthPassword":"h77pS3cret","AuthenticationMethod":"basic","HTTPAuthUser":"admin"}"#,
+    );
+    let (c, _) = Config::load(Some(f.path()), &[]).unwrap();
+    let shown = format!("{c:?}");
+    assert!(
+        !shown.contains("t0pS3cret") && !shown.contains("h77pS3cret"),
+        "{shown}"
+    );
+    assert!(shown.contains("<redacted>") && shown.contains("admin"));
+}
+
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+fn pki() -> Pki {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.path().join("junk.pem"), "not pem").unwrap();
+    Pki { dir }
+}
+
+#[test]
+fn tls_files_are_read_at_start_up() {
+    let p = pki();
+    let ok = file(&format!(
+        r#"{{"UseSSL":true,"UseMutualTLS":true,"SSLCertFile":"{}","SSLPrivateKeyFile":"{}","SSLCAFile":"{}","SSLValidOUs":["dba"]}}"#,
+        p.path("cert.pem"),
+        p.path("key.pem"),
+        p.path("ca.pem")
+    ));
+    let (c, _) = Config::load(Some(ok.path()), &[]).unwrap();
+    let tls = tls::ServerTls::from_config(&c).unwrap().unwrap();
+    assert_eq!(tls.valid_ous, vec!["dba"]);
+    assert_eq!(tls.grpc.alpn_protocols, vec![b"h2".to_vec()]);
+    assert!(tls.admits(None).is_err(), "OUs required, no certificate");
+
+    let junk_key = load_err(&format!(
+        r#"{{"UseSSL":true,"SSLCertFile":"{}","SSLPrivateKeyFile":"{}"}}"#,
+        p.path("cert.pem"),
+        p.path("junk.pem")
+    ));
+    assert!(junk_key.contains("SSLPrivateKeyFile"), "{junk_key}");
+    let swapped = load_err(&format!(
+        r#"{{"UseSSL":true,"SSLCertFile":"{}","SSLPrivateKeyFile":"{}"}}"#,
+        p.path("key.pem"),
+        p.path("cert.pem")
+    ));
+    assert!(swapped.contains("SSLCertFile"), "{swapped}");
+    let no_ca = load_err(&format!(
+        r#"{{"UseSSL":true,"UseMutualTLS":true,"SSLCertFile":"{}","SSLPrivateKeyFile":"{}"}}"#,
+        p.path("cert.pem"),
+        p.path("key.pem")
+    ));
+    assert!(no_ca.contains("SSLCAFile"), "{no_ca}");
+    let bad_topology_ca = load_err(&format!(
+        r#"{{"MySQLTopologyUseMutualTLS":true,"MySQLTopologySSLCAFile":"{}"}}"#,
+        p.path("junk.pem")
+    ));
+    assert!(
+        bad_topology_ca.contains("MySQLTopologySSLCAFile"),
+        "{bad_topology_ca}"
+    );
+}
+
+#[test]
+fn organizational_units_are_read_from_certificates() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["client".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationalUnitName, "dba");
+    let cert = params.self_signed(&key).unwrap();
+    let der = cert.der().clone();
+    assert_eq!(tls::organizational_units(&der).unwrap(), vec!["dba"]);
 }

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// A needed service is not running or not answering.
     #[error("{0}")]
     Unavailable(String),
+    /// The caller may not do this (orchestrator's "Unauthorized").
+    #[error("Unauthorized")]
+    Unauthorized,
     /// The gateway's own fault (store errors).
     #[error("{0}")]
     Internal(String),
@@ -49,6 +52,7 @@ impl ApiError {
                 tonic::Status::failed_precondition(m.clone())
             }
             ApiError::Unavailable(m) => tonic::Status::unavailable(m.clone()),
+            ApiError::Unauthorized => tonic::Status::permission_denied("Unauthorized"),
             ApiError::Internal(m) => tonic::Status::internal(m.clone()),
         }
     }

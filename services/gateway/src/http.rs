@@ -3,6 +3,7 @@
 //! in [`metadata`], [`recovery`] and [`audit`].
 
 mod audit;
+mod ha;
 mod metadata;
 mod recovery;
 mod request;
@@ -23,6 +24,8 @@ use serde::Serialize;
 use crate::catalog::Catalog;
 use crate::error::ApiError;
 use crate::{Gateway, commands};
+
+pub(crate) use topology::route_name as operation_route;
 
 type S = State<Arc<Gateway>>;
 type ApiResult = Result<Response, ApiError>;
@@ -81,11 +84,7 @@ pub fn router(gw: Arc<Gateway>, prefix: &str) -> Router {
             "/replication-analysis/instance/{host}/{port}",
             get(replication_analysis_instance),
         )
-        .route("/leader-check", get(leader_check))
-        .route("/health", get(health))
-        .route("/status", get(health))
-        .route("/lb-check", get(lb_check))
-        .route("/_ping", get(lb_check))
+        .merge(ha::routes())
         .merge(metadata::routes())
         .merge(recovery::routes())
         .merge(audit::routes())
@@ -337,64 +336,4 @@ async fn replication_analysis_instance(
         .filter(|a| a.key == found)
         .collect();
     ok("Analysis", cat.analysis_json(&entries))
-}
-
-/// Every gateway serves reads and forwards commands, so each one is a
-/// "leader" for `orchestrator-client`'s purposes.
-async fn leader_check() -> Response {
-    axum::Json("OK").into_response()
-}
-
-async fn lb_check() -> Response {
-    axum::Json("OK").into_response()
-}
-
-#[derive(Serialize)]
-#[allow(non_snake_case)]
-struct HealthJson {
-    Healthy: bool,
-    Hostname: String,
-    Token: String,
-    IsActiveNode: bool,
-    ActiveNode: String,
-    Error: Option<String>,
-    AvailableNodes: Vec<String>,
-    RaftLeader: String,
-    IsRaftLeader: bool,
-    RaftLeaderURI: String,
-    RaftAdvertise: String,
-    RaftHealthyMembers: Vec<String>,
-}
-
-async fn health(State(gw): S) -> ApiResult {
-    let healthy = gw
-        .store
-        .instances()
-        .get(&InstanceKey::new("health-check", 1).map_err(|e| ApiError::Internal(e.to_string()))?)
-        .await;
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
-    let body = HealthJson {
-        Healthy: healthy.is_ok(),
-        Hostname: host.clone(),
-        Token: String::new(),
-        IsActiveNode: true,
-        ActiveNode: host,
-        Error: healthy.err().map(|e| e.to_string()),
-        AvailableNodes: Vec::new(),
-        RaftLeader: String::new(),
-        IsRaftLeader: false,
-        RaftLeaderURI: String::new(),
-        RaftAdvertise: String::new(),
-        RaftHealthyMembers: Vec::new(),
-    };
-    if body.Healthy {
-        ok("Application node is healthy", body)
-    } else {
-        Err(ApiError::Internal(format!(
-            "Application node is unhealthy: {}",
-            body.Error.unwrap_or_default()
-        )))
-    }
 }

@@ -8,12 +8,16 @@
 //! gRPC in one table ([`error`]). Entry point: [`run`] with already-bound
 //! listeners, so tests start it on port 0.
 
+pub mod access;
 pub mod catalog;
 pub mod commands;
 pub mod error;
 mod grpc;
 mod http;
+pub mod leadership;
 mod operations;
+pub mod routes;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,15 +49,25 @@ pub struct GatewayConfig {
     pub failure_detection_period: Duration,
     /// Read-model settings.
     pub catalog: CatalogSettings,
+    /// Who may call what (replaced on reload).
+    pub access: access::AccessControl,
+    /// TLS of both APIs (`UseSSL`; certificates replaced on reload).
+    pub tls: Option<tls::TlsSettings>,
+    /// This gateway's advertised address (`HTTPAdvertise`).
+    pub advertise: String,
+    /// Reloads the process's configuration (`reload-configuration`).
+    pub reloader: Option<Arc<orc_runtime::reload::Reloader>>,
 }
 
 impl GatewayConfig {
-    /// Derives the gateway's settings from the process configuration.
-    pub fn from_config(c: &Config) -> Self {
+    /// Derives the gateway's settings from the process configuration;
+    /// fails when its TLS material is unusable.
+    pub fn from_config(c: &Config) -> Result<Self, orc_runtime::tls::TlsError> {
         let command_timeout = Duration::from_secs_f64(
             c.mysql_connect_timeout_seconds + c.mysql_discovery_read_timeout_seconds + 3.0,
         );
-        Self {
+        let tls = orc_runtime::tls::ServerTls::from_config(c)?.map(tls::TlsSettings::new);
+        Ok(Self {
             url_prefix: c.url_prefix.clone(),
             command_timeout,
             recovery_timeout: command_timeout.max(MIN_RECOVERY_TIMEOUT),
@@ -80,7 +94,31 @@ impl GatewayConfig {
                 default_port: c.default_instance_port,
                 analysis: c.analysis_policy(),
             },
-        }
+            access: access::AccessControl::new(access::Policy::from_config(c)),
+            tls,
+            advertise: c.http_advertise.clone(),
+            reloader: None,
+        })
+    }
+
+    /// Lets `reloader` reload the configuration, and puts what it reloads
+    /// (access rules, certificates) in force here.
+    pub fn with_reloader(mut self, reloader: Arc<orc_runtime::reload::Reloader>) -> Self {
+        let access = self.access.clone();
+        let tls = self.tls.clone();
+        reloader.on_reload(move |c| {
+            access.replace(access::Policy::from_config(c));
+            if let Some(tls) = &tls {
+                match orc_runtime::tls::ServerTls::from_config(c) {
+                    Ok(Some(new)) => tls.replace(new),
+                    // UseSSL itself changes only with a restart.
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "certificates not reloaded"),
+                }
+            }
+        });
+        self.reloader = Some(reloader);
+        self
     }
 }
 
@@ -102,6 +140,8 @@ pub struct Gateway {
     pub(crate) failure_detection_period: Duration,
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
+    pub(crate) leadership: leadership::Leadership,
+    pub(crate) reloader: Option<Arc<orc_runtime::reload::Reloader>>,
 }
 
 /// Listeners the gateway serves on.
@@ -134,8 +174,23 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let http_addr = listeners.http.local_addr().ok();
+    let grpc_addr = listeners.grpc.local_addr().ok();
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    let advertise = if cfg.advertise.is_empty() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into());
+        format!(
+            "{scheme}://{host}:{}",
+            http_addr.map(|a| a.port()).unwrap_or_default()
+        )
+    } else {
+        cfg.advertise.clone()
+    };
+    let leadership = leadership::Leadership::new(advertise);
     let gw = Arc::new(Gateway {
-        bus,
+        bus: bus.clone(),
         store,
         settings: cfg.catalog.clone(),
         command_timeout: cfg.command_timeout,
@@ -144,16 +199,44 @@ pub async fn run(
         failure_detection_period: cfg.failure_detection_period,
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
+        leadership: leadership.clone(),
+        reloader: cfg.reloader.clone(),
     });
-    let http_addr = listeners.http.local_addr().ok();
-    let grpc_addr = listeners.grpc.local_addr().ok();
-    tracing::info!(http = ?http_addr, grpc = ?grpc_addr, "gateway listening");
+    tracing::info!(http = ?http_addr, grpc = ?grpc_addr, tls = cfg.tls.is_some(), "gateway listening");
+    let leading = tokio::spawn(leadership.run(bus, shutdown.clone()));
 
-    let router = http::router(gw.clone(), &cfg.url_prefix);
+    let api_base = format!("{}/api", cfg.url_prefix.trim_end_matches('/'));
+    let router =
+        http::router(gw.clone(), &cfg.url_prefix).layer(axum::middleware::from_fn_with_state(
+            access::HttpAccess {
+                control: cfg.access.clone(),
+                api_base,
+            },
+            access::http_middleware,
+        ));
     let app = tower::ServiceExt::map_request(router, http::strip_trailing_slash);
     let http_shutdown = shutdown.clone();
-    let http = axum::serve(listeners.http, tower::make::Shared::new(app))
-        .with_graceful_shutdown(async move { http_shutdown.cancelled().await });
+    let http = async {
+        match &cfg.tls {
+            Some(tls) => {
+                let incoming = tls::accept(
+                    listeners.http,
+                    tls.clone(),
+                    tls::Api::Http,
+                    shutdown.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+                axum::serve(incoming, tower::make::Shared::new(app))
+                    .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            None => axum::serve(listeners.http, tower::make::Shared::new(app))
+                .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -182,28 +265,55 @@ pub async fn run(
     let topology =
         orc_proto::v1::topology_server::TopologyServer::new(grpc::GrpcApi { gw: gw.clone() });
     let grpc_shutdown = shutdown.clone();
-    let grpc = tonic::transport::Server::builder()
+    let routes = tonic::transport::Server::builder()
+        .layer(access::GrpcAccessLayer {
+            control: cfg.access.clone(),
+        })
         .add_service(health_service)
         .add_service(reflection)
         .add_service(api)
         .add_service(analysis)
         .add_service(recovery)
-        .add_service(topology)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc),
-            async move { grpc_shutdown.cancelled().await },
-        );
+        .add_service(topology);
+    let grpc = async {
+        match &cfg.tls {
+            Some(tls) => {
+                let incoming = tls::accept(
+                    listeners.grpc,
+                    tls.clone(),
+                    tls::Api::Grpc,
+                    shutdown.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+                routes
+                    .serve_with_incoming_shutdown(incoming.into_stream(), async move {
+                        grpc_shutdown.cancelled().await
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            None => routes
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listeners.grpc),
+                    async move { grpc_shutdown.cancelled().await },
+                )
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    };
 
     let (h, g) = tokio::join!(http, grpc);
+    shutdown.cancel();
+    let _ = leading.await;
     gw.tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), gw.tasks.wait()).await;
-    h.map_err(|e| Error::Serve {
+    h.map_err(|reason| Error::Serve {
         server: "http",
-        reason: e.to_string(),
+        reason,
     })?;
-    g.map_err(|e| Error::Serve {
+    g.map_err(|reason| Error::Serve {
         server: "grpc",
-        reason: e.to_string(),
+        reason,
     })?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use orc_runtime::reload::ConfigSource;
 use orc_runtime::{Config, EXIT_BAD_CONFIG};
 use orchestrator::roles::{self, Roles};
 use orchestrator::sandbox;
@@ -16,7 +17,9 @@ use orchestrator::sandbox;
     about = "MySQL/MariaDB replication topology manager"
 )]
 struct Cli {
-    /// orchestrator JSON configuration file.
+    /// orchestrator JSON configuration file (also `-config`). Without it,
+    /// /etc/orchestrator.conf.json, conf/orchestrator.conf.json and
+    /// orchestrator.conf.json are read, those that exist, in that order.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -26,6 +29,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run every role in one process (in-process bus, SQLite by default).
+    /// `http` is a synonym (what orchestrator's service files run).
+    #[command(alias = "http")]
     Serve {
         /// Use NATS instead of the in-process bus.
         #[arg(long)]
@@ -108,10 +113,29 @@ enum SandboxAction {
     },
 }
 
-fn load_config(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    match Config::load(path.map(PathBuf::as_path), &env) {
+/// Where the configuration comes from: `--config`, else the default
+/// locations that exist; and the environment.
+fn config_source(path: Option<&PathBuf>) -> ConfigSource {
+    let files = match path {
+        Some(p) => vec![p.clone()],
+        None => orc_runtime::config::DEFAULT_CONFIG_FILES
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+            .collect(),
+    };
+    ConfigSource {
+        files,
+        env: std::env::vars().collect(),
+    }
+}
+
+fn load_config(source: &ConfigSource) -> Result<Config, ExitCode> {
+    match source.load() {
         Ok((config, report)) => {
+            for file in &source.files {
+                tracing::info!(file = %file.display(), "configuration read");
+            }
             for w in report.warnings() {
                 tracing::warn!("{w}");
             }
@@ -125,15 +149,21 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
 }
 
 async fn run_roles(path: Option<&PathBuf>, roles: Roles, nats: Option<String>) -> ExitCode {
-    let config = match load_config(path) {
+    let source = config_source(path);
+    let config = match load_config(&source) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let scheme = if config.use_ssl { "https" } else { "http" };
     let shutdown = orc_runtime::shutdown_on_signals();
-    let result = roles::run(config, roles, nats, shutdown, |bound| {
+    let result = roles::run_from(config, Some(source), roles, nats, shutdown, |bound| {
         // A closed stdout must not stop a server: ignore write errors.
         let mut out = std::io::stdout();
-        let _ = writeln!(out, "orchestrator: HTTP API on http://{}/api", bound.http);
+        let _ = writeln!(
+            out,
+            "orchestrator: HTTP API on {scheme}://{}/api",
+            bound.http
+        );
         let _ = writeln!(out, "orchestrator: gRPC API on {}", bound.grpc);
         let _ = out.flush();
     })
@@ -149,7 +179,15 @@ async fn run_roles(path: Option<&PathBuf>, roles: Roles, nats: Option<String>) -
 
 fn main() -> ExitCode {
     orc_runtime::init_tracing();
-    let cli = Cli::parse();
+    // orchestrator's own flags take one dash (`-config FILE`).
+    let argv = std::env::args().map(|a| match a.as_str() {
+        "-config" => "--config".to_string(),
+        _ => match a.strip_prefix("-config=") {
+            Some(v) => format!("--config={v}"),
+            None => a,
+        },
+    });
+    let cli = Cli::parse_from(argv);
     // A prober process waits on sockets and timers; one thread serves it
     // best (no wake-ups handed between worker threads: about a third less
     // CPU per poll, see the probe_cpu benchmark). Probing scales out by
@@ -194,7 +232,7 @@ async fn run(cli: Cli) -> ExitCode {
             return run_roles(config, only(false, false, false, true), nats).await;
         }
         Command::Analyze { instances, json } => {
-            let config = match load_config(config) {
+            let config = match load_config(&config_source(config)) {
                 Ok(c) => c,
                 Err(code) => return code,
             };

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orc_bus::{Bus, LocalBus, NatsBus};
+use orc_runtime::reload::{ConfigSource, Reloader};
 use orc_runtime::{Config, parse_listen_address};
 use orc_store::{BackendConfig, Store};
 use tokio_util::sync::CancellationToken;
@@ -110,6 +111,24 @@ pub async fn run(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), Error> {
+    run_from(config, None, roles, nats, shutdown, on_bound).await
+}
+
+/// As [`run`], for a configuration read from `source`: SIGHUP and
+/// `/api/reload-configuration` read it again.
+pub async fn run_from(
+    config: Config,
+    source: Option<ConfigSource>,
+    roles: Roles,
+    nats: Option<String>,
+    shutdown: CancellationToken,
+    on_bound: impl FnOnce(Bound),
+) -> Result<(), Error> {
+    let reloader = source.map(|s| {
+        let r = Reloader::new(s, config.clone());
+        orc_runtime::reload_on_sighup(r.clone(), shutdown.clone());
+        r
+    });
     let nats = nats.or_else(|| (!config.nats_url.is_empty()).then(|| config.nats_url.clone()));
     let bus: Arc<dyn Bus> = match &nats {
         Some(url) => {
@@ -214,11 +233,15 @@ pub async fn run(
         });
     }
     if let (Some(listeners), Some(store)) = (listeners, store.clone()) {
-        let (cfg, bus, stop) = (
-            gateway::GatewayConfig::from_config(&config),
-            bus.clone(),
-            shutdown.clone(),
-        );
+        let cfg = gateway::GatewayConfig::from_config(&config).map_err(|e| Error::Role {
+            role: "gateway",
+            reason: e.to_string(),
+        })?;
+        let cfg = match &reloader {
+            Some(r) => cfg.with_reloader(r.clone()),
+            None => cfg,
+        };
+        let (bus, stop) = (bus.clone(), shutdown.clone());
         tasks.spawn(async move {
             (
                 "gateway",

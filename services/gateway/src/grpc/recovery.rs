@@ -148,7 +148,12 @@ impl Recovery for GrpcApi {
             candidate: optional_key(r.candidate.as_ref())?,
             lite: r.lite,
         };
-        self.execute(intent, r.dry_run, &r.requested_by).await
+        self.execute(
+            intent,
+            r.dry_run,
+            &crate::access::actor(&req, &r.requested_by),
+        )
+        .await
     }
 
     async fn graceful_master_takeover(
@@ -161,7 +166,12 @@ impl Recovery for GrpcApi {
             designated: optional_key(r.designated.as_ref())?,
             auto: r.auto,
         };
-        self.execute(intent, r.dry_run, &r.requested_by).await
+        self.execute(
+            intent,
+            r.dry_run,
+            &crate::access::actor(&req, &r.requested_by),
+        )
+        .await
     }
 
     async fn force_master_failover(
@@ -172,7 +182,12 @@ impl Recovery for GrpcApi {
         let intent = Intent::ForceFailover {
             hint: r.cluster_hint.clone(),
         };
-        self.execute(intent, r.dry_run, &r.requested_by).await
+        self.execute(
+            intent,
+            r.dry_run,
+            &crate::access::actor(&req, &r.requested_by),
+        )
+        .await
     }
 
     async fn force_master_takeover(
@@ -184,7 +199,12 @@ impl Recovery for GrpcApi {
             hint: r.cluster_hint.clone(),
             designated: key_of(r.designated.as_ref())?,
         };
-        self.execute(intent, r.dry_run, &r.requested_by).await
+        self.execute(
+            intent,
+            r.dry_run,
+            &crate::access::actor(&req, &r.requested_by),
+        )
+        .await
     }
 
     async fn register_candidate(

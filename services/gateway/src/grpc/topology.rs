@@ -15,6 +15,7 @@ impl Topology for GrpcApi {
         &self,
         request: Request<wire::OperationRequest>,
     ) -> Result<Response<wire::OperationResult>, Status> {
+        let caller = crate::access::grpc_caller(&request);
         let r = request.into_inner();
         let op = wire::Operation::try_from(r.operation)
             .ok()
@@ -22,6 +23,8 @@ impl Topology for GrpcApi {
             .ok_or_else(|| {
                 Status::invalid_argument(format!("unknown operation {}", r.operation))
             })?;
+        // Each operation needs what its HTTP route needs.
+        crate::access::require(&caller, crate::routes::operation_need(op))?;
         let instance = key_of(r.instance.as_ref())?;
         let target = r
             .target
@@ -35,7 +38,11 @@ impl Topology for GrpcApi {
         ask.number = r.number;
         ask.force = r.force;
         ask.dry_run = r.dry_run;
-        ask.by = r.requested_by;
+        ask.by = if caller.user.is_empty() {
+            r.requested_by
+        } else {
+            caller.user
+        };
         let answer = topology::operate(&self.gw, ask).await.map_err(st)?;
         Ok(Response::new(answer.result))
     }

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::access::Caller;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::routing::get;
 use orc_compat::RecoveryStepJson;
 
-use super::request::{P2, Params, flag, key, number, page, user};
+use super::request::{P2, Params, flag, key, number, page};
 use super::{ApiResult, S, ok, raw};
 use crate::Gateway;
 use crate::operations::ack::{self, AckTarget};
@@ -67,11 +67,11 @@ async fn acknowledge(
     gw: &Gateway,
     target: AckTarget,
     q: &HashMap<String, String>,
-    hd: &HeaderMap,
+    hd: &Caller,
     message: String,
 ) -> ApiResult {
     let comment = q.get("comment").map(String::as_str).unwrap_or_default();
-    let done = ack::acknowledge(gw, &target, &user(hd), comment).await?;
+    let done = ack::acknowledge(gw, &target, &hd.user, comment).await?;
     ok(message, done.len())
 }
 
@@ -79,50 +79,35 @@ async fn ack_cluster(
     State(gw): S,
     Path(a): Path<String>,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     let message = format!("Acknowledged cluster recoveries: {a}");
     acknowledge(&gw, AckTarget::Cluster(a), &q, &hd, message).await
 }
 
-async fn ack_alias(
-    State(gw): S,
-    Path(a): Path<String>,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
+async fn ack_alias(State(gw): S, Path(a): Path<String>, Query(q): Params, hd: Caller) -> ApiResult {
     let message = format!("Acknowledged cluster recoveries: {a}");
     acknowledge(&gw, AckTarget::Alias(a), &q, &hd, message).await
 }
 
-async fn ack_instance(
-    State(gw): S,
-    Path((h, p)): P2,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
+async fn ack_instance(State(gw): S, Path((h, p)): P2, Query(q): Params, hd: Caller) -> ApiResult {
     let k = key(&gw, &h, &p)?;
     let message = format!("Acknowledged instance recoveries: {k}");
     acknowledge(&gw, AckTarget::Instance(k), &q, &hd, message).await
 }
 
-async fn ack_id(State(gw): S, Path(a): Path<String>, Query(q): Params, hd: HeaderMap) -> ApiResult {
+async fn ack_id(State(gw): S, Path(a): Path<String>, Query(q): Params, hd: Caller) -> ApiResult {
     let id = number("recovery id", &a)?;
     let message = format!("Acknowledged recovery: {id}");
     acknowledge(&gw, AckTarget::Id(id), &q, &hd, message).await
 }
 
-async fn ack_uid(
-    State(gw): S,
-    Path(a): Path<String>,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
+async fn ack_uid(State(gw): S, Path(a): Path<String>, Query(q): Params, hd: Caller) -> ApiResult {
     let message = format!("Acknowledged recovery: {a}");
     acknowledge(&gw, AckTarget::Uid(a), &q, &hd, message).await
 }
 
-async fn ack_all(State(gw): S, Query(q): Params, hd: HeaderMap) -> ApiResult {
+async fn ack_all(State(gw): S, Query(q): Params, hd: Caller) -> ApiResult {
     let message = "Acknowledged all recoveries".to_string();
     acknowledge(&gw, AckTarget::All, &q, &hd, message).await
 }

@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::access::Caller;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::routing::get;
 use orc_compat::KeyJson;
 
-use super::request::{P2, P3, P4, Params, flag, key, user};
+use super::request::{P2, P3, P4, Params, flag, key};
 use super::{ApiResult, S, ok};
 use crate::Gateway;
 use crate::error::ApiError;
@@ -59,14 +59,9 @@ fn graceful_routes<const AUTO: bool>(
 
 /// Runs `intent` and renders orchestrator's answer: the promoted key for
 /// `recover`, the recovery for takeovers, the plan for dry runs.
-async fn run(
-    gw: &Gateway,
-    intent: Intent,
-    q: &HashMap<String, String>,
-    h: &HeaderMap,
-) -> ApiResult {
+async fn run(gw: &Gateway, intent: Intent, q: &HashMap<String, String>, h: &Caller) -> ApiResult {
     let dry_run = flag(q, "dry_run");
-    let outcome = recovery::execute(gw, &intent, dry_run, &user(h)).await?;
+    let outcome = recovery::execute(gw, &intent, dry_run, &h.user).await?;
     let successor = outcome
         .successor
         .as_ref()
@@ -105,7 +100,7 @@ fn recover_intent(
     })
 }
 
-async fn recover(State(gw): S, Path((h, p)): P2, Query(q): Params, hd: HeaderMap) -> ApiResult {
+async fn recover(State(gw): S, Path((h, p)): P2, Query(q): Params, hd: Caller) -> ApiResult {
     let intent = recover_intent(&gw, (&h, &p), None, false)?;
     run(&gw, intent, &q, &hd).await
 }
@@ -114,18 +109,13 @@ async fn recover_to(
     State(gw): S,
     Path((h, p, ch, cp)): P4,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     let intent = recover_intent(&gw, (&h, &p), Some((&ch, &cp)), false)?;
     run(&gw, intent, &q, &hd).await
 }
 
-async fn recover_lite(
-    State(gw): S,
-    Path((h, p)): P2,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
+async fn recover_lite(State(gw): S, Path((h, p)): P2, Query(q): Params, hd: Caller) -> ApiResult {
     let intent = recover_intent(&gw, (&h, &p), None, true)?;
     run(&gw, intent, &q, &hd).await
 }
@@ -134,7 +124,7 @@ async fn recover_lite_to(
     State(gw): S,
     Path((h, p, ch, cp)): P4,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     let intent = recover_intent(&gw, (&h, &p), Some((&ch, &cp)), true)?;
     run(&gw, intent, &q, &hd).await
@@ -151,7 +141,7 @@ async fn takeover(
     designated: Option<(&str, &str)>,
     auto: bool,
     q: &HashMap<String, String>,
-    hd: &HeaderMap,
+    hd: &Caller,
 ) -> ApiResult {
     let designated = designated.map(|(h, p)| key(gw, h, p)).transpose()?;
     let intent = Intent::GracefulTakeover {
@@ -168,7 +158,7 @@ async fn graceful<const AUTO: bool>(
     State(gw): S,
     Path(a): Path<String>,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     takeover(&gw, a, None, AUTO, &q, &hd).await
 }
@@ -177,7 +167,7 @@ async fn graceful_by_key<const AUTO: bool>(
     State(gw): S,
     Path((h, p)): P2,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     let hint = hint_of(&gw, &h, &p)?;
     takeover(&gw, hint, None, AUTO, &q, &hd).await
@@ -187,7 +177,7 @@ async fn graceful_to<const AUTO: bool>(
     State(gw): S,
     Path((a, dh, dp)): P3,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     takeover(&gw, a, Some((&dh, &dp)), AUTO, &q, &hd).await
 }
@@ -196,7 +186,7 @@ async fn graceful_by_key_to<const AUTO: bool>(
     State(gw): S,
     Path((h, p, dh, dp)): P4,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     let hint = hint_of(&gw, &h, &p)?;
     takeover(&gw, hint, Some((&dh, &dp)), AUTO, &q, &hd).await
@@ -206,7 +196,7 @@ async fn force_failover(
     State(gw): S,
     Path(a): Path<String>,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     run(&gw, Intent::ForceFailover { hint: a }, &q, &hd).await
 }
@@ -215,7 +205,7 @@ async fn force_failover_by_key(
     State(gw): S,
     Path((h, p)): P2,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     let hint = hint_of(&gw, &h, &p)?;
     run(&gw, Intent::ForceFailover { hint }, &q, &hd).await
@@ -225,7 +215,7 @@ async fn force_takeover(
     State(gw): S,
     Path((a, dh, dp)): P3,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     let designated = key(&gw, &dh, &dp)?;
     run(
@@ -244,7 +234,7 @@ async fn force_takeover_by_key(
     State(gw): S,
     Path((h, p, dh, dp)): P4,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
 ) -> ApiResult {
     let hint = hint_of(&gw, &h, &p)?;
     let designated = key(&gw, &dh, &dp)?;

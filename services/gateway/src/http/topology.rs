@@ -7,16 +7,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::access::Caller;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::routing::get;
 use orc_compat::KeyJson;
 use orc_model::InstanceKey;
 use orc_proto::v1 as wire;
 use serde_json::{Value, json};
 
-use super::request::{P2, P3, P4, Params, flag, key, number, user};
+use super::request::{P2, P3, P4, Params, flag, key, number};
 use super::{ApiResult, S, ok};
 use crate::Gateway;
 use crate::error::ApiError;
@@ -101,6 +101,21 @@ const ON_PAIR: &[(&str, O)] = &[
     ("can-replicate-from-gtid", O::CanReplicateFrom),
 ];
 
+/// The route of an operation (its first name in the tables above).
+pub(crate) fn route_name(op: O) -> Option<&'static str> {
+    ON_INSTANCE
+        .iter()
+        .chain(ON_PAIR)
+        .find(|(_, o)| *o == op)
+        .map(|(name, _)| *name)
+        .or(match op {
+            O::PurgeBinaryLogs => Some("purge-binary-logs"),
+            O::DelayReplication => Some("delay-replication"),
+            O::KillQuery => Some("kill-query"),
+            _ => None,
+        })
+}
+
 /// The refactoring and replication-control routes (relative to `/api`).
 pub(super) fn routes() -> Router<Arc<Gateway>> {
     let mut r = Router::new();
@@ -108,29 +123,29 @@ pub(super) fn routes() -> Router<Arc<Gateway>> {
         let op = *op;
         r = r.route(
             &format!("/{name}/{{h}}/{{p}}"),
-            get(move |s: S, p: P2, q: Params, hd: HeaderMap| on_instance(s, p, q, hd, op)),
+            get(move |s: S, p: P2, q: Params, hd: Caller| on_instance(s, p, q, hd, op)),
         );
     }
     for (name, op) in ON_PAIR {
         let op = *op;
         r = r.route(
             &format!("/{name}/{{h}}/{{p}}/{{bh}}/{{bp}}"),
-            get(move |s: S, p: P4, q: Params, hd: HeaderMap| on_pair(s, p, q, hd, op)),
+            get(move |s: S, p: P4, q: Params, hd: Caller| on_pair(s, p, q, hd, op)),
         );
     }
     // The replica-moving routes also take `:belowHost/:belowPort` optional
     // forms orchestrator accepts.
     r.route(
         "/move-up-replicas/{h}/{p}/{bh}/{bp}",
-        get(|s: S, p: P4, q: Params, hd: HeaderMap| on_pair(s, p, q, hd, O::MoveUpReplicas)),
+        get(|s: S, p: P4, q: Params, hd: Caller| on_pair(s, p, q, hd, O::MoveUpReplicas)),
     )
     .route(
         "/repoint-replicas/{h}/{p}/{bh}/{bp}",
-        get(|s: S, p: P4, q: Params, hd: HeaderMap| on_pair(s, p, q, hd, O::RepointReplicas)),
+        get(|s: S, p: P4, q: Params, hd: Caller| on_pair(s, p, q, hd, O::RepointReplicas)),
     )
     .route(
         "/repoint/{h}/{p}",
-        get(|s: S, p: P2, q: Params, hd: HeaderMap| on_instance(s, p, q, hd, O::Repoint)),
+        get(|s: S, p: P2, q: Params, hd: Caller| on_instance(s, p, q, hd, O::Repoint)),
     )
     .route("/purge-binary-logs/{h}/{p}/{binlog}", get(purge))
     .route("/delay-replication/{h}/{p}/{seconds}", get(delay))
@@ -149,7 +164,7 @@ fn ask(
     p: &str,
     target: Option<(&str, &str)>,
     q: &HashMap<String, String>,
-    hd: &HeaderMap,
+    hd: &Caller,
 ) -> Result<Ask, ApiError> {
     let mut a = Ask::new(
         op,
@@ -159,7 +174,7 @@ fn ask(
     a.pattern = q.get("pattern").cloned().unwrap_or_default();
     a.force = flag(q, "force");
     a.dry_run = flag(q, "dry_run");
-    a.by = user(hd);
+    a.by = hd.user.clone();
     Ok(a)
 }
 
@@ -167,7 +182,7 @@ async fn on_instance(
     State(gw): S,
     Path((h, p)): P2,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
     op: O,
 ) -> ApiResult {
     let a = ask(&gw, op, &h, &p, None, &q, &hd)?;
@@ -178,41 +193,26 @@ async fn on_pair(
     State(gw): S,
     Path((h, p, bh, bp)): P4,
     Query(q): Params,
-    hd: HeaderMap,
+    hd: Caller,
     op: O,
 ) -> ApiResult {
     let a = ask(&gw, op, &h, &p, Some((&bh, &bp)), &q, &hd)?;
     run(&gw, a).await
 }
 
-async fn purge(
-    State(gw): S,
-    Path((h, p, binlog)): P3,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
+async fn purge(State(gw): S, Path((h, p, binlog)): P3, Query(q): Params, hd: Caller) -> ApiResult {
     let mut a = ask(&gw, O::PurgeBinaryLogs, &h, &p, None, &q, &hd)?;
     a.binlog = binlog;
     run(&gw, a).await
 }
 
-async fn delay(
-    State(gw): S,
-    Path((h, p, seconds)): P3,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
+async fn delay(State(gw): S, Path((h, p, seconds)): P3, Query(q): Params, hd: Caller) -> ApiResult {
     let mut a = ask(&gw, O::DelayReplication, &h, &p, None, &q, &hd)?;
     a.number = u64::try_from(number("delay seconds", &seconds)?).unwrap_or(0);
     run(&gw, a).await
 }
 
-async fn kill(
-    State(gw): S,
-    Path((h, p, process)): P3,
-    Query(q): Params,
-    hd: HeaderMap,
-) -> ApiResult {
+async fn kill(State(gw): S, Path((h, p, process)): P3, Query(q): Params, hd: Caller) -> ApiResult {
     let mut a = ask(&gw, O::KillQuery, &h, &p, None, &q, &hd)?;
     a.number = u64::try_from(number("process id", &process)?).unwrap_or(0);
     run(&gw, a).await

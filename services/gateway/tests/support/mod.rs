@@ -142,7 +142,7 @@ impl Gw {
             instance_poll_seconds: 60.0,
             ..Default::default()
         };
-        let mut cfg = gateway::GatewayConfig::from_config(&config);
+        let mut cfg = gateway::GatewayConfig::from_config(&config).unwrap();
         cfg.command_timeout = Duration::from_secs(5);
         cfg.recovery_timeout = Duration::from_secs(10);
         let bus = Arc::new(LocalBus::new());
