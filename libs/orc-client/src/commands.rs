@@ -148,6 +148,12 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
     if let Some(done) = crate::topology::execute(&command, &ctx, &api, out).await {
         return done;
     }
+    if let Some(done) = crate::metadata::execute(&command, &ctx, &api, out).await {
+        return done;
+    }
+    if let Some(done) = crate::raft::execute(&command, &ctx, &api, out).await {
+        return done;
+    }
     information(&command, &ctx, &api, out).await
 }
 
@@ -234,13 +240,36 @@ async fn information(
             let v = call(api, "masters").await?;
             write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
         }
-        "topology" | "topology-tabulated" => {
+        "topology" | "topology-tabulated" | "topology-tags" => {
             let v = call(
                 api,
                 &format!("{command}/{}", urlencode(&ctx.cluster_hint()?)),
             )
             .await?;
             write_lines(out, [str_field(&v, "Details")])
+        }
+        "snapshot-topologies" => {
+            let v = call(api, "snapshot-topologies").await?;
+            write_lines(out, [jq_raw(&v["Details"])])
+        }
+        "which-cluster-osc-replicas" | "which-cluster-osc-running-replicas" => {
+            let v = call(
+                api,
+                &format!("cluster-osc-replicas/{}", urlencode(&ctx.cluster_hint()?)),
+            )
+            .await?;
+            let running = command == "which-cluster-osc-running-replicas";
+            write_lines(
+                out,
+                array(&v)
+                    .iter()
+                    .filter(|r| {
+                        !running
+                            || (r["ReplicationSQLThreadRuning"] == true
+                                && r["ReplicationIOThreadRuning"] == true)
+                    })
+                    .map(|r| key(&r["Key"])),
+            )
         }
         "search" => {
             let term = ctx
@@ -304,6 +333,16 @@ pub(crate) fn jq_raw(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => serde_json::to_string_pretty(other).unwrap_or_default(),
     }
+}
+
+/// `echo $(jq . <<< v)`: the JSON on one line, as bash's word splitting
+/// leaves it (orchestrator-client prints `Details` so).
+pub(crate) fn echo_json(v: &Value) -> String {
+    serde_json::to_string_pretty(v)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub(crate) fn str_field(v: &Value, field: &str) -> String {

@@ -43,6 +43,22 @@ pub(crate) const GENERAL: &[(&str, &str)] = &[
         "topology-tabulated",
         "Show an ascii-graph of a replication topology, tabulated",
     ),
+    (
+        "topology-tags",
+        "Show an ascii-graph of a replication topology and instance tags",
+    ),
+    (
+        "snapshot-topologies",
+        "Trigger a topology snapshot (recording host/master settings of all hosts)",
+    ),
+    (
+        "which-cluster-osc-replicas",
+        "Output the replicas of a cluster that could serve as pt-online-schema-change control replicas",
+    ),
+    (
+        "which-cluster-osc-running-replicas",
+        "Output the healthy, replicating replicas of a cluster that could serve as pt-online-schema-change control replicas",
+    ),
     ("search", "Search for instances matching given substring"),
     ("discover", "Look up an instance, investigate it"),
     (
@@ -307,7 +323,11 @@ const ENVIRONMENT: &[(&str, &str)] = &[
 
 /// Every command, in the order help lists them.
 pub(crate) fn commands() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    GENERAL.iter().chain(crate::topology::COMMANDS)
+    GENERAL
+        .iter()
+        .chain(crate::metadata::COMMANDS)
+        .chain(crate::topology::COMMANDS)
+        .chain(crate::raft::COMMANDS)
 }
 
 /// Whether `command` is one this client runs.

@@ -7,7 +7,8 @@
 //! leader detection among several `ORCHESTRATOR_API` URLs ([`select_api`]),
 //! the retry policy, the `{Code, Message, Details}` error convention, and
 //! the output of each command ([`commands`]; operator metadata and recovery
-//! in `recovery`, refactoring and replication control in `topology`).
+//! in `recovery`, refactoring and replication control in `topology`, tags,
+//! pools, unresolved hostnames and KV stores in `metadata`, raft in `raft`).
 //! It must not know the gateway's internals: it speaks only orchestrator's
 //! routes, so it works against orchestrator itself as well.
 //!
@@ -29,15 +30,18 @@
 //!
 //! Deliberate differences from the bash script: `move-gtid` calls
 //! `move-below-gtid` (the script called a route orchestrator never had),
-//! `async-discover` prints nothing (the script printed `:null`), query and
-//! path values are always percent-encoded, and unknown flags or stray words
-//! are refused instead of ignored.
+//! `tagged` calls `tagged?tag=` without the instance (the script's
+//! `tagged/H/P` is a 404), `async-discover` prints nothing (the script
+//! printed `:null`), query and path values are always percent-encoded, and
+//! unknown flags or stray words are refused instead of ignored.
 
 pub mod args;
 pub mod commands;
 pub mod credentials;
 pub mod fetch;
 mod help;
+mod metadata;
+mod raft;
 mod recovery;
 pub mod tls;
 mod topology;
