@@ -6,140 +6,6 @@ use serde_json::Value;
 
 use crate::{Api, Args, Env, Failure, fetch::urlencode, select_api};
 
-/// Commands this client knows, as `help` lists them.
-pub const COMMANDS: &[(&str, &str)] = &[
-    ("help", "Show this help"),
-    ("which-api", "Output the HTTP API to be used"),
-    ("api", "Invoke any API request; provide --path argument"),
-    ("clusters", "List all clusters known to orchestrator"),
-    (
-        "clusters-alias",
-        "List all clusters known to orchestrator, with their aliases",
-    ),
-    ("all-instances", "List all instances known to orchestrator"),
-    ("instance", "Output the given instance's key"),
-    ("which-instance", "Output the given instance's key"),
-    ("which-master", "Output the master of a given instance"),
-    ("which-replicas", "Output the replicas of a given instance"),
-    (
-        "which-cluster",
-        "Output the name of the cluster an instance belongs to, or the cluster whose name or alias is given",
-    ),
-    (
-        "which-cluster-alias",
-        "Output the alias of the cluster an instance belongs to",
-    ),
-    ("which-cluster-master", "Output the master of a cluster"),
-    (
-        "which-cluster-instances",
-        "Output the list of instances participating in the same cluster as the given instance",
-    ),
-    (
-        "all-clusters-masters",
-        "List of writeable masters, one per cluster",
-    ),
-    (
-        "topology",
-        "Show an ascii-graph of a replication topology, given a member of that topology",
-    ),
-    (
-        "topology-tabulated",
-        "Show an ascii-graph of a replication topology, tabulated",
-    ),
-    ("search", "Search for instances matching given substring"),
-    ("discover", "Look up an instance, investigate it"),
-    (
-        "async-discover",
-        "Look up an instance, investigate it asynchronously",
-    ),
-    ("forget", "Forget about an instance's existence"),
-    ("forget-cluster", "Forget about a cluster"),
-    (
-        "replication-analysis",
-        "Request an analysis of potential crash incidents in all known topologies",
-    ),
-    (
-        "begin-downtime",
-        "Mark an instance as downtimed (-o owner, -r reason, -u duration)",
-    ),
-    (
-        "end-downtime",
-        "Indicate an instance is no longer downtimed",
-    ),
-    (
-        "downtimed",
-        "List downtimed instances, optionally of the cluster given by -i/-a",
-    ),
-    (
-        "begin-maintenance",
-        "Request a maintenance lock on an instance (-o owner, -r reason)",
-    ),
-    (
-        "end-maintenance",
-        "Remove maintenance lock from an instance",
-    ),
-    (
-        "register-candidate",
-        "Indicate the promotion rule of an instance (-R prefer|neutral|prefer_not|must_not)",
-    ),
-    (
-        "recover",
-        "Do auto-recovery given a dead instance, optionally promoting -d",
-    ),
-    (
-        "recover-lite",
-        "Do auto-recovery given a dead instance, without executing hooks",
-    ),
-    (
-        "graceful-master-takeover",
-        "Gracefully promote a new master: -d, or the master's only direct replica",
-    ),
-    (
-        "graceful-master-takeover-auto",
-        "Gracefully promote a new master (-d or orchestrator's choice); the old master replicates from it",
-    ),
-    (
-        "force-master-failover",
-        "Forcibly fail over the cluster's master, as if it were dead",
-    ),
-    (
-        "force-master-takeover",
-        "Forcibly promote -d as the cluster's master, as if the master were dead",
-    ),
-    (
-        "ack-cluster-recoveries",
-        "Acknowledge recoveries of a cluster (-r reason); unblocks future recoveries",
-    ),
-    (
-        "ack-instance-recoveries",
-        "Acknowledge recoveries of an instance (-r reason); unblocks future recoveries",
-    ),
-    (
-        "ack-all-recoveries",
-        "Acknowledge all recoveries (-r reason); unblocks future recoveries",
-    ),
-    (
-        "disable-global-recoveries",
-        "Disallow orchestrator from performing recoveries globally",
-    ),
-    (
-        "enable-global-recoveries",
-        "Allow orchestrator to perform recoveries globally",
-    ),
-    (
-        "check-global-recoveries",
-        "Show the global recovery configuration",
-    ),
-    (
-        "audit-recovery",
-        "List recent recoveries, optionally of the cluster given by -i/-a",
-    ),
-    (
-        "blocked-recoveries",
-        "List blocked automated recoveries, optionally of the cluster given by -i/-a",
-    ),
-];
-
 pub(crate) struct Ctx<'a> {
     pub(crate) args: &'a Args,
     pub(crate) env: &'a Env,
@@ -251,20 +117,16 @@ pub(crate) async fn call(api: &Api, path: &str) -> Result<Value, Failure> {
     check(api.get(path).await?)
 }
 
-fn usage() -> String {
-    let mut s = String::from("Usage: orchestrator-client -c <command> [flags...]\nCommands:\n");
-    for (name, help) in COMMANDS.iter().chain(crate::topology::COMMANDS) {
-        s.push_str(&format!("  {name:<26} {help}\n"));
-    }
-    s
-}
-
 /// Parses `argv` and runs the command, printing to `out`.
 pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<(), Failure> {
     let args = Args::parse(argv)?;
+    if args.version {
+        write!(out, "{}", crate::help::version())?;
+        return Ok(());
+    }
     let command = match args.get('c') {
+        _ if args.help => "help".to_string(),
         Some(c) => c.replacen("slave", "replica", 1),
-        None if args.help => "help".to_string(),
         None => {
             return Err(Failure(
                 "No command given. Use -c <command>; -c help lists them".into(),
@@ -272,40 +134,57 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
         }
     };
     if command == "help" {
-        write!(out, "{}", usage())?;
+        write!(out, "{}", crate::help::usage())?;
         return Ok(());
     }
-    let known = COMMANDS
-        .iter()
-        .chain(crate::topology::COMMANDS)
-        .any(|(n, _)| *n == command);
-    if !known {
+    if !crate::help::is_known(&command) {
         return Err(Failure(format!("Unsupported command: {command}")));
     }
     let ctx = Ctx { args: &args, env };
-    let api = select_api(env, args.get('U')).await?;
+    let api = select_api(env, &args).await?;
     if let Some(done) = crate::recovery::execute(&command, &ctx, &api, out).await {
         return done;
     }
     if let Some(done) = crate::topology::execute(&command, &ctx, &api, out).await {
         return done;
     }
-    match command.as_str() {
-        "which-api" => write_lines(out, [api.base.clone()]),
+    if let Some(done) = crate::metadata::execute(&command, &ctx, &api, out).await {
+        return done;
+    }
+    if let Some(done) = crate::raft::execute(&command, &ctx, &api, out).await {
+        return done;
+    }
+    information(&command, &ctx, &api, out).await
+}
+
+/// Information and discovery commands.
+async fn information(
+    command: &str,
+    ctx: &Ctx<'_>,
+    api: &Api,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let args = ctx.args;
+    match command {
+        "which-api" => write_lines(out, [api.shown.clone()]),
         "api" => {
             let path = args
                 .get('P')
-                .ok_or_else(|| Failure("--path must be provided".into()))?;
+                .ok_or_else(|| Failure("path must be provided".into()))?;
             let v = api.get(path).await?;
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-            Ok(())
+            // An error envelope is printed as it is, and fails the command.
+            match check(v) {
+                Ok(_) => Ok(()),
+                Err(_) => Err(Failure(String::new())),
+            }
         }
         "clusters" => {
-            let v = call(&api, "clusters-info").await?;
+            let v = call(api, "clusters-info").await?;
             write_lines(out, array(&v).iter().map(|c| str_field(c, "ClusterName")))
         }
         "clusters-alias" => {
-            let v = call(&api, "clusters-info").await?;
+            let v = call(api, "clusters-info").await?;
             write_lines(
                 out,
                 array(&v).iter().map(|c| {
@@ -318,24 +197,24 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
             )
         }
         "all-instances" => {
-            let v = call(&api, "all-instances").await?;
+            let v = call(api, "all-instances").await?;
             write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
         }
         "instance" | "which-instance" => {
-            let v = call(&api, &format!("instance/{}", ctx.instance_path()?)).await?;
+            let v = call(api, &format!("instance/{}", ctx.instance_path()?)).await?;
             write_lines(out, [key(&v["Key"])])
         }
         "which-master" => {
-            let v = call(&api, &format!("instance/{}", ctx.instance_path()?)).await?;
+            let v = call(api, &format!("instance/{}", ctx.instance_path()?)).await?;
             write_lines(out, [key(&v["MasterKey"])])
         }
         "which-replicas" => {
-            let v = call(&api, &format!("instance-replicas/{}", ctx.instance_path()?)).await?;
+            let v = call(api, &format!("instance-replicas/{}", ctx.instance_path()?)).await?;
             write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
         }
         "which-cluster" => {
             let v = call(
-                &api,
+                api,
                 &format!("cluster-info/{}", urlencode(&ctx.cluster_hint()?)),
             )
             .await?;
@@ -343,67 +222,87 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
         }
         "which-cluster-alias" => {
             let v = call(
-                &api,
+                api,
                 &format!("cluster-info/{}", urlencode(&ctx.cluster_hint()?)),
             )
             .await?;
             write_lines(out, [str_field(&v, "ClusterAlias")])
         }
         "which-cluster-master" => {
-            let v = call(&api, &format!("master/{}", urlencode(&ctx.cluster_hint()?))).await?;
+            let v = call(api, &format!("master/{}", urlencode(&ctx.cluster_hint()?))).await?;
             write_lines(out, [str_field(&v, "ClusterName")])
         }
         "which-cluster-instances" => {
-            let v = call(
-                &api,
-                &format!("cluster/{}", urlencode(&ctx.cluster_hint()?)),
-            )
-            .await?;
+            let v = call(api, &format!("cluster/{}", urlencode(&ctx.cluster_hint()?))).await?;
             write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
         }
         "all-clusters-masters" => {
-            let v = call(&api, "masters").await?;
+            let v = call(api, "masters").await?;
             write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
         }
-        "topology" | "topology-tabulated" => {
+        "topology" | "topology-tabulated" | "topology-tags" => {
             let v = call(
-                &api,
+                api,
                 &format!("{command}/{}", urlencode(&ctx.cluster_hint()?)),
             )
             .await?;
             write_lines(out, [str_field(&v, "Details")])
         }
+        "snapshot-topologies" => {
+            let v = call(api, "snapshot-topologies").await?;
+            write_lines(out, [jq_raw(&v["Details"])])
+        }
+        "which-cluster-osc-replicas" | "which-cluster-osc-running-replicas" => {
+            let v = call(
+                api,
+                &format!("cluster-osc-replicas/{}", urlencode(&ctx.cluster_hint()?)),
+            )
+            .await?;
+            let running = command == "which-cluster-osc-running-replicas";
+            write_lines(
+                out,
+                array(&v)
+                    .iter()
+                    .filter(|r| {
+                        !running
+                            || (r["ReplicationSQLThreadRuning"] == true
+                                && r["ReplicationIOThreadRuning"] == true)
+                    })
+                    .map(|r| key(&r["Key"])),
+            )
+        }
         "search" => {
             let term = ctx
                 .instance_raw()
                 .ok_or_else(|| Failure("instance must be provided".into()))?;
-            let v = call(&api, &format!("search?s={}", urlencode(&term))).await?;
+            let v = call(api, &format!("search?s={}", urlencode(&term))).await?;
             write_lines(out, array(&v).iter().map(|i| key(&i["Key"])))
         }
         "discover" => {
-            let v = call(&api, &format!("discover/{}", ctx.instance_path()?)).await?;
+            let v = call(api, &format!("discover/{}", ctx.instance_path()?)).await?;
             write_lines(out, [key(&v["Details"]["Key"])])
         }
         "async-discover" => {
-            call(&api, &format!("async-discover/{}", ctx.instance_path()?)).await?;
+            call(api, &format!("async-discover/{}", ctx.instance_path()?)).await?;
             Ok(())
         }
         "forget" => {
-            call(&api, &format!("forget/{}", ctx.instance_path()?)).await?;
+            call(api, &format!("forget/{}", ctx.instance_path()?)).await?;
             Ok(())
         }
         "replication-analysis" => {
-            let v = call(&api, "replication-analysis").await?;
+            let v = call(api, "replication-analysis").await?;
             let entries = v.get("Details").map(array).unwrap_or_default();
             write_lines(
                 out,
                 entries.iter().map(|e| {
                     let analysis = str_field(e, "Analysis");
+                    // jq: `"...: " + .StructureAnalysis[0]`, and `+ null` adds nothing.
                     let what = if analysis == "NoProblem" {
                         e["StructureAnalysis"]
                             .get(0)
                             .and_then(Value::as_str)
-                            .unwrap_or("NoProblem")
+                            .unwrap_or_default()
                             .to_string()
                     } else {
                         analysis
@@ -418,7 +317,7 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
         }
         "forget-cluster" => {
             call(
-                &api,
+                api,
                 &format!("forget-cluster/{}", urlencode(&ctx.cluster_hint()?)),
             )
             .await?;
@@ -426,6 +325,24 @@ pub async fn execute(argv: &[String], env: &Env, out: &mut dyn Write) -> Result<
         }
         other => Err(Failure(format!("Unsupported command: {other}"))),
     }
+}
+
+/// `jq -r .`: a string bare, anything else as (pretty) JSON.
+pub(crate) fn jq_raw(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+/// `echo $(jq . <<< v)`: the JSON on one line, as bash's word splitting
+/// leaves it (orchestrator-client prints `Details` so).
+pub(crate) fn echo_json(v: &Value) -> String {
+    serde_json::to_string_pretty(v)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub(crate) fn str_field(v: &Value, field: &str) -> String {

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::commands::{Ctx, array, call, check, key, str_field, to_path, write_lines};
+use crate::commands::{Ctx, array, call, check, jq_raw, key, str_field, to_path, write_lines};
 use crate::fetch::urlencode;
 use crate::{Api, Failure};
 
@@ -49,10 +49,7 @@ impl Ctx<'_> {
 
 /// `jq -r .Details`: strings bare, anything else as JSON.
 fn details_text(v: &Value) -> String {
-    match &v["Details"] {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    jq_raw(&v["Details"])
 }
 
 /// A recovery's row in `audit-recovery`.

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::commands::{Ctx, array, check, key, str_field, to_path, write_lines};
+use crate::commands::{Ctx, array, check, echo_json, key, str_field, to_path, write_lines};
 use crate::fetch::urlencode;
 use crate::{Api, Failure};
 
@@ -232,14 +232,9 @@ async fn run(command: &str, ctx: &Ctx<'_>, api: &Api, out: &mut dyn Write) -> Re
     let i = || ctx.instance_path();
     match command {
         "relocate" | "match" | "move-below" | "move-equivalent" => {
-            let route = if command == "match" {
-                "match-below"
-            } else {
-                command
-            };
             let v = op(
                 api,
-                &format!("{route}/{}/{}", i()?, ctx.destination_path()?),
+                &format!("{command}/{}/{}", i()?, ctx.destination_path()?),
             )
             .await?;
             write_lines(out, [moved_line(&v)])
@@ -335,18 +330,16 @@ async fn run(command: &str, ctx: &Ctx<'_>, api: &Api, out: &mut dyn Write) -> Re
             write_lines(out, [seconds.to_string()])
         }
         "restart-replica-statements" => {
-            let q = ctx.args.get('q').unwrap_or_default();
+            let q = ctx
+                .args
+                .get('q')
+                .ok_or_else(|| Failure("query must be provided".into()))?;
             let v = op(
                 api,
                 &format!("restart-replica-statements/{}?q={}", i()?, urlencode(q)),
             )
             .await?;
-            write_lines(
-                out,
-                array(&v["Details"])
-                    .iter()
-                    .map(|s| s.as_str().unwrap_or_default().to_string()),
-            )
+            write_lines(out, [echo_json(&v["Details"])])
         }
         "can-replicate-from" | "can-replicate-from-gtid" => {
             let v = op(
