@@ -37,6 +37,9 @@ pub const GATEWAY_HEARTBEAT: &str = "orc.gateway.heartbeat";
 /// `LeadershipYield`: the leadership should move.
 pub const GATEWAY_YIELD: &str = "orc.gateway.yield";
 
+/// Every process forgets its host name resolutions (empty payload).
+pub const RESOLVE_RESET: &str = "orc.resolve.reset";
+
 /// Queue group of probers.
 pub const PROBERS: &str = "probers";
 /// Queue group of analyzers.

@@ -406,6 +406,9 @@ pub struct Config {
     /// `MaxConcurrentReplicaOperations`.
     #[serde(rename = "MaxConcurrentReplicaOperations")]
     pub max_concurrent_replica_operations: usize,
+    /// `InstancePoolExpiryMinutes`: a pool submission lapses after this.
+    #[serde(rename = "InstancePoolExpiryMinutes")]
+    pub instance_pool_expiry_minutes: f64,
     /// `CandidateInstanceExpireMinutes`: a registered promotion rule lapses after this.
     #[serde(rename = "CandidateInstanceExpireMinutes")]
     pub candidate_instance_expire_minutes: f64,
@@ -595,6 +598,7 @@ impl Default for Config {
             instance_bulk_operations_wait_timeout_seconds: 10.0,
             max_concurrent_replica_operations: 5,
             candidate_instance_expire_minutes: 60.0,
+            instance_pool_expiry_minutes: 60.0,
             use_super_read_only: false,
             replication_credentials_query: String::new(),
             replication_user: String::new(),
@@ -716,7 +720,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "BufferInstanceWrites",
     "InstanceWriteBufferSize",
     "InstanceFlushIntervalMilliseconds",
-    "InstancePoolExpiryMinutes",
     "MySQLInterpolateParams",
 ];
 
@@ -1003,6 +1006,11 @@ impl Config {
         {
             return Err("MasterFailoverLostInstancesDowntimeMinutes must be 0 or more".into());
         }
+        positive(
+            "InstancePoolExpiryMinutes",
+            self.instance_pool_expiry_minutes,
+            1e7,
+        )?;
         positive(
             "CandidateInstanceExpireMinutes",
             self.candidate_instance_expire_minutes,

@@ -113,6 +113,26 @@ impl Resolver {
         name
     }
 
+    /// What is cached: name → resolved name (expired entries left out).
+    pub fn cached(&self) -> std::collections::BTreeMap<String, String> {
+        self.cache
+            .lock()
+            .map(|c| {
+                c.iter()
+                    .filter(|(_, (_, at))| at.elapsed() < self.expiry)
+                    .map(|(k, (v, _))| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Forgets every resolution (`reset-hostname-resolve-cache`).
+    pub fn clear(&self) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+    }
+
     /// The key with its host name resolved.
     pub async fn key(&self, key: &InstanceKey) -> InstanceKey {
         if !self.is_active() {

@@ -8,6 +8,7 @@
 //! schema does not have to follow every field the probe learns.
 
 mod audit;
+mod clusters;
 mod instances;
 mod metadata;
 pub mod migrations;
@@ -21,6 +22,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use audit::{AuditEntry, AuditRepo};
+pub use clusters::{ClusterRepo, PoolMember, SnapshotRow};
 pub use instances::{InstanceRepo, StoredInstance};
 pub use metadata::MetadataRepo;
 pub use recoveries::{AckScope, RecoveryRepo};
@@ -248,6 +250,11 @@ impl Store {
     /// The general audit of operations.
     pub fn audit(&self) -> AuditRepo<'_> {
         AuditRepo { store: self }
+    }
+
+    /// Operator-given cluster facts: aliases, pools, snapshots.
+    pub fn clusters(&self) -> ClusterRepo<'_> {
+        ClusterRepo { store: self }
     }
 
     /// Closes every connection.

@@ -169,7 +169,85 @@ pub const MIGRATIONS: &[Migration] = &[
                 KEY audit_instance_idx (hostname, port, audit_timestamp_ms)
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"],
     },
+    Migration {
+        version: 4,
+        description: "cluster alias overrides, instance pools, topology snapshots",
+        sqlite: &[
+            "CREATE TABLE cluster_alias_override (
+                cluster_name TEXT NOT NULL PRIMARY KEY,
+                alias TEXT NOT NULL,
+                updated_at_ms INTEGER NOT NULL)",
+            "CREATE TABLE database_instance_pool (
+                hostname TEXT NOT NULL,
+                port INTEGER NOT NULL,
+                pool TEXT NOT NULL,
+                registered_at_ms INTEGER NOT NULL,
+                PRIMARY KEY (hostname, port, pool))",
+            "CREATE INDEX database_instance_pool_idx ON database_instance_pool (pool)",
+            "CREATE TABLE database_instance_topology_history (
+                snapshot_ms INTEGER NOT NULL,
+                hostname TEXT NOT NULL,
+                port INTEGER NOT NULL,
+                master_host TEXT NOT NULL,
+                master_port INTEGER NOT NULL,
+                cluster_name TEXT NOT NULL,
+                version TEXT NOT NULL,
+                binary_log_file TEXT NOT NULL,
+                binary_log_pos INTEGER NOT NULL,
+                PRIMARY KEY (snapshot_ms, hostname, port))",
+        ],
+        mysql: &[
+            "CREATE TABLE cluster_alias_override (
+                cluster_name VARCHAR(300) NOT NULL PRIMARY KEY,
+                alias VARCHAR(300) NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "CREATE TABLE database_instance_pool (
+                hostname VARCHAR(255) NOT NULL,
+                port INT NOT NULL,
+                pool VARCHAR(128) NOT NULL,
+                registered_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (hostname, port, pool),
+                KEY database_instance_pool_idx (pool)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "CREATE TABLE database_instance_topology_history (
+                snapshot_ms BIGINT NOT NULL,
+                hostname VARCHAR(255) NOT NULL,
+                port INT NOT NULL,
+                master_host VARCHAR(255) NOT NULL,
+                master_port INT NOT NULL,
+                cluster_name VARCHAR(300) NOT NULL,
+                version VARCHAR(128) NOT NULL,
+                binary_log_file VARCHAR(128) NOT NULL,
+                binary_log_pos BIGINT NOT NULL,
+                PRIMARY KEY (snapshot_ms, hostname, port)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        ],
+    },
 ];
+
+/// Tables only orchestrator's own (Go) schema has. A database holding one
+/// of them and none of ours is orchestrator's backend: we refuse it rather
+/// than mix two schemas (ours would fail on `database_instance`, which both
+/// have, and orchestrator's rows mean nothing to us).
+const UPSTREAM_TABLES: &[&str] = &[
+    "orchestrator_db_deployments",
+    "orchestrator_metadata",
+    "node_health",
+    "active_node",
+    "database_instance_maintenance",
+];
+
+/// The message for a database that holds orchestrator's schema.
+pub fn upstream_schema_message(table: &str) -> String {
+    format!(
+        "this database holds orchestrator's own schema (table {table}); orchestrator-rs keeps \
+         its own tables and does not share a database with orchestrator: point BackendDB / \
+         MySQLOrchestratorDatabase / SQLite3DataFile at a new, empty database. Nothing needs \
+         migrating: topologies are rediscovered within a poll, and downtimes, candidates and \
+         aliases are set again through the same API calls"
+    )
+}
 
 const CREATE_VERSIONS_SQLITE: &str = "CREATE TABLE IF NOT EXISTS orc_schema_version (
     version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)";
@@ -229,6 +307,19 @@ pub async fn apply(store: &Store) -> Result<(), Error> {
                         sqlx::query_scalar("SELECT MAX(version) FROM orc_schema_version")
                             .fetch_one(&mut *conn)
                             .await?;
+                    if current.is_none() {
+                        for table in UPSTREAM_TABLES {
+                            let found: Option<String> = sqlx::query_scalar(
+                                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+                            )
+                            .bind(*table)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                            if found.is_some() {
+                                return Err(sqlx::Error::Protocol(upstream_schema_message(table)));
+                            }
+                        }
+                    }
                     for m in MIGRATIONS
                         .iter()
                         .filter(|m| m.version > current.unwrap_or(0))
@@ -267,6 +358,20 @@ pub async fn apply(store: &Store) -> Result<(), Error> {
                         sqlx::query_scalar("SELECT MAX(version) FROM orc_schema_version")
                             .fetch_one(&mut *conn)
                             .await?;
+                    if current.is_none() {
+                        for table in UPSTREAM_TABLES {
+                            let found: Option<String> = sqlx::query_scalar(
+                                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                                 WHERE table_schema = DATABASE() AND table_name = ?",
+                            )
+                            .bind(*table)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                            if found.is_some() {
+                                return Err(sqlx::Error::Protocol(upstream_schema_message(table)));
+                            }
+                        }
+                    }
                     for m in MIGRATIONS
                         .iter()
                         .filter(|m| m.version > current.unwrap_or(0))

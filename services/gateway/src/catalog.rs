@@ -38,6 +38,7 @@ pub struct Catalog {
     topology: Topology,
     metadata: BTreeMap<InstanceKey, InstanceMetadata>,
     errant: BTreeMap<InstanceKey, String>,
+    alias_overrides: BTreeMap<String, String>,
 }
 
 /// Errant GTIDs of every replica: what it executed that its cluster's
@@ -78,7 +79,16 @@ impl Catalog {
     ) -> Result<Self, ApiError> {
         let stored = store.instances().all().await?;
         let metadata = store.metadata().all().await?;
-        Ok(Self::build(stored, settings, now).with_metadata(metadata))
+        let overrides = store.clusters().alias_overrides().await?;
+        Ok(Self::build(stored, settings, now)
+            .with_metadata(metadata)
+            .with_alias_overrides(overrides))
+    }
+
+    /// Replaces the manual cluster aliases (`set-cluster-alias`).
+    pub fn with_alias_overrides(mut self, overrides: BTreeMap<String, String>) -> Self {
+        self.alias_overrides = overrides;
+        self
     }
 
     /// Replaces the operator metadata.
@@ -102,6 +112,7 @@ impl Catalog {
             topology,
             metadata: BTreeMap::new(),
             errant,
+            alias_overrides: BTreeMap::new(),
         }
     }
 
@@ -216,10 +227,14 @@ impl Catalog {
         self.topology.placement(key).map(|p| p.cluster.clone())
     }
 
-    /// A cluster's alias: the master's detected alias, else the first
-    /// `ClusterNameToAlias` match, else the cluster name.
+    /// A cluster's alias: the manual one (`set-cluster-alias`), else the
+    /// master's detected alias, else the first `ClusterNameToAlias` match,
+    /// else the cluster name.
     pub fn cluster_alias(&self, cluster: &InstanceKey) -> String {
         let name = cluster.to_string();
+        if let Some(manual) = self.alias_overrides.get(&name) {
+            return manual.clone();
+        }
         let detected = self
             .states
             .get(cluster)
@@ -450,5 +465,31 @@ impl Catalog {
         } else {
             ascii(&lines)
         }
+    }
+
+    /// The topology text with each instance's tags appended
+    /// (` [name=value,...]`), as `topology-tags` shows it.
+    pub fn topology_text_with_tags(&self, cluster: &InstanceKey) -> String {
+        let order = tree_order(&self.topology, cluster);
+        let lines: Vec<_> = order
+            .iter()
+            .filter_map(|(depth, key)| self.view(key).map(|v| line(&v, *depth)))
+            .collect();
+        let text = ascii(&lines);
+        text.lines()
+            .zip(order.iter().filter(|(_, k)| self.view(k).is_some()))
+            .map(|(l, (_, key))| {
+                let tags = self
+                    .metadata(key)
+                    .map(|m| crate::operations::metadata::tag_strings(&m.tags))
+                    .unwrap_or_default();
+                if tags.is_empty() {
+                    l.to_string()
+                } else {
+                    format!("{l} [{}]", tags.join(","))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod ha;
 mod metadata;
+mod operator;
 mod recovery;
 mod request;
 mod topology;
@@ -85,6 +86,7 @@ pub fn router(gw: Arc<Gateway>, prefix: &str) -> Router {
             get(replication_analysis_instance),
         )
         .merge(ha::routes())
+        .merge(operator::routes())
         .merge(metadata::routes())
         .merge(recovery::routes())
         .merge(audit::routes())

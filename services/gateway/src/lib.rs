@@ -57,6 +57,12 @@ pub struct GatewayConfig {
     pub advertise: String,
     /// Reloads the process's configuration (`reload-configuration`).
     pub reloader: Option<Arc<orc_runtime::reload::Reloader>>,
+    /// `InstancePoolExpiryMinutes`.
+    pub pool_expiry: Duration,
+    /// Host name resolution as the probers do it (`resolve`).
+    pub resolver: Arc<orc_runtime::resolve::Resolver>,
+    /// `RecoveryIgnoreHostnameFilters` (shown by `automated-recovery-filters`).
+    pub recovery_ignore_hostname_filters: Vec<String>,
 }
 
 impl GatewayConfig {
@@ -98,6 +104,9 @@ impl GatewayConfig {
             tls,
             advertise: c.http_advertise.clone(),
             reloader: None,
+            pool_expiry: minutes(c.instance_pool_expiry_minutes),
+            resolver: Arc::new(orc_runtime::resolve::Resolver::from_config(c)),
+            recovery_ignore_hostname_filters: c.recovery_ignore_hostname_filters.clone(),
         })
     }
 
@@ -142,6 +151,9 @@ pub struct Gateway {
     pub(crate) shutdown: CancellationToken,
     pub(crate) leadership: leadership::Leadership,
     pub(crate) reloader: Option<Arc<orc_runtime::reload::Reloader>>,
+    pub(crate) pool_expiry: Duration,
+    pub(crate) resolver: Arc<orc_runtime::resolve::Resolver>,
+    pub(crate) recovery_ignore_hostname_filters: Vec<String>,
 }
 
 /// Listeners the gateway serves on.
@@ -201,6 +213,9 @@ pub async fn run(
         shutdown: shutdown.clone(),
         leadership: leadership.clone(),
         reloader: cfg.reloader.clone(),
+        pool_expiry: cfg.pool_expiry,
+        resolver: cfg.resolver.clone(),
+        recovery_ignore_hostname_filters: cfg.recovery_ignore_hostname_filters.clone(),
     });
     tracing::info!(http = ?http_addr, grpc = ?grpc_addr, tls = cfg.tls.is_some(), "gateway listening");
     let leading = tokio::spawn(leadership.run(bus, shutdown.clone()));

@@ -15,6 +15,7 @@
 
 pub(crate) mod ack;
 pub(crate) mod audit;
+pub(crate) mod clusters;
 pub(crate) mod metadata;
 pub(crate) mod recovery;
 pub(crate) mod topology;
@@ -36,6 +37,28 @@ pub(crate) const PAGE_SIZE: usize = 20;
 /// The read model now.
 pub(crate) async fn catalog(gw: &Gateway) -> Result<Catalog, ApiError> {
     Catalog::load(&gw.store, &gw.settings, orc_runtime::wall_clock()).await
+}
+
+/// Records an operation in the general audit (`/api/audit`); a failure to
+/// record is logged, not fatal: the operation itself was done.
+pub(crate) async fn audit(
+    gw: &Gateway,
+    kind: &str,
+    instance: Option<&orc_model::InstanceKey>,
+    cluster: &str,
+    message: &str,
+) {
+    let entry = orc_store::AuditEntry {
+        id: 0,
+        at: orc_runtime::wall_clock(),
+        kind: kind.to_string(),
+        instance: instance.cloned(),
+        cluster: cluster.to_string(),
+        message: message.to_string(),
+    };
+    if let Err(e) = gw.store.audit().write(&entry).await {
+        tracing::warn!(kind, error = %e, "operation not audited");
+    }
 }
 
 /// The actor to record: the given one, else [`DEFAULT_ACTOR`].

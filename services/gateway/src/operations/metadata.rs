@@ -310,3 +310,146 @@ mod tests {
         assert!(parse_promotion_rule("always").is_err());
     }
 }
+
+/// A tag as orchestrator writes it: `name` or `name=value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tag {
+    /// Its name.
+    pub name: String,
+    /// Its value (`None`: any, in a match; empty, when set).
+    pub value: Option<String>,
+}
+
+impl Tag {
+    /// Parses `name[=value]`; a name is non-empty and holds no `=` or `,`.
+    pub(crate) fn parse(text: &str) -> Result<Self, ApiError> {
+        let text = text.trim();
+        let (name, value) = match text.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim().to_string())),
+            None => (text, None),
+        };
+        if name.is_empty() || name.contains(',') || name.chars().any(char::is_control) {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid tag {text:?}: expected name or name=value"
+            )));
+        }
+        Ok(Self {
+            name: name.to_string(),
+            value,
+        })
+    }
+
+    /// Whether an instance's tags hold this one.
+    pub(crate) fn matches(&self, tags: &std::collections::BTreeMap<String, String>) -> bool {
+        match (tags.get(&self.name), &self.value) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(v), Some(want)) => v == want,
+        }
+    }
+}
+
+/// orchestrator's rendering of an instance's tags: `name=value`.
+pub(crate) fn tag_strings(tags: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    tags.iter().map(|(n, v)| format!("{n}={v}")).collect()
+}
+
+/// Tags a known instance.
+pub(crate) async fn tag(
+    gw: &Gateway,
+    key: &InstanceKey,
+    tag: &Tag,
+) -> Result<MetadataChange, ApiError> {
+    let cat = catalog(gw).await?;
+    let key = cat.require_instance(key)?;
+    let now = cat.now();
+    let (name, value) = (tag.name.clone(), tag.value.clone().unwrap_or_default());
+    write(gw, key, now, |m| {
+        m.tags.insert(name.clone(), value.clone());
+    })
+    .await
+}
+
+/// Removes a tag (of any value, or of the given one) from the instances
+/// given (`None`: every instance); returns those it was removed from.
+pub(crate) async fn untag(
+    gw: &Gateway,
+    only: Option<&InstanceKey>,
+    tag: &Tag,
+) -> Result<Vec<InstanceKey>, ApiError> {
+    let cat = catalog(gw).await?;
+    let now = cat.now();
+    let targets: Vec<InstanceKey> = match only {
+        Some(k) => vec![known_or_recorded(&cat, k)?],
+        None => cat
+            .all_metadata()
+            .iter()
+            .filter(|(_, m)| tag.matches(&m.tags))
+            .map(|(k, _)| k.clone())
+            .collect(),
+    };
+    let mut untagged = Vec::new();
+    for key in targets {
+        let had = cat.metadata(&key).is_some_and(|m| tag.matches(&m.tags));
+        if !had {
+            continue;
+        }
+        write(gw, key.clone(), now, |m| {
+            if tag.matches(&m.tags) {
+                m.tags.remove(&tag.name);
+            }
+        })
+        .await?;
+        untagged.push(key);
+    }
+    Ok(untagged)
+}
+
+/// Instances whose tags satisfy `expression`: `a,b=1,~c` (every term must
+/// hold; `~` or `!` negates one).
+pub(crate) fn tagged(cat: &Catalog, expression: &str) -> Result<Vec<InstanceKey>, ApiError> {
+    let mut terms = Vec::new();
+    for raw in expression
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let (negated, text) = match raw.strip_prefix('~').or_else(|| raw.strip_prefix('!')) {
+            Some(rest) => (true, rest),
+            None => (false, raw),
+        };
+        terms.push((negated, Tag::parse(text)?));
+    }
+    if terms.is_empty() {
+        return Err(ApiError::BadRequest("tag must be provided".into()));
+    }
+    let empty = std::collections::BTreeMap::new();
+    Ok(cat
+        .all_keys()
+        .into_iter()
+        .filter(|k| {
+            let tags = cat.metadata(k).map_or(&empty, |m| &m.tags);
+            terms.iter().all(|(neg, t)| t.matches(tags) != *neg)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    #[test]
+    fn tags_parse_and_match_as_orchestrator_reads_them() {
+        let t = Tag::parse("role=backup").unwrap();
+        assert_eq!(t.value.as_deref(), Some("backup"));
+        let mut tags = std::collections::BTreeMap::new();
+        assert!(!t.matches(&tags));
+        tags.insert("role".to_string(), "backup".to_string());
+        assert!(t.matches(&tags));
+        assert!(Tag::parse("role").unwrap().matches(&tags));
+        assert!(!Tag::parse("role=primary").unwrap().matches(&tags));
+        for bad in ["", "=x", "a,b", " =v"] {
+            assert!(Tag::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
