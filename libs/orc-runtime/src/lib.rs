@@ -4,10 +4,12 @@
 //! ours; unknown keys reported, never silently ignored; validated at
 //! start-up), the exit code for bad configuration ([`EXIT_BAD_CONFIG`]),
 //! logging set-up ([`init_tracing`]) and the shutdown token that SIGTERM and
-//! SIGINT cancel ([`shutdown_on_signals`]), and host name resolution of
-//! discovered keys ([`resolve`]). It must not know any service.
+//! SIGINT cancel ([`shutdown_on_signals`]), host name resolution of
+//! discovered keys ([`resolve`]) and the discovery filters ([`filters`]).
+//! It must not know any service.
 
 pub mod config;
+pub mod filters;
 pub mod resolve;
 
 pub use config::{Config, LoadReport, parse_listen_address, read_credentials_file};
