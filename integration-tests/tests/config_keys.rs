@@ -1,11 +1,11 @@
 //! orchestrator's configuration keys acting on real servers:
-//! `DiscoveryIgnore*HostnameFilters`.
+//! `DiscoveryIgnore*HostnameFilters` and `MySQLTopologyReadTimeoutSeconds`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use integration_tests::{Orc, eventually, test_config};
+use integration_tests::{Orc, eventually, orc_on, read_only, test_config};
 use orc_testkit::{Sandbox, SandboxBuilder};
 use serde_json::{Value, json};
 
@@ -112,5 +112,48 @@ async fn replica_and_master_filters_stop_the_crawl_in_one_direction_only() {
     let (code, _, err) = orc.client(&["-c", "discover", "-i", &r1]).await;
     assert_eq!(code, 0, "{err}");
     known_exactly(&orc, &[m, r1, r2], Duration::from_secs(0)).await;
+    orc.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn mysql_topology_read_timeout_seconds_bounds_an_operations_statements() {
+    let sb = SandboxBuilder::master_with_replicas(1)
+        .start()
+        .await
+        .unwrap();
+    let master = sb.key("m").unwrap();
+    sb.exec("m", "CREATE TABLE test.t (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    let orc = orc_on(
+        &sb,
+        &master,
+        json!({
+            "MySQLTopologyReadTimeoutSeconds": 1,
+            // Longer than the bound above: it must not be what applies.
+            "InstanceBulkOperationsWaitTimeoutSeconds": 20,
+        }),
+    )
+    .await
+    .unwrap();
+    // While a session holds a table lock, `SET GLOBAL read_only = 1` waits
+    // (MariaDB's lock_wait_timeout is a day).
+    let mut holder = sb.instance("m").unwrap().session().await.unwrap();
+    holder.exec("LOCK TABLES test.t WRITE").await.unwrap();
+    let started = Instant::now();
+    let (code, out, err) = orc.client(&["-c", "set-read-only", "-i", &master]).await;
+    let took = started.elapsed();
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("SET GLOBAL read_only = 1: timed out after 1s"),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(6),
+        "the statement was bounded by 1 s, the operation took {took:?}"
+    );
+    assert_eq!(read_only(&sb, "m").await, Some(false));
+    holder.exec("UNLOCK TABLES").await.unwrap();
+    holder.close().await;
     orc.stop().await.unwrap();
 }
