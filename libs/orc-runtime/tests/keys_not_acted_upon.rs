@@ -5,6 +5,34 @@
 use orc_runtime::Config;
 
 #[test]
+fn reasonable_instance_check_seconds_is_reported_as_not_acted_upon() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        r#"{"ReasonableInstanceCheckSeconds": 1, "InstancePollSeconds": 5}"#,
+    )
+    .unwrap();
+    let (_, report) = Config::load(Some(file.path()), &[]).unwrap();
+    assert_eq!(
+        report.not_implemented_keys,
+        vec!["ReasonableInstanceCheckSeconds".to_string()]
+    );
+    assert!(
+        report
+            .warnings()
+            .iter()
+            .any(|w| w.contains("ReasonableInstanceCheckSeconds")),
+        "{:?}",
+        report.warnings()
+    );
+    assert!(
+        !orc_runtime::config::implemented_keys()
+            .iter()
+            .any(|k| k == "ReasonableInstanceCheckSeconds")
+    );
+}
+
+#[test]
 fn discovery_filters_are_typed_from_the_configuration() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
