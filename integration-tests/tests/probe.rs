@@ -125,3 +125,93 @@ async fn a_frozen_server_times_out() -> anyhow::Result<()> {
     sb.thaw("m")?;
     Ok(())
 }
+
+/// Log lines written while a guard lives (this thread only).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_failing_detect_query_is_logged_when_it_starts_failing_and_when_it_answers_again()
+-> anyhow::Result<()> {
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let sb = SandboxBuilder::master_with_replicas(1).start().await?;
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_env_filter("orc_mysql=info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish()
+        .set_default();
+    let settings = ProbeSettings {
+        queries: orc_mysql::probe::DetectQueries {
+            // The topology user has no grant on this schema.
+            cluster_alias: Some("SELECT alias FROM secret.cluster".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let master = sb.key("m")?;
+    let mut probe = probe_for(&master, "orchestrator", "orc_topology_password");
+    for _ in 0..5 {
+        let ProbeResult::Ok(data) = probe.probe(&settings).await else {
+            panic!("a failing detect query fails the probe");
+        };
+        assert_eq!(data.suggested_cluster_alias, "");
+    }
+    let lines = logs.lines();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one line for five failing polls: {lines:#?}"
+    );
+    assert!(
+        lines[0].contains("WARN")
+            && lines[0].contains("key=\"DetectClusterAliasQuery\"")
+            && lines[0].contains(&format!("instance={master}"))
+            && lines[0].contains("denied"),
+        "{lines:#?}"
+    );
+
+    sb.exec(
+        "m",
+        "CREATE DATABASE secret; CREATE TABLE secret.cluster (alias VARCHAR(64)); \
+         INSERT INTO secret.cluster VALUES ('shop'); \
+         GRANT SELECT ON secret.* TO 'orchestrator'@'%'",
+    )
+    .await?;
+    for _ in 0..3 {
+        let ProbeResult::Ok(data) = probe.probe(&settings).await else {
+            panic!("probe failed");
+        };
+        assert_eq!(data.suggested_cluster_alias, "shop");
+    }
+    let lines = logs.lines();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[1].contains("INFO")
+            && lines[1].contains("answers again")
+            && lines[1].contains("key=\"DetectClusterAliasQuery\""),
+        "{lines:#?}"
+    );
+    Ok(())
+}

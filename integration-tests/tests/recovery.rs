@@ -454,6 +454,95 @@ async fn a_failing_pre_failover_hook_aborts_and_a_slow_one_times_out() {
     orc.stop().await.unwrap();
 }
 
+/// Cluster alias and domain come from `Detect*Query` results, so whoever
+/// can write the meta table chooses them: they must not run commands on the
+/// manager's host through a hook's `{placeholders}`.
+#[tokio::test]
+async fn a_cluster_alias_or_domain_cannot_inject_commands_into_hooks() {
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .start()
+        .await
+        .unwrap();
+    let master = sb.key("m").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hooks.log");
+    let file = dir.path().join("FILE");
+    let file2 = dir.path().join("FILE2");
+    let alias = format!("x; touch {} #", file.display());
+    let domain = format!("$(touch {})", file2.display());
+    sb.exec(
+        "m",
+        &format!(
+            "CREATE DATABASE IF NOT EXISTS meta; \
+             CREATE TABLE meta.cluster (anchor INT PRIMARY KEY, alias VARCHAR(200), domain VARCHAR(200)); \
+             INSERT INTO meta.cluster VALUES (1, '{alias}', '{domain}')"
+        ),
+    )
+    .await
+    .unwrap();
+    sb.wait_replicated(Duration::from_secs(10)).await.unwrap();
+    let mut config = recover_all();
+    config["DetectClusterAliasQuery"] = json!("SELECT alias FROM meta.cluster WHERE anchor = 1");
+    config["DetectClusterDomainQuery"] = json!("SELECT domain FROM meta.cluster WHERE anchor = 1");
+    config["PostFailoverProcesses"] = json!([format!(
+        "echo alias={{failureClusterAlias}} domain={{failureClusterDomain}} >> {}",
+        log.display()
+    )]);
+    let orc = orc_on(&sb, &master, config).await.unwrap();
+    // The hostile alias is what orchestrator knows the cluster by.
+    eventually(Duration::from_secs(10), || async {
+        let (_, out, _) = orc
+            .client(&["-c", "which-cluster-alias", "-i", &master])
+            .await;
+        (out.trim() == alias).then_some(())
+    })
+    .await
+    .expect("the detected alias");
+
+    sb.kill("m").unwrap();
+    eventually(Duration::from_secs(15), || {
+        settled_master(&sb, &["r1", "r2"])
+    })
+    .await
+    .expect("recovered");
+    let lines = eventually(Duration::from_secs(10), || async {
+        let text = std::fs::read_to_string(&log).ok()?;
+        (!text.is_empty()).then_some(text)
+    })
+    .await
+    .expect("the PostFailoverProcesses hook ran");
+    // The hook ran with the metacharacters replaced; the commands did not.
+    assert_eq!(
+        lines,
+        format!(
+            "alias=x_ touch {} _ domain=__touch {}_\n",
+            file.display(),
+            file2.display()
+        )
+    );
+    assert!(!file.exists(), "the alias ran a command");
+    assert!(!file2.exists(), "the domain ran a command");
+    // The recovery's steps say which placeholders were neutralised.
+    let record = orc
+        .ended_recoveries()
+        .await
+        .into_iter()
+        .next()
+        .expect("the recovery in the audit");
+    let uid = record["UID"].as_str().unwrap();
+    let (_, steps) = orc
+        .get(&format!("audit-recovery-steps/{uid}"))
+        .await
+        .unwrap();
+    let steps = steps.to_string();
+    assert!(
+        steps.contains("{failureClusterAlias} held characters unsafe")
+            && steps.contains("{failureClusterDomain} held characters unsafe"),
+        "{steps}"
+    );
+    orc.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn graceful_takeover_leaves_the_old_master_replicating() {
     let sb = SandboxBuilder::master_with_replicas(3)

@@ -335,6 +335,12 @@ impl Operator {
         &self.key
     }
 
+    /// Changes the bound on every later statement (a connection opened for
+    /// reading facts goes on to change the server).
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.session.set_read_timeout(timeout);
+    }
+
     /// Its dialect.
     pub fn dialect(&self) -> Dialect {
         self.dialect

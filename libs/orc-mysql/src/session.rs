@@ -208,6 +208,11 @@ impl Session {
         self.opts.target()
     }
 
+    /// Changes the bound on every later statement.
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.opts.read_timeout = timeout;
+    }
+
     /// Runs statements that return no rows.
     pub async fn exec(&mut self, sql: &str) -> Result<(), Error> {
         let timeout = self.opts.read_timeout;

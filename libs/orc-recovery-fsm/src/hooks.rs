@@ -1,5 +1,24 @@
 //! Hooks: which list runs when, and what a hook command sees — orchestrator's
 //! `{placeholders}` in the command text and `ORC_*` environment variables.
+//!
+//! **Placeholder values cannot inject commands.** The command text goes to
+//! `ProcessesShellCommand -c`, and some values come from the topology's
+//! servers (cluster alias and domain from `Detect*Query` results, a
+//! successor's alias, binary log names), so whoever can write a meta table
+//! could otherwise run commands on the manager's host. The rule
+//! ([`neutralise`]): a value made only of ASCII letters, digits, space and
+//! `. _ : @ / + , = -` is substituted byte for byte (hostnames, ports,
+//! cluster names, aliases, timestamps, coordinates, key lists, booleans,
+//! orchestrator's descriptions); in any other value every other character
+//! is replaced by `_`. None of the kept characters has a meaning to `sh` or
+//! `bash` inside double quotes, inside single quotes or unquoted (a space
+//! only separates words: write `"{placeholder}"` to keep one argument), so
+//! the rule holds wherever the placeholder sits in the command. Substitution
+//! is one pass: a value is never scanned for placeholders again. The
+//! `ORC_*` variables keep the raw values (the environment is not parsed by
+//! the shell).
+
+use std::borrow::Cow;
 
 use orc_model::InstanceKey;
 use serde::{Deserialize, Serialize};
@@ -126,6 +145,40 @@ impl HookContext {
     }
 }
 
+/// A hook command with its placeholders substituted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expansion {
+    /// The command to run.
+    pub command: String,
+    /// Placeholders whose values held other characters than the safe ones,
+    /// in order of first use.
+    pub neutralised: Vec<&'static str>,
+}
+
+/// Whether a character is substituted as it is: ASCII letters, digits,
+/// space and `. _ : @ / + , = -`.
+pub fn is_shell_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(c, ' ' | '.' | '_' | ':' | '@' | '/' | '+' | ',' | '=' | '-')
+}
+
+/// A placeholder value made safe to substitute into a shell command: the
+/// value itself (borrowed) when every character is safe
+/// ([`is_shell_safe`]), else a copy with each other character replaced by
+/// `_` (one `_` per character, multi-byte ones included).
+pub fn neutralise(value: &str) -> Cow<'_, str> {
+    if value.chars().all(is_shell_safe) {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(
+            value
+                .chars()
+                .map(|c| if is_shell_safe(c) { c } else { '_' })
+                .collect(),
+        )
+    }
+}
+
 fn keys(list: &[InstanceKey]) -> String {
     list.iter()
         .map(ToString::to_string)
@@ -179,13 +232,48 @@ impl HookContext {
         v
     }
 
-    /// The command with every `{placeholder}` replaced. Unknown braces are
-    /// left as they are (a shell `${VAR}` keeps working).
+    /// The command with every `{placeholder}` replaced by its value,
+    /// neutralised by [`neutralise`]. Unknown braces are left as they are (a
+    /// shell `${VAR}` keeps working).
     pub fn expand(&self, command: &str) -> String {
-        let mut out = command.to_string();
-        for (name, value) in self.placeholders() {
-            out = out.replace(&format!("{{{name}}}"), &value);
+        self.expand_reporting(command).command
+    }
+
+    /// As [`HookContext::expand`], and which placeholders of the command had
+    /// their values neutralised (to be logged).
+    pub fn expand_reporting(&self, command: &str) -> Expansion {
+        let values = self.placeholders();
+        let mut out = Expansion {
+            command: String::with_capacity(command.len()),
+            neutralised: Vec::new(),
+        };
+        let mut rest = command;
+        while let Some(open) = rest.find('{') {
+            out.command.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let found = after.find('}').and_then(|close| {
+                let name = &after[..close];
+                values
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(n, v)| (*n, v, close))
+            });
+            match found {
+                Some((name, value, close)) => {
+                    let safe = neutralise(value);
+                    if matches!(safe, Cow::Owned(_)) && !out.neutralised.contains(&name) {
+                        out.neutralised.push(name);
+                    }
+                    out.command.push_str(&safe);
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    out.command.push('{');
+                    rest = after;
+                }
+            }
         }
+        out.command.push_str(rest);
         out
     }
 
@@ -289,6 +377,114 @@ mod tests {
             c.env()
                 .contains(&("ORC_SUCCESSOR_HOST", "127.0.0.1".into()))
         );
+    }
+
+    #[test]
+    fn ordinary_values_are_substituted_byte_for_byte() {
+        for value in [
+            "127.0.0.1",
+            "db-7.eu-west.example.com",
+            "22101",
+            "127.0.0.1:22101,127.0.0.1:22102",
+            "my_cluster",
+            "shop-main",
+            "mysql-bin.000003:1234",
+            "2026-11-30 12:34:56",
+            "2026-11-30T12:34:56+01:00",
+            "::1",
+            "user@host",
+            "a/b=c",
+            "DeadMaster",
+            "Master cannot be reached by orchestrator and none of its replicas is replicating",
+            "graceful-master-takeover",
+            "true",
+            "",
+        ] {
+            assert!(
+                matches!(neutralise(value), Cow::Borrowed(v) if v == value),
+                "{value}"
+            );
+            let c = HookContext {
+                cluster_alias: value.into(),
+                ..context()
+            };
+            let e = c.expand_reporting("echo {failureClusterAlias} >> log");
+            assert_eq!(e.command, format!("echo {value} >> log"));
+            assert!(e.neutralised.is_empty(), "{value}");
+        }
+    }
+
+    #[test]
+    fn an_alias_with_a_command_in_it_cannot_run_the_command() {
+        let c = HookContext {
+            cluster_alias: "x; touch FILE #".into(),
+            ..context()
+        };
+        let e = c.expand_reporting("echo {failureClusterAlias} >> log");
+        assert_eq!(e.command, "echo x_ touch FILE _ >> log");
+        assert_eq!(e.neutralised, vec!["failureClusterAlias"]);
+        // The environment keeps the value as the server gave it.
+        assert!(
+            c.env()
+                .contains(&("ORC_FAILURE_CLUSTER_ALIAS", "x; touch FILE #".into()))
+        );
+    }
+
+    #[test]
+    fn every_shell_metacharacter_is_replaced_whatever_the_quoting() {
+        // Characters with a meaning to sh or bash unquoted, inside double
+        // quotes or inside single quotes, and control characters.
+        for c in "|&;<>()$`\\\"'*?[]{}~#!%^\n\t\r\0".chars() {
+            assert!(!is_shell_safe(c), "{c:?} must not be kept");
+        }
+        for value in [
+            "$(touch /tmp/pwned)",
+            "`touch /tmp/pwned`",
+            "a\"; touch /tmp/pwned; echo \"",
+            "a'; touch /tmp/pwned; echo '",
+            "a\ntouch /tmp/pwned",
+            "a && touch /tmp/pwned",
+            "a | sh",
+            "${IFS}touch${IFS}x",
+            "~root",
+            "*",
+            "caf\u{e9} \u{1F600}",
+        ] {
+            let safe = neutralise(value);
+            assert!(matches!(safe, Cow::Owned(_)), "{value:?}");
+            assert!(safe.chars().all(is_shell_safe), "{value:?} -> {safe:?}");
+            assert_eq!(safe.chars().count(), value.chars().count(), "{value:?}");
+        }
+        assert_eq!(neutralise("$(id)"), "__id_");
+        assert_eq!(neutralise("caf\u{e9}"), "caf_");
+        // Exhaustively over ASCII: kept exactly when in the safe set.
+        for b in 0u8..=127 {
+            let c = char::from(b);
+            let kept = c.is_ascii_alphanumeric() || " ._:@/+,=-".contains(c);
+            assert_eq!(is_shell_safe(c), kept, "{c:?}");
+            assert_eq!(neutralise(&c.to_string()) == c.to_string(), kept, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn substitution_is_one_pass_and_only_used_placeholders_are_reported() {
+        let c = HookContext {
+            cluster_alias: "{failedHost}".into(),
+            cluster_domain: "evil;domain".into(),
+            ..context()
+        };
+        // A value is not scanned for placeholders again.
+        assert_eq!(c.expand("{failureClusterAlias}"), "_failedHost_");
+        // The domain is unsafe but not used: nothing to report.
+        let e = c.expand_reporting("echo {failedHost}:{failedPort} {failureClusterAlias}");
+        assert_eq!(e.command, "echo 127.0.0.1:22101 _failedHost_");
+        assert_eq!(e.neutralised, vec!["failureClusterAlias"]);
+        // Reported once however often it is used; braces around a
+        // placeholder stay.
+        let e = c.expand_reporting("{{failureClusterDomain}} {failureClusterDomain}");
+        assert_eq!(e.command, "{evil_domain} evil_domain");
+        assert_eq!(e.neutralised, vec!["failureClusterDomain"]);
+        assert_eq!(c.expand("{unterminated"), "{unterminated");
     }
 
     #[test]

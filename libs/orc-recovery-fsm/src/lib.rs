@@ -8,7 +8,8 @@
 //! - [`dispatch`]: which analysis codes a recovery acts on, and
 //!   orchestrator's cluster filter syntax.
 //! - [`hooks`]: the hook lists and what a hook sees (`{placeholders}`,
-//!   `ORC_*` variables).
+//!   neutralised so that a value cannot inject commands, and `ORC_*`
+//!   variables).
 //!
 //! Pure: no IO, no clock, no async. The recovery service carries out the
 //! actions and feeds their results back as events.
@@ -19,7 +20,7 @@ pub mod hooks;
 
 pub use book::{Action, Admission, BookPolicy, Event, RecoveryBook, SkipReason, Trigger};
 pub use dispatch::{Handler, cluster_filter_matches};
-pub use hooks::{HookContext, HookStage};
+pub use hooks::{Expansion, HookContext, HookStage, neutralise};
 
 #[cfg(test)]
 mod tests;

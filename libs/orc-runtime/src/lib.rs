@@ -5,10 +5,12 @@
 //! start-up), the exit code for bad configuration ([`EXIT_BAD_CONFIG`]),
 //! logging set-up ([`init_tracing`]) and the shutdown token that SIGTERM and
 //! SIGINT cancel ([`shutdown_on_signals`]), configuration reload on SIGHUP
-//! ([`reload`], [`reload_on_sighup`]), TLS material ([`tls`]), and host name resolution of
-//! discovered keys ([`resolve`]). It must not know any service.
+//! ([`reload`], [`reload_on_sighup`]), TLS material ([`tls`]), host name
+//! resolution of discovered keys ([`resolve`]) and the discovery filters
+//! ([`filters`]). It must not know any service.
 
 pub mod config;
+pub mod filters;
 pub mod reload;
 pub mod resolve;
 pub mod tls;

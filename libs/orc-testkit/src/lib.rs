@@ -35,5 +35,5 @@ pub use instance::{Instance, InstanceInfo};
 pub use nats::NatsServer;
 pub use ports::free_port;
 pub use process::{is_alive, pids_mentioning};
-pub use sandbox::{Sandbox, SandboxState};
+pub use sandbox::{STOP_GRACE, Sandbox, SandboxState};
 pub use spec::{NodeSpec, SandboxBuilder};

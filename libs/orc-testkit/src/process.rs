@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -83,6 +84,82 @@ pub fn pids_mentioning(needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// A process as first seen: its id and its start time (in clock ticks since
+/// boot), so that a recycled id is never taken for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Process {
+    pid: u32,
+    start_time: u64,
+}
+
+/// Field 22 of `/proc/<pid>/stat`: when the process started.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    // `rest` starts at field 3 (the state).
+    rest.split_whitespace().nth(22 - 3)?.parse().ok()
+}
+
+impl Process {
+    /// The process with this id now, if there is one.
+    pub fn of(pid: u32) -> Option<Self> {
+        Some(Self {
+            pid,
+            start_time: start_time(pid)?,
+        })
+    }
+
+    /// Its id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Whether it has exited: gone, its id reused, or every one of its
+    /// threads dead (a zombie has closed its files and sockets; a
+    /// thread-group leader can be a zombie while other threads still run).
+    pub fn has_exited(&self) -> bool {
+        if start_time(self.pid) != Some(self.start_time) {
+            return true;
+        }
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else {
+            return true;
+        };
+        tasks.flatten().all(|task| {
+            matches!(
+                state_of(&task.path().join("stat")),
+                Some('Z') | Some('X') | None
+            )
+        })
+    }
+}
+
+/// Stops processes and returns once they have exited: SIGTERM (and SIGCONT,
+/// so a frozen one can act on it), up to `grace` for them to exit, then
+/// SIGKILL for the rest and up to `kill_wait` more. Returns the ids still
+/// running after that (none, unless the kernel cannot end them).
+pub fn terminate(procs: &[Process], grace: Duration, kill_wait: Duration) -> Vec<u32> {
+    let wait = |left: Vec<Process>, limit: Duration| -> Vec<Process> {
+        let deadline = Instant::now() + limit;
+        let mut left = left;
+        loop {
+            left.retain(|p| !p.has_exited());
+            if left.is_empty() || Instant::now() >= deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    for p in procs {
+        signal(p.pid, Signal::SIGTERM);
+        signal(p.pid, Signal::SIGCONT);
+    }
+    let left = wait(procs.to_vec(), grace);
+    for p in &left {
+        signal(p.pid, Signal::SIGKILL);
+    }
+    wait(left, kill_wait).iter().map(Process::pid).collect()
+}
+
 /// Kills with SIGKILL and reaps a child.
 pub fn kill_child(child: &mut Child) {
     let _ = child.kill();
@@ -121,3 +198,58 @@ pub fn tail(path: &Path, n: usize) -> String {
 }
 
 use std::os::unix::process::CommandExt as _;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A shell that runs `on_term` when sent SIGTERM.
+    fn shell(on_term: &str) -> (Child, Process) {
+        let script = format!("trap '{on_term}' TERM; while :; do sleep 0.02; done");
+        let child = Command::new("sh").arg("-c").arg(script).spawn().unwrap();
+        // Let the shell install its trap.
+        std::thread::sleep(Duration::from_millis(200));
+        let p = Process::of(child.id()).unwrap();
+        (child, p)
+    }
+
+    #[test]
+    fn terminate_returns_once_a_slow_process_has_exited() {
+        let (mut child, p) = shell("sleep 0.5; exit 0");
+        assert!(!p.has_exited());
+        let started = Instant::now();
+        let left = terminate(&[p], Duration::from_secs(10), Duration::from_secs(5));
+        assert!(left.is_empty());
+        assert!(p.has_exited(), "exited (a zombie until reaped)");
+        assert!(started.elapsed() >= Duration::from_millis(400));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no SIGKILL needed"
+        );
+        assert_eq!(child.wait().unwrap().code(), Some(0), "a clean exit");
+    }
+
+    #[test]
+    fn a_process_that_ignores_sigterm_is_killed_after_the_grace() {
+        let (mut child, p) = shell("");
+        let started = Instant::now();
+        let left = terminate(&[p], Duration::from_millis(300), Duration::from_secs(5));
+        assert!(left.is_empty());
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(child.wait().unwrap().signal(), Some(9));
+    }
+
+    #[test]
+    fn a_recycled_process_id_is_not_taken_for_the_process() {
+        let me = Process::of(std::process::id()).unwrap();
+        assert!(!me.has_exited());
+        let other = Process {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        assert!(other.has_exited());
+        assert!(Process::of(u32::MAX).is_none());
+    }
+}

@@ -25,6 +25,10 @@ pub struct SandboxState {
 
 const STATE_FILE: &str = "sandbox.json";
 
+/// How long a persistent sandbox's servers get to shut down cleanly on
+/// SIGTERM before they are SIGKILLed.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
 /// A replication topology of real `mariadbd` processes on free ports.
 ///
 /// Dropping it (also while a test panics) kills every process and removes
@@ -422,16 +426,32 @@ impl Sandbox {
         })
     }
 
-    /// Stops a persistent sandbox: kills its servers and removes `dir`.
+    /// Stops a persistent sandbox and removes `dir`; returns once every one
+    /// of its processes has exited (SIGTERM, then SIGKILL for those still
+    /// running after [`STOP_GRACE`]).
     pub fn stop_persisted(dir: &Path) -> Result<SandboxState, Error> {
+        Self::stop_persisted_within(dir, STOP_GRACE)
+    }
+
+    /// As [`Sandbox::stop_persisted`], with `grace` between SIGTERM and
+    /// SIGKILL.
+    pub fn stop_persisted_within(dir: &Path, grace: Duration) -> Result<SandboxState, Error> {
         let state = Self::load_state(dir)?;
         let needle = format!("{}/", state.dir.display());
-        for pid in process::pids_mentioning(&needle) {
-            process::signal(pid, nix::sys::signal::Signal::SIGKILL);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !process::pids_mentioning(&needle).is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+        let procs: Vec<process::Process> = process::pids_mentioning(&needle)
+            .into_iter()
+            .filter_map(process::Process::of)
+            .collect();
+        let kill_wait = Duration::from_secs(5);
+        let left = process::terminate(&procs, grace, kill_wait);
+        if !left.is_empty() {
+            return Err(Error::Timeout {
+                what: format!(
+                    "processes {left:?} of {} to exit (SIGKILLed)",
+                    state.dir.display()
+                ),
+                after: grace + kill_wait,
+            });
         }
         std::fs::remove_dir_all(&state.dir)
             .map_err(io(format!("removing {}", state.dir.display())))?;

@@ -19,6 +19,7 @@ use std::time::Duration;
 use orc_bus::{Bus, Message, subjects};
 use orc_model::{InstanceKey, InstanceSnapshot};
 use orc_proto::v1 as wire;
+use orc_runtime::filters::DiscoveryFilters;
 use orc_runtime::{Config, wall_clock};
 use orc_store::Store;
 use tokio::sync::{mpsc, oneshot};
@@ -52,6 +53,8 @@ pub struct AnalyzerConfig {
     pub detection_period: Duration,
     /// `HostnameResolveMethod` applied to seeds and discovered keys.
     pub resolver: Arc<orc_runtime::resolve::Resolver>,
+    /// `DiscoveryIgnore*HostnameFilters`.
+    pub discovery_filters: DiscoveryFilters,
 }
 
 impl AnalyzerConfig {
@@ -78,6 +81,7 @@ impl AnalyzerConfig {
                 c.failure_detection_period_block_minutes.max(0.0) * 60.0,
             ),
             resolver: Arc::new(orc_runtime::resolve::Resolver::from_config(c)),
+            discovery_filters: DiscoveryFilters::from_config(c),
         }
     }
 }
@@ -116,9 +120,23 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let stored = store.instances().all().await?;
-    let mut view = View::from_stored(stored, cfg.resolve_method);
+    let (ignored, stored): (Vec<_>, Vec<_>) = stored.into_iter().partition(|s| {
+        cfg.discovery_filters.ignores(&s.state.key)
+            || cfg.discovery_filters.ignores(s.state.probe_address())
+    });
+    if !ignored.is_empty() {
+        let keys: Vec<InstanceKey> = ignored.into_iter().map(|s| s.state.key).collect();
+        tracing::info!(instances = ?keys, "forgetting stored instances that match DiscoveryIgnoreHostnameFilters");
+        store.instances().delete(&keys).await?;
+    }
+    let mut view = View::from_stored(stored, cfg.resolve_method)
+        .with_discovery_filters(cfg.discovery_filters.clone());
     for seed in &cfg.seeds {
         let seed = cfg.resolver.key(seed).await;
+        if cfg.discovery_filters.ignores(&seed) {
+            tracing::info!(instance = %seed, "seed matches DiscoveryIgnoreHostnameFilters: not discovered");
+            continue;
+        }
         view.add(&seed, wall_clock());
     }
     let mut snapshots = bus.subscribe(subjects::SNAPSHOT).await?;
@@ -447,6 +465,10 @@ async fn handle_discover(ctx: &Ctx, msg: Message) {
             .await;
         }
     };
+    if ctx.cfg.discovery_filters.ignores(&key) {
+        let why = format!("{key} matches DiscoveryIgnoreHostnameFilters: not discovered");
+        return reply_discover(&*ctx.bus, &msg, why, None).await;
+    }
     let (tx, rx) = oneshot::channel();
     if ctx
         .internal

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use orc_model::{InstanceKey, InstanceSnapshot, InstanceState, Timestamp, Topology};
+use orc_runtime::filters::DiscoveryFilters;
 use orc_store::StoredInstance;
 
 /// How an instance's identity is derived from what it reports
@@ -35,6 +36,8 @@ impl ResolveMethod {
 #[derive(Debug, Default)]
 pub struct View {
     method: ResolveMethod,
+    /// Which named instances are not followed.
+    filters: DiscoveryFilters,
     /// Probe address → identity, where they differ.
     identities: HashMap<InstanceKey, InstanceKey>,
     states: BTreeMap<InstanceKey, InstanceState>,
@@ -72,6 +75,13 @@ impl View {
         }
         v.registry_changed = true;
         v
+    }
+
+    /// Follows only the replicas and masters `filters` let through
+    /// (`DiscoveryIgnore*HostnameFilters`).
+    pub fn with_discovery_filters(mut self, filters: DiscoveryFilters) -> Self {
+        self.filters = filters;
+        self
     }
 
     /// The identity of an instance reached at `address`, as far as known.
@@ -208,12 +218,14 @@ impl View {
             self.dirty.insert(identity.clone());
         }
         if let Some(data) = &snap.data {
-            let named: Vec<InstanceKey> = data
+            let replicas = data
                 .replicas
                 .iter()
-                .cloned()
-                .chain(data.master_key())
-                .collect();
+                .filter(|k| !self.filters.ignores_replica(k));
+            let master = data
+                .master_key()
+                .filter(|k| !self.filters.ignores_master(k));
+            let named: Vec<InstanceKey> = replicas.cloned().chain(master).collect();
             for key in named {
                 let key = self.identity_of(&key);
                 if key != identity && !self.is_forgotten(&key, now) && self.add(&key, now) {
@@ -368,6 +380,35 @@ mod tests {
         assert!(
             !v.forget(&[k(3)], Timestamp(12), Duration::from_secs(1))
                 .is_empty()
+        );
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn filtered_replicas_and_masters_are_not_followed() {
+        use orc_runtime::filters::KeyFilters;
+        let list = |e: &str| KeyFilters::parse(&[e.to_string()]).unwrap();
+        let mut v = View::default().with_discovery_filters(DiscoveryFilters {
+            hosts: list(":3$"),
+            replicas: list(":2$"),
+            masters: list(":9$"),
+        });
+        v.add(&k(1), Timestamp(10));
+        v.add(&k(4), Timestamp(10));
+        v.add(&k(5), Timestamp(10));
+        let got = v.ingest(&snap(1, None, &[2, 3, 6], 10), Timestamp(10));
+        assert_eq!(
+            got.discovered,
+            vec![k(6)],
+            "2: replica filter, 3: host filter"
+        );
+        let got = v.ingest(&snap(4, Some(9), &[], 11), Timestamp(11));
+        assert!(got.discovered.is_empty(), "9: master filter");
+        let got = v.ingest(&snap(5, Some(2), &[], 11), Timestamp(11));
+        assert_eq!(
+            got.discovered,
+            vec![k(2)],
+            "the replica filter does not stop a master"
         );
     }
 

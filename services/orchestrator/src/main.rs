@@ -91,7 +91,8 @@ enum SandboxAction {
         #[arg(long, env = "ORC_SANDBOX_DIR", default_value_os_t = sandbox::default_dir())]
         dir: PathBuf,
     },
-    /// Stop the sandbox and remove its files.
+    /// Stop the sandbox (SIGTERM, SIGKILL after 10 s) and remove its files;
+    /// returns once every server has exited.
     Down {
         /// Sandbox directory.
         #[arg(long, env = "ORC_SANDBOX_DIR", default_value_os_t = sandbox::default_dir())]

@@ -106,3 +106,71 @@ fn sandbox_up_status_and_down_manage_a_persistent_topology() {
     assert!(!down_again.status.success());
     assert!(String::from_utf8_lossy(&down_again.stderr).contains("is a sandbox running here"));
 }
+
+/// Whether every thread of a process is gone or a zombie (a zombie has
+/// closed its files and sockets).
+fn has_exited(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.flatten().all(|t| {
+        std::fs::read_to_string(t.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                let (_, rest) = s.rsplit_once(')')?;
+                rest.split_whitespace().next().map(str::to_string)
+            })
+            .is_none_or(|state| state == "Z" || state == "X")
+    })
+}
+
+#[test]
+fn sandbox_down_returns_once_every_server_has_exited() {
+    let dir = std::env::temp_dir().join(format!("orc-cli-sb-down-{}", std::process::id()));
+    let dir_s = dir.to_str().unwrap();
+    let _cleanup = StopOnDrop(dir.clone());
+    let up = orchestrator(&["sandbox", "up", "--replicas", "3", "--dir", dir_s]);
+    assert!(
+        up.status.success(),
+        "up failed: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let state = orc_testkit::Sandbox::load_state(&dir).unwrap();
+    assert!(state.instances.len() >= 4, "{state:?}");
+    for i in &state.instances {
+        assert!(!has_exited(i.pid), "{} runs before down", i.name);
+        std::net::TcpStream::connect(("127.0.0.1", i.port)).expect("its port accepts");
+    }
+
+    let started = std::time::Instant::now();
+    let down = orchestrator(&["sandbox", "down", "--dir", dir_s]);
+    let took = started.elapsed();
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    // At once, with no waiting: every server has exited and no port answers.
+    for i in &state.instances {
+        assert!(
+            has_exited(i.pid),
+            "{} (pid {}) still runs after down returned",
+            i.name,
+            i.pid
+        );
+        let refused = std::net::TcpStream::connect(("127.0.0.1", i.port))
+            .err()
+            .map(|e| e.kind());
+        assert_eq!(
+            refused,
+            Some(std::io::ErrorKind::ConnectionRefused),
+            "port {} of {} after down",
+            i.port,
+            i.name
+        );
+    }
+    assert!(!dir.exists());
+    // SIGTERM sufficed: a clean shutdown, well within the SIGKILL bound.
+    assert!(took < orc_testkit::STOP_GRACE, "down took {took:?}");
+    println!("sandbox down took {took:?}");
+}

@@ -22,7 +22,12 @@ pub struct RecoveryConfig {
     pub password: String,
     /// Connect timeout.
     pub connect_timeout: Duration,
-    /// Per-statement timeout.
+    /// Per-statement timeout of the reads a plan is made from (probes,
+    /// as orchestrator's discovery reads).
+    pub probe_timeout: Duration,
+    /// Per-statement timeout of everything else done on a server:
+    /// operations, recovery steps and their reads
+    /// (`MySQLTopologyReadTimeoutSeconds`).
     pub statement_timeout: Duration,
     /// What a probe reads.
     pub probe: ProbeSettings,
@@ -147,10 +152,11 @@ impl RecoveryConfig {
             user: c.mysql_topology_user.clone(),
             password: c.mysql_topology_password.clone(),
             connect_timeout: Duration::from_secs_f64(c.mysql_connect_timeout_seconds),
-            statement_timeout: Duration::from_secs_f64(
+            probe_timeout: Duration::from_secs_f64(
                 c.mysql_discovery_read_timeout_seconds
                     .max(c.instance_bulk_operations_wait_timeout_seconds),
             ),
+            statement_timeout: Duration::from_secs_f64(c.mysql_topology_read_timeout_seconds),
             probe: ProbeSettings::from_config(c),
             promotion: PromotionPolicy {
                 prevent_cross_data_center: c.prevent_cross_data_center_master_failover,
@@ -220,7 +226,8 @@ impl RecoveryConfig {
         }
     }
 
-    /// Connection options for a topology server.
+    /// Connection options for changing a topology server (statements
+    /// bounded by `MySQLTopologyReadTimeoutSeconds`).
     pub fn connect_options(&self, address: &InstanceKey) -> ConnectOptions {
         let mut o = ConnectOptions::tcp(
             address.hostname(),
@@ -230,6 +237,14 @@ impl RecoveryConfig {
         );
         o.connect_timeout = self.connect_timeout;
         o.read_timeout = self.statement_timeout;
+        o
+    }
+
+    /// Connection options for probing a server's facts (statements bounded
+    /// like discovery reads, so that a hung server is noticed quickly).
+    pub fn probe_options(&self, address: &InstanceKey) -> ConnectOptions {
+        let mut o = self.connect_options(address);
+        o.read_timeout = self.probe_timeout;
         o
     }
 

@@ -116,7 +116,7 @@ pub async fn read(
     for s in servers {
         planned.push(planned_server(&s, &metadata, brief, now));
         let key = s.key.clone();
-        if let Some(op) = s.into_operator() {
+        if let Some(op) = s.into_operator(cfg) {
             connections.push((key, op));
         }
     }

@@ -1,5 +1,7 @@
 //! Running hook commands: through `ProcessesShellCommand`, one after the
-//! other, with the `{placeholders}` expanded and `ORC_*` variables set, each
+//! other, with the `{placeholders}` expanded (values with shell
+//! metacharacters neutralised, a warning naming the placeholder; see
+//! `orc_recovery_fsm::hooks`) and `ORC_*` variables set, each
 //! bounded by the hook timeout (the whole process group is killed when it
 //! runs over). A command ending in `&` runs in the background and is not
 //! waited for. Every start and end is a recovery step.
@@ -45,7 +47,8 @@ pub async fn run(
     let commands = cfg.hooks(stage);
     let key = stage.config_key();
     for (index, raw) in commands.iter().enumerate() {
-        let command = ctx.expand(raw);
+        let expansion = ctx.expand_reporting(raw);
+        let command = expansion.command;
         let background = command.trim_end().ends_with('&');
         let note = |m: String| {
             if let Some(j) = journal {
@@ -54,6 +57,18 @@ pub async fn run(
                 tracing::info!("{m}");
             }
         };
+        for placeholder in expansion.neutralised {
+            tracing::warn!(
+                hook = key,
+                index,
+                placeholder,
+                recovery_uid = %ctx.recovery_uid,
+                "placeholder value holds shell metacharacters: each replaced by _ in the command (its ORC_* variable keeps the value)"
+            );
+            note(format!(
+                "{key} hook {index}: {{{placeholder}}} held characters unsafe in a shell command; replaced by _"
+            ));
+        }
         note(format!("running {key} hook {index}: {command}"));
         let started = tokio::time::Instant::now();
         let result = run_one(cfg, &command, ctx, background).await;

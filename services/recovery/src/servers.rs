@@ -26,7 +26,7 @@ pub struct Server {
 impl Server {
     /// A server to be read.
     pub fn new(cfg: &RecoveryConfig, key: InstanceKey, address: InstanceKey) -> Self {
-        let probe = InstanceProbe::new(address.clone(), cfg.connect_options(&address));
+        let probe = InstanceProbe::new(address.clone(), cfg.probe_options(&address));
         Self {
             key,
             address,
@@ -41,9 +41,12 @@ impl Server {
         Self::new(cfg, state.key.clone(), state.probe_address().clone())
     }
 
-    /// Its open connection, for the executor.
-    pub fn into_operator(self) -> Option<orc_mysql::Operator> {
-        self.probe.into_operator()
+    /// Its open connection, for the executor: from now on its statements
+    /// are bounded by `MySQLTopologyReadTimeoutSeconds`.
+    pub fn into_operator(self, cfg: &RecoveryConfig) -> Option<orc_mysql::Operator> {
+        let mut op = self.probe.into_operator()?;
+        op.set_read_timeout(cfg.statement_timeout);
+        Some(op)
     }
 
     /// Whether it answered the last read.

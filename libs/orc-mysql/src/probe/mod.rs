@@ -5,9 +5,14 @@
 //! replica hosts, processlist), in the spelling the server's version needs
 //! ([`Dialect`]), then the configured one-value queries. The identity query
 //! decides the outcome: if it fails the probe failed; if a later statement
-//! fails the probe partly succeeded.
+//! fails the probe partly succeeded. A configured one-value query that fails
+//! (`Detect*Query` without a grant on the meta schema, ...) leaves its value
+//! unset and is logged as a warning naming the key, the instance and the
+//! error when it starts failing or its error changes, and once more when it
+//! answers again ([`QueryFailures`]).
 
 mod dialect;
+mod failures;
 mod parse;
 mod settings;
 
@@ -16,6 +21,7 @@ use std::time::Instant;
 use orc_model::{InstanceData, InstanceKey, ProbeError};
 
 pub use dialect::Dialect;
+pub use failures::{QueryFailures, QueryTransition};
 pub use parse::{DetectedValues, instance_data, replica_keys, replication_status};
 pub use settings::{DetectQueries, HostPatterns, ProbeSettings};
 
@@ -42,6 +48,8 @@ pub struct InstanceProbe {
     /// The slow-changing result sets of the last full probe: semi-sync
     /// variables, replica hosts, processlist.
     slow: Option<[Vec<crate::Row>; 3]>,
+    /// Optional queries failing on this server.
+    failures: QueryFailures,
 }
 
 #[derive(Debug)]
@@ -74,6 +82,7 @@ impl InstanceProbe {
             session: None,
             polls: 0,
             slow: None,
+            failures: QueryFailures::default(),
         }
     }
 
@@ -232,25 +241,64 @@ impl InstanceProbe {
         let Some(Connected { session, .. }) = self.session.as_mut() else {
             return out;
         };
-        let slots: [(&Option<String>, &mut Option<String>); 9] = [
-            (&q.replication_lag, &mut out.replication_lag),
-            (&q.data_center, &mut out.data_center),
-            (&q.region, &mut out.region),
-            (&q.physical_environment, &mut out.physical_environment),
-            (&q.instance_alias, &mut out.instance_alias),
-            (&q.cluster_alias, &mut out.cluster_alias),
-            (&q.cluster_domain, &mut out.cluster_domain),
-            (&q.promotion_rule, &mut out.promotion_rule),
-            (&q.semi_sync_enforced, &mut out.semi_sync_enforced),
+        let slots: [(&'static str, &Option<String>, &mut Option<String>); 9] = [
+            (
+                "ReplicationLagQuery",
+                &q.replication_lag,
+                &mut out.replication_lag,
+            ),
+            (
+                "DetectDataCenterQuery",
+                &q.data_center,
+                &mut out.data_center,
+            ),
+            ("DetectRegionQuery", &q.region, &mut out.region),
+            (
+                "DetectPhysicalEnvironmentQuery",
+                &q.physical_environment,
+                &mut out.physical_environment,
+            ),
+            (
+                "DetectInstanceAliasQuery",
+                &q.instance_alias,
+                &mut out.instance_alias,
+            ),
+            (
+                "DetectClusterAliasQuery",
+                &q.cluster_alias,
+                &mut out.cluster_alias,
+            ),
+            (
+                "DetectClusterDomainQuery",
+                &q.cluster_domain,
+                &mut out.cluster_domain,
+            ),
+            (
+                "DetectPromotionRuleQuery",
+                &q.promotion_rule,
+                &mut out.promotion_rule,
+            ),
+            (
+                "DetectSemiSyncEnforcedQuery",
+                &q.semi_sync_enforced,
+                &mut out.semi_sync_enforced,
+            ),
         ];
-        for (query, slot) in slots {
+        for (key, query, slot) in slots {
             let Some(sql) = query.as_deref().filter(|s| !s.trim().is_empty()) else {
                 continue;
             };
-            match session.query_value(sql).await {
-                Ok(v) => *slot = v,
-                Err(e) => tracing::debug!(instance = %self.key, error = %e, "detect query failed"),
-            }
+            let outcome = match session.query_value(sql).await {
+                Ok(v) => {
+                    *slot = v;
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let change = self
+                .failures
+                .record(key, outcome.as_ref().map(|_| ()).map_err(String::as_str));
+            log_transition(&self.key, change);
         }
         out
     }
@@ -263,5 +311,35 @@ impl InstanceProbe {
         let start = Instant::now();
         let r = self.probe(settings).await;
         (r, start.elapsed())
+    }
+}
+
+/// Logs a change in an optional query's failures.
+fn log_transition(instance: &InstanceKey, change: Option<QueryTransition>) {
+    match change {
+        None => {}
+        Some(QueryTransition::Failing { key, error }) => tracing::warn!(
+            key,
+            %instance,
+            %error,
+            "configured query fails: its value is left unset until it answers"
+        ),
+        Some(QueryTransition::FailingDifferently {
+            key,
+            previous,
+            error,
+        }) => tracing::warn!(
+            key,
+            %instance,
+            %error,
+            %previous,
+            "configured query fails with another error"
+        ),
+        Some(QueryTransition::Recovered { key, previous }) => tracing::info!(
+            key,
+            %instance,
+            %previous,
+            "configured query answers again"
+        ),
     }
 }
