@@ -139,6 +139,22 @@ pub async fn run(
         }
         view.add(&seed, wall_clock());
     }
+    // `reset-hostname-resolve-cache`: every process forgets its resolutions.
+    let mut resets = bus.subscribe(subjects::RESOLVE_RESET).await?;
+    {
+        let (resolver, stop) = (cfg.resolver.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    m = resets.next() => match m {
+                        Some(_) => resolver.clear(),
+                        None => return,
+                    },
+                }
+            }
+        });
+    }
     let mut snapshots = bus.subscribe(subjects::SNAPSHOT).await?;
     let mut discover = bus
         .queue_subscribe(subjects::DISCOVER, subjects::ANALYZERS)

@@ -120,6 +120,22 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let cfg = Arc::new(cfg);
+    // `reset-hostname-resolve-cache`: every process forgets its resolutions.
+    let mut resets = bus.subscribe(subjects::RESOLVE_RESET).await?;
+    {
+        let (resolver, stop) = (cfg.resolver.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    m = resets.next() => match m {
+                        Some(_) => resolver.clear(),
+                        None => return,
+                    },
+                }
+            }
+        });
+    }
     let mut heartbeats = bus.subscribe(subjects::PROBER_HEARTBEAT).await?;
     let mut registry_sub = bus.subscribe(subjects::REGISTRY).await?;
     let mut probe_now = bus.subscribe(subjects::PROBE_NOW).await?;
