@@ -705,3 +705,50 @@ async fn no_automated_failover_while_the_backend_is_down_then_it_runs() {
     );
     orc.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_cluster_alias_selects_the_cluster_for_recovery_and_reaches_hooks() {
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .start()
+        .await
+        .unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let m = sb.key("m").unwrap();
+    let orc = orc_on(
+        &sb,
+        &m,
+        json!({
+            "RecoverMasterClusterFilters": ["alias=payments"],
+            "PostFailoverProcesses": [format!(
+                "echo \"alias={{failureClusterAlias}}\" >> {}",
+                log.path().display()
+            )],
+        }),
+    )
+    .await
+    .unwrap();
+    // Without the alias, the filter matches nothing: no recovery would run.
+    let (_, info) = orc.get(&format!("cluster-info/{m}")).await.unwrap();
+    assert_eq!(info["HasAutomatedMasterRecovery"], false, "{info}");
+    let (status, set) = orc
+        .get(&format!("set-cluster-alias/{m}?alias=payments"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{set}");
+    let (_, info) = orc.get("cluster-info/alias/payments").await.unwrap();
+    assert_eq!(info["HasAutomatedMasterRecovery"], true, "{info}");
+
+    sb.kill("m").unwrap();
+    let master = eventually(Duration::from_secs(15), || {
+        settled_master(&sb, &["r1", "r2"])
+    })
+    .await;
+    assert!(master.is_some(), "no recovery under the manual alias");
+    let ran = eventually(Duration::from_secs(10), || async {
+        let text = std::fs::read_to_string(log.path()).ok()?;
+        text.contains("alias=payments").then_some(text)
+    })
+    .await;
+    assert!(ran.is_some(), "the hook did not see the manual alias");
+    orc.stop().await.unwrap();
+}

@@ -16,6 +16,9 @@ pub struct Brief {
     pub analyses: Vec<Analysis>,
     /// Every member's state.
     pub states: Vec<InstanceState>,
+    /// The alias an operator set (`set-cluster-alias`), which wins over
+    /// the detected one.
+    pub manual_alias: Option<String>,
 }
 
 impl Brief {
@@ -52,8 +55,12 @@ impl Brief {
             .or_else(|| self.analyses.iter().find(|a| a.is_master))
     }
 
-    /// Alias detected on the cluster's master (empty when none).
+    /// The cluster's alias: the manual one, else the one detected on its
+    /// master (empty when none).
     pub fn detected_alias(&self) -> String {
+        if let Some(manual) = &self.manual_alias {
+            return manual.clone();
+        }
         self.master()
             .and_then(|m| self.state(&m.key))
             .and_then(|s| s.data.as_ref())
@@ -120,5 +127,22 @@ pub async fn fetch(
         cluster: b.cluster,
         analyses,
         states,
+        manual_alias: None,
     })
+}
+
+/// As [`fetch`], with the cluster's manual alias from the store (an
+/// unreadable store leaves the detected alias in force).
+pub async fn fetch_known(
+    bus: &dyn Bus,
+    store: &orc_store::Store,
+    instance: Option<&InstanceKey>,
+    cluster: &str,
+) -> Result<Brief, BriefError> {
+    let mut brief = fetch(bus, instance, cluster).await?;
+    match store.clusters().alias_overrides().await {
+        Ok(overrides) => brief.manual_alias = overrides.get(&brief.cluster).cloned(),
+        Err(e) => tracing::warn!(error = %e, "manual cluster aliases unreadable"),
+    }
+    Ok(brief)
 }

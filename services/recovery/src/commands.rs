@@ -117,10 +117,11 @@ async fn answer(ctx: &Arc<Ctx>, cmd: wire::RecoveryCommand) -> wire::RecoveryCom
             "force-master-takeover needs the designated replica".into(),
         );
     }
-    let brief = match brief::fetch(&*ctx.bus, instance.as_ref(), &cmd.cluster).await {
-        Ok(b) => b,
-        Err(e) => return brief_error(e),
-    };
+    let brief =
+        match brief::fetch_known(&*ctx.bus, &ctx.store, instance.as_ref(), &cmd.cluster).await {
+            Ok(b) => b,
+            Err(e) => return brief_error(e),
+        };
     let (failed, code) = if by_instance {
         let Some(i) = instance else {
             return failure("invalid", "recover needs the failed instance".into());

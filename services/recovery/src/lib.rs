@@ -274,7 +274,7 @@ impl Ctx {
                 | "force-master-failover"
                 | "force-master-takeover"
         );
-        let brief = brief::fetch(&*self.bus, Some(&t.instance), "").await;
+        let brief = brief::fetch_known(&*self.bus, &self.store, Some(&t.instance), "").await;
         let mut a = Admission::default();
         match &brief {
             Ok(b) => {
@@ -371,7 +371,14 @@ impl Ctx {
         };
         match self.store.recoveries().register_detection(&record).await {
             Ok(true) => {
-                let alias = self.cfg.cluster_alias(&t.cluster, "");
+                let manual = self
+                    .store
+                    .clusters()
+                    .alias_overrides()
+                    .await
+                    .ok()
+                    .and_then(|m| m.get(&t.cluster).cloned());
+                let alias = manual.unwrap_or_else(|| self.cfg.cluster_alias(&t.cluster, ""));
                 let ctx = procedures::hook_context(&self.cfg, &analysis, &alias, "", "", "");
                 let _ = hooks::run(&self.cfg, HookStage::OnFailureDetection, &ctx, None).await;
             }

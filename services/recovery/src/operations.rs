@@ -253,7 +253,7 @@ async fn answer(ctx: &Arc<Ctx>, req: wire::OperationRequest) -> wire::OperationR
         (Ok(None), _) => return failure("invalid", "the operation needs an instance"),
         (Err(e), _) | (_, Err(e)) => return failure("invalid", e),
     };
-    let mut brief = match brief::fetch(&*ctx.bus, Some(&instance), "").await {
+    let mut brief = match brief::fetch_known(&*ctx.bus, &ctx.store, Some(&instance), "").await {
         Ok(b) => b,
         Err(e) => return brief_failure(e),
     };
@@ -267,7 +267,7 @@ async fn answer(ctx: &Arc<Ctx>, req: wire::OperationRequest) -> wire::OperationR
         .and_then(|r| InstanceKey::new(r.master_host.trim_start_matches('/'), r.master_port).ok());
     for other in target.iter().chain(detached_source.iter()) {
         if brief.state(other).is_none() && brief.states.iter().all(|s| s.probe_address() != other) {
-            match brief::fetch(&*ctx.bus, Some(other), "").await {
+            match brief::fetch_known(&*ctx.bus, &ctx.store, Some(other), "").await {
                 Ok(b) => brief.merge(b),
                 Err(BriefError::Unknown(_)) => {}
                 Err(e) => return brief_failure(e),

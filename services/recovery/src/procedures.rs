@@ -130,7 +130,7 @@ pub(crate) async fn run(ctx: &Ctx, t: &Trigger) {
     let request = take(&ctx.requests, &t.incident);
     let brief = match take(&ctx.briefs, &t.incident) {
         Some(b) => Ok(b),
-        None => crate::brief::fetch(&*ctx.bus, Some(&t.instance), "").await,
+        None => crate::brief::fetch_known(&*ctx.bus, &ctx.store, Some(&t.instance), "").await,
     };
     let lease = ctx.lease(&t.cluster);
     let ended = match (brief, lease) {
