@@ -287,6 +287,151 @@ async fn tags_pools_aliases_snapshots_and_lookups() {
     );
     assert_eq!(ok(&orc, "replication-analysis-changelog").await, json!([]));
 
+    // --- the same through gRPC (orc.v1.Operator) ---
+    use orc_proto::v1 as wire;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", orc.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut op = wire::operator_client::OperatorClient::new(channel);
+    let wkey = |name: &str| wire::InstanceKey {
+        hostname: "127.0.0.1".into(),
+        port: u32::from(sb.instance(name).unwrap().port()),
+    };
+    let tagged = op
+        .tag(wire::TagRequest {
+            instance: Some(wkey("r3")),
+            name: "dc".into(),
+            value: "east".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tagged.port, u32::from(sb.instance("r3").unwrap().port()));
+    let found = op
+        .tagged(wire::TaggedRequest {
+            expression: "dc=east".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.keys, vec![wkey("r3")]);
+    let tags = op
+        .list_tags(wire::InstanceRequest {
+            key: Some(wkey("r3")),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        tags.tags,
+        vec![wire::Tag {
+            name: "dc".into(),
+            value: "east".into()
+        }]
+    );
+    let gone = op
+        .untag(wire::UntagRequest {
+            instance: None,
+            name: "dc".into(),
+            value: "west".into(),
+            has_value: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(gone.keys.is_empty(), "only dc=west is removed");
+    let bad = op
+        .tag(wire::TagRequest {
+            instance: Some(wkey("r3")),
+            name: "".into(),
+            value: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let submitted = op
+        .submit_pool(wire::SubmitPoolRequest {
+            pool: "batch".into(),
+            instances: vec![wkey("r1"), wkey("r2")],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(submitted.count, 2);
+    let pool = op
+        .list_pool_instances(wire::PoolRequest {
+            cluster_hint: "payments".into(),
+            pool: "batch".into(),
+            heuristic: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pool.instances.len(), 2, "{pool:?}");
+    assert!(pool.instances.iter().all(|i| i.cluster_alias == "payments"));
+    let info = op
+        .set_cluster_alias(wire::SetClusterAliasRequest {
+            cluster_hint: m.clone(),
+            alias: "ledger".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.cluster_alias, "ledger");
+    let kv = op
+        .master_key_values(wire::ClusterRequest {
+            cluster_hint: "ledger".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kv.pairs[0].key, "mysql/master/ledger");
+    assert_eq!(kv.pairs[0].value, m);
+    let osc = op
+        .list_osc_replicas(wire::ClusterRequest {
+            cluster_hint: "ledger".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(osc.instances.len(), 3);
+    let problems = op
+        .list_problems(wire::ClusterRequest {
+            cluster_hint: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(problems.instances.is_empty(), "{problems:?}");
+    let audit = op
+        .list_audit(wire::AuditRequest {
+            instance: Some(wkey("r3")),
+            page: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(audit.entries.iter().any(|e| e.kind == "tag"), "{audit:?}");
+    let lead = op
+        .get_leadership(wire::LeadershipRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(lead.is_leader && lead.state == "Leader", "{lead:?}");
+    let snap = op
+        .snapshot_topologies(wire::SnapshotTopologiesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(snap.instances, 4);
+    let reload = op
+        .reload_configuration(wire::ReloadConfigurationRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(reload.code(), tonic::Code::Unavailable, "{reload:?}");
+
     // Every change above is in the audit.
     let audit = ok(&orc, "audit").await;
     let kinds: Vec<&str> = audit

@@ -1,7 +1,8 @@
 //! The gRPC API (`orc.v1.Orchestrator`, `orc.v1.Analysis`,
-//! `orc.v1.Recovery` in [`recovery`] and `orc.v1.Topology` in
-//! [`topology`]), answering from the same catalog and operations as HTTP.
+//! `orc.v1.Recovery` in [`recovery`], `orc.v1.Topology` in [`topology`]
+//! and `orc.v1.Operator` in [`operator`]), answering from the same catalog and operations as HTTP.
 
+mod operator;
 mod recovery;
 mod topology;
 

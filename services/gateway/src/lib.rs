@@ -263,6 +263,9 @@ pub async fn run(
     health_reporter
         .set_serving::<orc_proto::v1::topology_server::TopologyServer<grpc::GrpcApi>>()
         .await;
+    health_reporter
+        .set_serving::<orc_proto::v1::operator_server::OperatorServer<grpc::GrpcApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(orc_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -279,6 +282,8 @@ pub async fn run(
         orc_proto::v1::recovery_server::RecoveryServer::new(grpc::GrpcApi { gw: gw.clone() });
     let topology =
         orc_proto::v1::topology_server::TopologyServer::new(grpc::GrpcApi { gw: gw.clone() });
+    let operator =
+        orc_proto::v1::operator_server::OperatorServer::new(grpc::GrpcApi { gw: gw.clone() });
     let grpc_shutdown = shutdown.clone();
     let routes = tonic::transport::Server::builder()
         .layer(access::GrpcAccessLayer {
@@ -289,7 +294,8 @@ pub async fn run(
         .add_service(api)
         .add_service(analysis)
         .add_service(recovery)
-        .add_service(topology);
+        .add_service(topology)
+        .add_service(operator);
     let grpc = async {
         match &cfg.tls {
             Some(tls) => {

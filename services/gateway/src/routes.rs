@@ -386,7 +386,16 @@ pub fn grpc_need_of(path: &str) -> Need {
         | "orc.v1.Recovery/ListRecoveries"
         | "orc.v1.Recovery/ListRecoverySteps"
         | "orc.v1.Recovery/ListFailureDetections"
-        | "orc.v1.Recovery/ListBlockedRecoveries" => Need::Read,
+        | "orc.v1.Recovery/ListBlockedRecoveries"
+        | "orc.v1.Operator/ListTags"
+        | "orc.v1.Operator/Tagged"
+        | "orc.v1.Operator/ListPoolInstances"
+        | "orc.v1.Operator/ListProblems"
+        | "orc.v1.Operator/ListOscReplicas"
+        | "orc.v1.Operator/MasterKeyValues"
+        | "orc.v1.Operator/ResolveHostname"
+        | "orc.v1.Operator/ListAudit"
+        | "orc.v1.Operator/GetLeadership" => Need::Read,
         "orc.v1.Topology/Operate" => Need::PerRequest,
         _ => Need::Change,
     }

@@ -195,7 +195,8 @@ async fn topology_tags_by_instance(State(gw): S, Path((h, p)): P2) -> ApiResult 
 
 async fn submit_pool(State(gw): S, Path(pool): Path<String>, Query(q): Params) -> ApiResult {
     let instances = q.get("instances").cloned().unwrap_or_default();
-    let n = clusters::submit_pool(&gw, &pool, &instances).await?;
+    let keys = clusters::parse_instances(&gw, &instances)?;
+    let n = clusters::submit_pool(&gw, &pool, &keys).await?;
     ok(format!("Applied {pool} pool instances ({n})"), pool)
 }
 

@@ -41,31 +41,32 @@ pub(crate) async fn set_alias(
     Ok(name)
 }
 
-/// Makes `instances` (`host:port` list, comma separated) the whole of `pool`.
+/// Parses `host:port` instances, comma separated (`submit-pool-instances`).
+pub(crate) fn parse_instances(gw: &Gateway, text: &str) -> Result<Vec<InstanceKey>, ApiError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            InstanceKey::parse_with_default_port(t, gw.settings.default_port).map_err(|e| {
+                ApiError::BadRequest(format!("Invalid instance {t:?} in instances: {e}"))
+            })
+        })
+        .collect()
+}
+
+/// Makes `keys` the whole of `pool`.
 pub(crate) async fn submit_pool(
     gw: &Gateway,
     pool: &str,
-    instances: &str,
+    keys: &[InstanceKey],
 ) -> Result<usize, ApiError> {
     let pool = pool.trim();
     if pool.is_empty() || pool.chars().any(|c| c.is_control() || c == '/') {
         return Err(ApiError::BadRequest(format!("Invalid pool name {pool:?}")));
     }
-    let mut keys = Vec::new();
-    for text in instances
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        keys.push(
-            InstanceKey::parse_with_default_port(text, gw.settings.default_port).map_err(|e| {
-                ApiError::BadRequest(format!("Invalid instance {text:?} in instances: {e}"))
-            })?,
-        );
-    }
     gw.store
         .clusters()
-        .submit_pool(pool, &keys, orc_runtime::wall_clock())
+        .submit_pool(pool, keys, orc_runtime::wall_clock())
         .await?;
     super::audit(
         gw,
