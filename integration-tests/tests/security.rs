@@ -236,6 +236,34 @@ async fn every_change_is_refused_to_whoever_may_not_change_and_changes_nothing()
         }
         assert!(checked > 100, "{checked} changing routes checked");
 
+        if case.label == "basic, anonymous" {
+            // orchestrator-client: -b works, no credentials is a clear 401.
+            let run = |auth: Option<&str>| {
+                let mut argv = vec!["-c".to_string(), "clusters".to_string()];
+                if let Some(a) = auth {
+                    argv.extend(["-b".to_string(), a.to_string()]);
+                }
+                let env = orc_client::Env {
+                    api: Some(base.clone()),
+                    retries: Some(0),
+                    ..Default::default()
+                };
+                async move {
+                    let (mut out, mut err) = (Vec::new(), Vec::new());
+                    let code = orc_client::run(&argv, &env, &mut out, &mut err).await;
+                    (code, String::from_utf8_lossy(&err).into_owned())
+                }
+            };
+            assert_eq!(run(Some("admin:s3cret")).await.0, 0);
+            let (code, err) = run(Some("admin:wrong")).await;
+            assert_eq!(code, 1);
+            assert!(
+                err.contains("401") || err.contains("Cannot access"),
+                "{err}"
+            );
+            assert!(!err.contains("wrong"), "the password is not shown: {err}");
+            assert_eq!(run(None).await.0, 1);
+        }
         // Reads: refused to the anonymous under basic, allowed otherwise.
         let (status, body) = get(&http, &base, "clusters", &case.refused).await;
         if case.unauthenticated {
@@ -366,6 +394,41 @@ async fn tls_serves_both_apis_and_refuses_certificates_outside_the_valid_units()
     assert!(
         plain.map(|r| r.status().as_u16() != 200).unwrap_or(true),
         "plain HTTP served on the TLS port"
+    );
+
+    // orchestrator-client over HTTPS with a CA file and a client certificate.
+    let run_client = |cert: Option<&integration_tests::pki::Pair>, ca: bool| {
+        let env = orc_client::Env {
+            api: Some(https.clone()),
+            retries: Some(0),
+            ca_file: ca.then(|| pki.ca()),
+            client_cert: cert.map(|p| p.cert.clone()),
+            client_key: cert.map(|p| p.key.clone()),
+            ..Default::default()
+        };
+        async move {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let argv = vec!["-c".to_string(), "clusters".to_string()];
+            let code = orc_client::run(&argv, &env, &mut out, &mut err).await;
+            (code, String::from_utf8_lossy(&err).into_owned())
+        }
+    };
+    assert_eq!(run_client(Some(&dba), true).await.0, 0);
+    let (code, err) = run_client(Some(&dba), false).await;
+    assert_eq!(
+        code, 1,
+        "a server certificate nobody vouches for is refused"
+    );
+    assert!(!err.is_empty());
+    assert_eq!(
+        run_client(Some(&intern), true).await.0,
+        1,
+        "OU interns refused"
+    );
+    assert_eq!(
+        run_client(None, true).await.0,
+        1,
+        "no client certificate refused"
     );
 
     // gRPC over TLS, with reflection.
