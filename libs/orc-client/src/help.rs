@@ -364,6 +364,9 @@ pub(crate) fn usage() -> String {
     for (name, meaning) in ENVIRONMENT {
         let _ = writeln!(s, "  {name}\n      {meaning}");
     }
+    s.push_str(
+        "  (unset variables are read from NAME=value lines of /etc/profile.d/orchestrator-client.sh)\n",
+    );
     s.push_str("\nCommands:\n");
     for (name, help) in commands() {
         let _ = writeln!(s, "  {name:<38} {help}");

@@ -103,10 +103,57 @@ impl std::fmt::Debug for Env {
     }
 }
 
+/// The site file orchestrator-client reads its environment from.
+pub const SITE_PROFILE: &str = "/etc/profile.d/orchestrator-client.sh";
+
+/// `NAME=value` assignments of a shell profile (`export` optional, one
+/// level of quotes removed); anything else in it (commands, expansions) is
+/// ignored, since no shell runs it.
+pub fn profile_assignments(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let l = l.strip_prefix("export ").unwrap_or(l).trim();
+            let (name, value) = l.split_once('=')?;
+            let name = name.trim();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return None;
+            }
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(value);
+            if unquoted.contains('$') || unquoted.contains('`') {
+                return None;
+            }
+            Some((name.to_string(), unquoted.to_string()))
+        })
+        .collect()
+}
+
 impl Env {
-    /// Reads the process environment.
+    /// Reads the process environment, with [`SITE_PROFILE`]'s assignments
+    /// for what the environment does not set (as the bash client sources it).
     pub fn from_process() -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let site = std::fs::read_to_string(SITE_PROFILE).unwrap_or_default();
+        Self::from_lookup(|k| std::env::var(k).ok(), &site)
+    }
+
+    /// Reads variables through `lookup`, then the `site` profile's text.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, site: &str) -> Self {
+        let site = profile_assignments(site);
+        let var = |k: &str| {
+            lookup(k).filter(|v| !v.is_empty()).or_else(|| {
+                site.iter()
+                    .rev()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .filter(|v| !v.is_empty())
+            })
+        };
         Self {
             api: var("ORCHESTRATOR_API"),
             instance: var("ORCHESTRATOR_INSTANCE"),
@@ -400,5 +447,22 @@ pub async fn run(argv: &[String], env: &Env, out: &mut dyn Write, err: &mut dyn 
             }
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::*;
+
+    #[test]
+    fn the_site_profile_fills_what_the_environment_leaves_unset() {
+        let site = "# site defaults\nexport ORCHESTRATOR_API=\"http://a:3000 http://b:3000\"\nORCHESTRATOR_AUTH_USER='ops'\nexport PATH=$PATH:/x\necho hi\n";
+        let env = Env::from_lookup(
+            |k| (k == "ORCHESTRATOR_AUTH_USER").then(|| "me".to_string()),
+            site,
+        );
+        assert_eq!(env.api.as_deref(), Some("http://a:3000 http://b:3000"));
+        assert_eq!(env.auth_user.as_deref(), Some("me"), "the environment wins");
+        assert!(profile_assignments(site).iter().all(|(n, _)| n != "PATH"));
     }
 }
