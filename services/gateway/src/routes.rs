@@ -61,7 +61,7 @@ const NO_RAFT_MEMBERSHIP: &str = "membership is dynamic: a gateway joins by conn
     and leaves by stopping; there is no raft peer list to edit";
 const NO_RAFT_LOG: &str = "there is no raft log: state lives in the backend database and on NATS";
 const METRICS_LATER: &str = "discovery and backend metrics are served as Prometheus metrics \
-    and traces by the observability work (issue 13), not in orchestrator's JSON shapes yet";
+    and traces by the observability work (issue 12), not in orchestrator's JSON shapes yet";
 const NO_MAKE_MASTER: &str = "promoting a replica over its siblings is planned by \
     take-siblings, regroup-replicas and (for a dead master) recover / force-master-failover";
 const NO_EQUIVALENT: &str = "master-equivalent coordinates need Pseudo-GTID matching between \
