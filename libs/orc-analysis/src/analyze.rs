@@ -108,6 +108,15 @@ impl<'a> Member<'a> {
         self.data.is_some_and(InstanceData::is_replicating)
     }
 
+    /// Its IO thread lost its source: reconnecting, or failing to connect.
+    fn lost_source(&self) -> bool {
+        self.failing_to_connect()
+            || self
+                .data
+                .and_then(|d| d.replication.as_ref())
+                .is_some_and(|r| r.io_thread == orc_model::ThreadState::Connecting)
+    }
+
     fn failing_to_connect(&self) -> bool {
         self.data
             .and_then(|d| d.replication.as_ref())
@@ -190,8 +199,19 @@ pub fn analyze_instance(
     );
     let mut description = code.description().to_string();
     let (refused, failing_since) = failure(me.state, policy, now);
+    // Every replica that can still be read says its IO thread lost this
+    // server: that agreement is orchestrator's definition of dead, whatever
+    // our probes saw (a hung or cut-off server is as gone for its replicas
+    // as a crashed one). The grace is for servers whose replicas have not
+    // testified (threads stopped, or not yet noticed).
+    let testified = replicas.iter().any(|(_, r)| r.valid)
+        && replicas
+            .iter()
+            .filter(|(_, r)| r.valid)
+            .all(|(_, r)| r.lost_source());
     if let Some(softer) = code.unreachable_counterpart()
         && !refused
+        && !testified
     {
         let failing_for = failing_since.map_or(std::time::Duration::ZERO, |s| now.since(s));
         if failing_for < policy.hung_grace {
@@ -206,7 +226,7 @@ pub fn analyze_instance(
         }
     }
 
-    let structure = structure_warnings(&me, is_master, &replicas, &counts, input, key);
+    let structure = structure_warnings(&me, is_master, &replicas, &counts, input, key, policy);
     let is_downtimed = me.downtimed;
     let is_replicas_downtimed = code.concerns_replicas_only()
         && !replicas.is_empty()
@@ -486,7 +506,9 @@ fn decide(
             return AllIntermediateMasterReplicasNotReplicating;
         }
     }
-    if depth == 1 && valid && me.failing_to_connect() {
+    // orchestrator reads this from the replica's last stored row, whether or
+    // not its last check succeeded (a partial or failed check still names it).
+    if depth == 1 && me.failing_to_connect() {
         return FirstTierReplicaFailingToConnectToMaster;
     }
     NoProblem
@@ -581,6 +603,7 @@ fn structure_warnings(
     c: &ReplicaCounts,
     input: &AnalysisInput<'_>,
     key: &InstanceKey,
+    policy: &AnalysisPolicy,
 ) -> Vec<StructureWarning> {
     use StructureWarning::*;
     let mut w = Vec::new();
@@ -590,6 +613,7 @@ fn structure_warnings(
     }
     if is_master
         && c.replicas > 1
+        && !policy.pseudo_gtid
         && !(c.valid > 0 && (c.oracle_gtid == c.valid || c.mariadb_gtid == c.valid))
     {
         w.push(NoFailoverSupportStructureWarning);

@@ -28,6 +28,10 @@ pub struct AnalysisPolicy {
     pub vantage_quorum: Option<usize>,
     /// Keep `NoProblem` entries without structure warnings.
     pub include_no_problem: bool,
+    /// Pseudo-GTID is configured (`PseudoGTIDPattern`): replicas can be
+    /// moved without GTID, so a topology without GTID still supports
+    /// failover.
+    pub pseudo_gtid: bool,
 }
 
 impl Default for AnalysisPolicy {
@@ -43,6 +47,7 @@ impl Default for AnalysisPolicy {
             hung_grace: Duration::from_secs(10),
             vantage_quorum: None,
             include_no_problem: false,
+            pseudo_gtid: false,
         }
     }
 }

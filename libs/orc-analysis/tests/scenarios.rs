@@ -30,6 +30,7 @@ struct PolicySpec {
     hung_grace_ms: Option<u64>,
     vantage_quorum: Option<usize>,
     recover_non_writeable_master: bool,
+    pseudo_gtid: bool,
     enforce_exact_semi_sync_replicas: bool,
     reasonable_replication_lag_seconds: Option<i64>,
     reasonable_locked_semi_sync_master_ms: Option<u64>,
@@ -379,6 +380,7 @@ fn run(path: &std::path::Path) {
             .map(|r| regex::Regex::new(r).unwrap())
             .collect(),
         include_no_problem: false,
+        pseudo_gtid: p.pseudo_gtid,
     };
     let input = AnalysisInput {
         states: &states,

@@ -296,17 +296,16 @@ async fn information(
             write_lines(
                 out,
                 entries.iter().map(|e| {
-                    let analysis = str_field(e, "Analysis");
-                    // jq: `"...: " + .StructureAnalysis[0]`, and `+ null` adds nothing.
-                    let what = if analysis == "NoProblem" {
-                        e["StructureAnalysis"]
-                            .get(0)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string()
-                    } else {
-                        analysis
-                    };
+                    let structure: Vec<String> = e["StructureAnalysis"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    // orchestrator's AnalysisString: the code, then every warning.
+                    let what = orc_compat::analysis_string(&str_field(e, "Analysis"), &structure);
                     format!(
                         "{} (cluster {}): {what}",
                         key(&e["AnalyzedInstanceKey"]),

@@ -417,3 +417,26 @@ async fn help_and_version_need_no_api() {
     let (code, _, err) = client(&e, &["-c", "clusters", "--bogus=1"]).await;
     assert_eq!((code, err.as_str()), (1, "unknown option: --bogus\n"));
 }
+
+#[tokio::test]
+async fn replication_analysis_lists_every_structure_warning() {
+    let mut doc: Value = serde_json::from_str(&upstream(
+        "api-replication-analysis-unreachable-master.json",
+    ))
+    .unwrap();
+    let mut second = doc["Details"][0].clone();
+    second["Analysis"] = json!("NoProblem");
+    second["AnalyzedInstanceKey"]["Port"] = json!(22102);
+    second["StructureAnalysis"] = json!([
+        "NoFailoverSupportStructureWarning",
+        "NoLoggingReplicasStructureWarning"
+    ]);
+    doc["Details"][0]["StructureAnalysis"] = json!(["ErrantGTIDStructureWarning"]);
+    doc["Details"].as_array_mut().unwrap().push(second);
+    let api = serving(&[("replication-analysis", doc.to_string())]).await;
+    assert_eq!(
+        output(&api, &["-c", "replication-analysis"]).await,
+        "127.0.0.1:22101 (cluster 127.0.0.1:22101): UnreachableMaster, ErrantGTIDStructureWarning\n\
+         127.0.0.1:22102 (cluster 127.0.0.1:22101): NoFailoverSupportStructureWarning, NoLoggingReplicasStructureWarning\n"
+    );
+}

@@ -165,21 +165,29 @@ impl ReplicationAnalysisJson {
         }
     }
 
-    /// orchestrator-client's line: `host:port (cluster name): Analysis`,
-    /// or the first structure warning when there is no problem.
+    /// orchestrator's line: `host:port (cluster name): Analysis, Structure1,
+    /// Structure2` — the analysis (left out when there is no problem), then
+    /// every structure warning.
     pub fn client_line(&self) -> String {
-        let what = if self.Analysis == "NoProblem" {
-            self.StructureAnalysis
-                .as_ref()
-                .and_then(|s| s.first().cloned())
-                .unwrap_or_else(|| "NoProblem".into())
-        } else {
-            self.Analysis.clone()
-        };
+        let what = analysis_string(
+            &self.Analysis,
+            self.StructureAnalysis.as_deref().unwrap_or_default(),
+        );
         format!(
             "{} (cluster {}): {what}",
             self.AnalyzedInstanceKey.display(),
             self.ClusterDetails.ClusterName
         )
     }
+}
+
+/// orchestrator's `AnalysisString`: the analysis code unless `NoProblem`,
+/// then each structure warning, joined by `, `.
+pub fn analysis_string(analysis: &str, structure: &[String]) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    if analysis != "NoProblem" {
+        parts.push(analysis);
+    }
+    parts.extend(structure.iter().map(String::as_str));
+    parts.join(", ")
 }

@@ -17,10 +17,12 @@ mod recovery;
 mod replay;
 pub mod topology;
 
-pub use analysis::ReplicationAnalysisJson;
+pub use analysis::{ReplicationAnalysisJson, analysis_string};
 pub use envelope::Envelope;
 pub use instance::{
     ClusterInfoJson, CoordinatesJson, DisplayPolicy, InstanceJson, InstanceView, KeyJson, NullInt64,
 };
 pub use recovery::{BlockedRecoveryJson, MaintenanceJson, RecoveryStepJson, TopologyRecoveryJson};
-pub use replay::{ReplayError, states_from_instances};
+pub use replay::{
+    DEFAULT_HANGING_AFTER, ReplayError, states_from_instances, states_from_instances_with,
+};

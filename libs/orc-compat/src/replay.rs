@@ -136,10 +136,33 @@ pub type Replayed = (
     Timestamp,
 );
 
-/// Reads an `/api/all-instances` document. An instance whose last check is
-/// invalid is taken as refusing connections (the document does not say why
-/// probes failed), which is orchestrator's own reading.
+/// orchestrator's default hang threshold: `InstancePollSeconds` (5) plus
+/// `ReasonableInstanceCheckSeconds` (1).
+pub const DEFAULT_HANGING_AFTER: Duration = Duration::from_secs(6);
+
+/// Reads an `/api/all-instances` document, with orchestrator's default
+/// hang threshold ([`states_from_instances_with`]).
 pub fn states_from_instances(json: &str) -> Result<Replayed, ReplayError> {
+    states_from_instances_with(json, DEFAULT_HANGING_AFTER)
+}
+
+/// Reads an `/api/all-instances` document. The document holds no error
+/// kinds, so its timestamps speak:
+/// - an instance whose last check is invalid is taken as refusing
+///   connections (dead at once), orchestrator's own reading;
+/// - an instance whose last check is valid but that was last seen more than
+///   `hanging_after` before the document was taken (orchestrator: an
+///   attempted check newer than `last_seen + InstancePollSeconds +
+///   ReasonableInstanceCheckSeconds`) has stopped answering since then: its
+///   probes are replayed as timing out from `last seen + hanging_after`, so
+///   the hung-versus-dead grace is measured from the document's own clock;
+/// - one observation says nothing about binary log coordinates standing
+///   still, so no staleness is assumed (a locked semi-sync master stays a
+///   hypothesis, as orchestrator reports it without a history).
+pub fn states_from_instances_with(
+    json: &str,
+    hanging_after: Duration,
+) -> Result<Replayed, ReplayError> {
     let instances: Vec<InstanceJson> =
         serde_json::from_str(json).map_err(|e| ReplayError::Shape(e.to_string()))?;
     let seen = |j: &InstanceJson| Timestamp::parse(&j.LastSeenTimestamp);
@@ -175,6 +198,20 @@ pub fn states_from_instances(json: &str) -> Result<Replayed, ReplayError> {
                 }
             };
             state.apply(&snap(at, ProbeOutcome::Ok, Some(data_of(j))));
+            state.self_coordinates_since = None;
+            let unseen_for = Duration::from_secs(
+                u64::try_from(j.SecondsSinceLastSeen.to_option().unwrap_or(0).max(0)).unwrap_or(0),
+            );
+            if j.IsLastCheckValid && unseen_for > hanging_after {
+                let hung = || {
+                    ProbeOutcome::Failed(ProbeError {
+                        kind: ProbeErrorKind::Timeout,
+                        message: "no answer since last seen (replayed from instance JSON)".into(),
+                    })
+                };
+                state.apply(&snap(at.plus(hanging_after), hung(), None));
+                state.apply(&snap(now.max(at.plus(hanging_after)), hung(), None));
+            }
             if !j.IsLastCheckValid {
                 let failed = ProbeOutcome::Failed(ProbeError {
                     kind: ProbeErrorKind::Refused,

@@ -1151,6 +1151,7 @@ impl Config {
             vantage_quorum: (self.unreachable_vantage_quorum > 0)
                 .then(|| usize::try_from(self.unreachable_vantage_quorum).unwrap_or(usize::MAX)),
             include_no_problem: false,
+            pseudo_gtid: !self.pseudo_gtid_pattern.is_empty(),
         }
     }
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use orc_analysis::{AnalysisInput, analyze};
-use orc_compat::{ClusterInfoJson, ReplicationAnalysisJson, states_from_instances};
+use orc_compat::{ClusterInfoJson, ReplicationAnalysisJson};
 use orc_model::Topology;
 use orc_runtime::Config;
 
@@ -37,8 +37,11 @@ pub fn analyze_text(
     config: &Config,
     origin: &str,
 ) -> Result<String, Error> {
-    let (states, metadata, now) =
-        states_from_instances(text).map_err(|source| Error::Document {
+    // orchestrator counts a probe as hanging once an attempted check is
+    // newer than last seen + InstancePollSeconds + ReasonableInstanceCheckSeconds (1).
+    let hanging_after = config.poll_interval() + std::time::Duration::from_secs(1);
+    let (states, metadata, now) = orc_compat::states_from_instances_with(text, hanging_after)
+        .map_err(|source| Error::Document {
             path: origin.to_string(),
             source,
         })?;
