@@ -1,0 +1,136 @@
+//! A hung master (SIGSTOP) on real servers, replicas with orchestrator's
+//! usual `slave_net_timeout` of 4 s: a freeze the replicas do not notice
+//! changes nothing; a freeze they notice is a dead master as soon as every
+//! replica has lost it, and the old master is read-only once it resumes.
+//! Throughout, the servers are sampled every 100 ms: never two writable
+//! masters at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use integration_tests::{eventually, orc_on, settled_master};
+use orc_testkit::{Sandbox, SandboxBuilder};
+use serde_json::json;
+
+const NET_TIMEOUT_S: u64 = 4;
+
+async fn sandbox() -> Sandbox {
+    let mut b = SandboxBuilder::master_with_replicas(2);
+    for r in ["r1", "r2"] {
+        b = b.option(r, "slave_net_timeout", &NET_TIMEOUT_S.to_string());
+    }
+    b.start().await.unwrap()
+}
+
+/// One sample: which servers answered as writable masters (read-only off,
+/// no replication configured). A server that does not answer within
+/// 300 ms (frozen) is not counted.
+async fn writable_masters(sb: &Sandbox) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ["m", "r1", "r2"] {
+        let probe = async {
+            let ro = sb.sql(name, "SELECT @@global.read_only").await.ok()?;
+            let ro = ro.first()?.at(0)? == "1";
+            let replica = sb.replica_status(name).await.ok()?.is_some();
+            Some(!ro && !replica)
+        };
+        if let Ok(Some(true)) = tokio::time::timeout(Duration::from_millis(300), probe).await {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// Samples every 100 ms until stopped; returns the samples with two or
+/// more writable masters.
+fn sample(
+    sb: Arc<Sandbox>,
+) -> (
+    Arc<Mutex<bool>>,
+    tokio::task::JoinHandle<Vec<(Duration, Vec<String>)>>,
+) {
+    let stop = Arc::new(Mutex::new(false));
+    let flag = stop.clone();
+    let start = Instant::now();
+    let task = tokio::spawn(async move {
+        let mut bad = Vec::new();
+        while !*flag.lock().unwrap() {
+            let w = writable_masters(&sb).await;
+            if w.len() > 1 {
+                bad.push((start.elapsed(), w));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bad
+    });
+    (stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_the_replicas_do_not_notice_changes_nothing() {
+    let sb = Arc::new(sandbox().await);
+    let orc = orc_on(
+        &sb,
+        &sb.key("m").unwrap(),
+        json!({"RecoverMasterClusterFilters": ["*"]}),
+    )
+    .await
+    .unwrap();
+    sb.freeze("m").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sb.thaw("m").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(writable_masters(&sb).await, vec!["m".to_string()]);
+    let (_, recoveries) = orc.get("audit-recovery").await.unwrap();
+    assert_eq!(recoveries, json!([]), "no failover for a 3 s freeze");
+    orc.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_hung_until_its_replicas_lose_it_is_replaced_at_once() {
+    let sb = Arc::new(sandbox().await);
+    let orc = orc_on(
+        &sb,
+        &sb.key("m").unwrap(),
+        json!({"RecoverMasterClusterFilters": ["*"]}),
+    )
+    .await
+    .unwrap();
+    let (stop, sampler) = sample(sb.clone());
+    let frozen = Instant::now();
+    sb.freeze("m").unwrap();
+    let new_master = eventually(Duration::from_secs(15), || {
+        settled_master(&sb, &["r1", "r2"])
+    })
+    .await
+    .expect("a new master with every survivor replicating from it");
+    let took = frozen.elapsed();
+    eprintln!("failover complete {took:?} after the freeze ({new_master})");
+    assert!(
+        took <= Duration::from_secs(NET_TIMEOUT_S + 2),
+        "{took:?} > slave_net_timeout + 2 s"
+    );
+    // The freeze goes on to 20 s; then the old master resumes and is fenced.
+    tokio::time::sleep(Duration::from_secs(20).saturating_sub(frozen.elapsed())).await;
+    sb.thaw("m").unwrap();
+    let thawed = Instant::now();
+    let fenced = eventually(Duration::from_secs(10), || async {
+        let ro = sb.sql("m", "SELECT @@global.read_only").await.ok()?;
+        (ro.first()?.at(0)? == "1").then_some(())
+    })
+    .await;
+    assert!(fenced.is_some(), "the old master is still writable");
+    eprintln!(
+        "old master read-only {:?} after it resumed",
+        thawed.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    *stop.lock().unwrap() = true;
+    let two_masters = sampler.await.unwrap();
+    assert!(
+        two_masters.is_empty(),
+        "two writable masters at once: {two_masters:?}"
+    );
+    orc.stop().await.unwrap();
+}
