@@ -203,6 +203,11 @@ pub async fn run(
                     }
                     if got.changed {
                         let (emits, probes) = detector.evaluate(&view, &metadata, wall_clock());
+                        if !emits.is_empty() {
+                            // A verdict changed: what the APIs read must show it
+                            // now, not at the next flush.
+                            flush_now(&mut view, &write_tx).await;
+                        }
                         act(&cfg, &bus, &tracker, emits, probes).await;
                     }
                 }
@@ -292,6 +297,9 @@ pub async fn run(
             }
             _ = analysis_tick.tick() => {
                 let (emits, probes) = detector.evaluate(&view, &metadata, wall_clock());
+                if !emits.is_empty() {
+                    flush_now(&mut view, &write_tx).await;
+                }
                 act(&cfg, &bus, &tracker, emits, probes).await;
                 end_lost_in_recovery(&store, &*bus, &view, &mut metadata).await;
             }
@@ -371,6 +379,20 @@ async fn end_lost_in_recovery(
 }
 
 /// Publishes findings (durably, off the loop) and asks owners to probe now.
+/// Writes every changed state at once (verdicts the APIs must show now).
+async fn flush_now(view: &mut View, write_tx: &mpsc::Sender<writer::Job>) {
+    let upserts = view.take_dirty();
+    if !upserts.is_empty() {
+        let _ = write_tx
+            .send(writer::Job {
+                upserts,
+                deletes: Vec::new(),
+                done: None,
+            })
+            .await;
+    }
+}
+
 async fn act(
     cfg: &AnalyzerConfig,
     bus: &Arc<dyn Bus>,
