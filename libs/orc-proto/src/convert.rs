@@ -1,4 +1,5 @@
-//! Conversions between `orc-model` types and their wire messages.
+//! Conversions between `orc-model`'s observation types (keys, coordinates,
+//! snapshots) and their wire messages.
 //!
 //! Model → wire is infallible (`From`); wire → model validates (`TryFrom`)
 //! because a message may come from another process or version.
@@ -42,15 +43,27 @@ pub fn key_from(
     m::InstanceKey::try_from(k.ok_or(Error::MissingField { message, field })?)
 }
 
+/// Converts an optional wire key (absent stays absent).
+pub fn opt_key_from(k: Option<&w::InstanceKey>) -> Result<Option<m::InstanceKey>, Error> {
+    k.map(m::InstanceKey::try_from).transpose()
+}
+
+/// Converts a list of wire keys.
+pub fn keys_from(keys: &[w::InstanceKey]) -> Result<Vec<m::InstanceKey>, Error> {
+    keys.iter().map(m::InstanceKey::try_from).collect()
+}
+
+/// Keys on the wire.
+pub fn keys_to_wire(keys: &[m::InstanceKey]) -> Vec<w::InstanceKey> {
+    keys.iter().map(Into::into).collect()
+}
+
 impl From<&m::BinlogCoordinates> for w::BinlogCoordinates {
     fn from(c: &m::BinlogCoordinates) -> Self {
         Self {
             log_file: c.log_file.clone(),
             log_pos: c.log_pos,
-            kind: match c.kind {
-                m::LogKind::Binary => w::LogKind::Binary,
-                m::LogKind::Relay => w::LogKind::Relay,
-            } as i32,
+            kind: crate::enums::log_kind_to_wire(c.kind),
         }
     }
 }
