@@ -1,5 +1,6 @@
 //! Analyses on the wire: `InstanceAnalysis` ↔ [`orc_analysis::Analysis`]
-//! with its evidence.
+//! with its evidence, the findings analyzers publish and the gRPC analysis
+//! entry.
 
 use orc_analysis as a;
 use orc_model as m;
@@ -251,6 +252,60 @@ impl TryFrom<&w::InstanceAnalysis> for a::Analysis {
                 .map(a::ReplicaEvidence::try_from)
                 .collect::<Result<_, _>>()?,
         })
+    }
+}
+
+/// A finding as published on the bus.
+pub fn finding(
+    x: &a::Analysis,
+    incident_id: &str,
+    detection_id: &str,
+    new_detection: bool,
+    analyzer_id: &str,
+    detected_at: m::Timestamp,
+) -> w::Finding {
+    w::Finding {
+        incident_id: incident_id.to_string(),
+        detection_id: detection_id.to_string(),
+        new_detection,
+        analyzer_id: analyzer_id.to_string(),
+        detected_at_ms: detected_at.as_millis(),
+        instance: Some((&x.key).into()),
+        cluster: x.cluster.to_string(),
+        code: x.code.to_string(),
+        description: x.description.clone(),
+        actionable: x.is_actionable,
+        skippable: x.skippable_due_to_downtime,
+        structure: x.structure.iter().map(ToString::to_string).collect(),
+        analysis: Some(x.into()),
+    }
+}
+
+/// The analysis a finding carries.
+pub fn finding_analysis(f: &w::Finding) -> Result<a::Analysis, Error> {
+    let x = f.analysis.as_ref().ok_or(Error::MissingField {
+        message: "Finding",
+        field: "analysis",
+    })?;
+    a::Analysis::try_from(x)
+}
+
+/// An analysis entry of the gRPC API.
+pub fn analysis_entry(x: &a::Analysis) -> w::AnalysisEntry {
+    w::AnalysisEntry {
+        instance: Some((&x.key).into()),
+        master: x.master_key.as_ref().map(Into::into),
+        cluster: x.cluster.to_string(),
+        code: x.code.to_string(),
+        description: x.description.clone(),
+        structure: x.structure.iter().map(ToString::to_string).collect(),
+        actionable: x.is_actionable,
+        skippable: x.skippable_due_to_downtime,
+        last_check_valid: x.last_check_valid,
+        count_replicas: x.counts.replicas,
+        count_valid_replicas: x.counts.valid,
+        count_valid_replicating_replicas: x.counts.valid_replicating,
+        analysis: Some(x.into()),
     }
 }
 

@@ -414,59 +414,6 @@ impl TryFrom<&w::InstanceSnapshot> for m::InstanceSnapshot {
     }
 }
 
-/// A finding as published on the bus.
-pub fn finding(
-    a: &orc_analysis::Analysis,
-    incident_id: &str,
-    detection_id: &str,
-    new_detection: bool,
-    analyzer_id: &str,
-    detected_at: m::Timestamp,
-) -> w::Finding {
-    w::Finding {
-        incident_id: incident_id.to_string(),
-        detection_id: detection_id.to_string(),
-        new_detection,
-        analyzer_id: analyzer_id.to_string(),
-        detected_at_ms: detected_at.as_millis(),
-        instance: Some((&a.key).into()),
-        cluster: a.cluster.to_string(),
-        code: a.code.to_string(),
-        description: a.description.clone(),
-        actionable: a.is_actionable,
-        skippable: a.skippable_due_to_downtime,
-        structure: a.structure.iter().map(ToString::to_string).collect(),
-        analysis_json: serde_json::to_string(a).unwrap_or_default(),
-    }
-}
-
-/// The analysis a finding carries.
-pub fn finding_analysis(f: &w::Finding) -> Result<orc_analysis::Analysis, Error> {
-    serde_json::from_str(&f.analysis_json).map_err(|_| Error::MissingField {
-        message: "Finding",
-        field: "analysis_json",
-    })
-}
-
-/// An analysis entry of the gRPC API.
-pub fn analysis_entry(a: &orc_analysis::Analysis) -> w::AnalysisEntry {
-    w::AnalysisEntry {
-        instance: Some((&a.key).into()),
-        master: a.master_key.as_ref().map(Into::into),
-        cluster: a.cluster.to_string(),
-        code: a.code.to_string(),
-        description: a.description.clone(),
-        structure: a.structure.iter().map(ToString::to_string).collect(),
-        actionable: a.is_actionable,
-        skippable: a.skippable_due_to_downtime,
-        last_check_valid: a.last_check_valid,
-        count_replicas: a.counts.replicas,
-        count_valid_replicas: a.counts.valid,
-        count_valid_replicating_replicas: a.counts.valid_replicating,
-        analysis_json: serde_json::to_string(a).unwrap_or_default(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

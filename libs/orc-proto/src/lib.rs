@@ -5,8 +5,8 @@
 //! (no system `protoc`). It converts between those messages and the pure
 //! `orc-model` types ([`convert`]), so no other crate has to know both.
 //! It must not do IO. Entry points: [`v1`] (generated types),
-//! [`convert`] (observations: keys, snapshots; findings), [`analysis`]
-//! (analyses), [`state`] (folded instance states), [`plan`] (plans and
+//! [`convert`] (observations: keys, snapshots), [`analysis`] (analyses and
+//! findings), [`state`] (folded instance states), [`plan`] (plans and
 //! promotion decisions), [`recovery`] (recovery records),
 //! [`FILE_DESCRIPTOR_SET`] (for gRPC reflection).
 //!
@@ -16,10 +16,10 @@
 //! number out of range, an enum value this version does not know). The
 //! observation messages (snapshots) read unknown enum values leniently, as
 //! they always did; the messages of analyses, states, plans and records
-//! refuse them. The model keeps a recovery's analysis and plan as JSON
-//! text (`orc-model` cannot name `orc-analysis` or `orc-planner` types);
-//! [`recovery`] types them on the way out and writes the text back on the
-//! way in.
+//! refuse them. Nothing on the wire is JSON text: the model keeps a
+//! recovery's analysis and plan as JSON text (`orc-model` cannot name
+//! `orc-analysis` or `orc-planner` types), and [`recovery`] types them on
+//! the way out and writes the text back on the way in.
 
 pub mod analysis;
 pub mod convert;

@@ -5,8 +5,11 @@
 mod support;
 
 use orc_analysis::Analysis;
+use orc_model::Timestamp;
 use orc_proto::Error;
-use orc_proto::analysis::{analysis_text, recorded_analysis};
+use orc_proto::analysis::{
+    analysis_entry, analysis_text, finding, finding_analysis, recorded_analysis,
+};
 use orc_proto::v1 as w;
 use proptest::prelude::*;
 use support::{dead_master, through_bytes};
@@ -23,6 +26,11 @@ proptest! {
         prop_assert_eq!(round_trip(&a), Ok(a));
     }
 
+    #[test]
+    fn any_analysis_survives_a_finding(a in support::analysis()) {
+        let f = through_bytes(&finding(&a, "inc", "det", true, "analyzer-1", Timestamp(5)));
+        prop_assert_eq!(finding_analysis(&f), Ok(a));
+    }
 }
 
 #[test]
@@ -38,6 +46,15 @@ fn an_analysis_with_nothing_optional_and_empty_lists_survives() {
         ..dead_master()
     };
     assert_eq!(round_trip(&a), Ok(a));
+}
+
+#[test]
+fn the_analysis_entry_carries_the_whole_analysis() {
+    let a = dead_master();
+    let entry = through_bytes(&analysis_entry(&a));
+    assert_eq!(entry.code, "DeadMaster");
+    let carried = entry.analysis.as_ref().unwrap();
+    assert_eq!(Analysis::try_from(carried), Ok(a));
 }
 
 #[test]
@@ -135,6 +152,19 @@ fn missing_or_invalid_keys_are_refused() {
         Analysis::try_from(&wire),
         Err(Error::OutOfRange { field: "port", .. })
     ));
+}
+
+#[test]
+fn a_finding_without_its_analysis_is_refused() {
+    let mut f = finding(&dead_master(), "i", "d", false, "a", Timestamp(1));
+    f.analysis = None;
+    assert_eq!(
+        finding_analysis(&f),
+        Err(Error::MissingField {
+            message: "Finding",
+            field: "analysis"
+        })
+    );
 }
 
 #[test]
