@@ -52,7 +52,7 @@ async fn killing_the_master_is_a_dead_master_with_its_evidence() {
     );
     assert_eq!(dead.cluster, master);
     assert!(dead.actionable && dead.new_detection);
-    let analysis = orc_proto::convert::finding_analysis(dead).unwrap();
+    let analysis = orc_proto::analysis::finding_analysis(dead).unwrap();
     assert_eq!(analysis.counts.replicas, 3);
     assert_eq!(analysis.counts.valid, 3);
     assert_eq!(analysis.counts.valid_replicating, 0);

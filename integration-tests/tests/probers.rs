@@ -189,7 +189,7 @@ async fn with_two_vantages_every_instance_is_probed_by_both_and_evidence_names_t
     })
     .await
     .expect("DeadMaster");
-    let analysis = orc_proto::convert::finding_analysis(&dead).unwrap();
+    let analysis = orc_proto::analysis::finding_analysis(&dead).unwrap();
     let vantages: Vec<(&str, bool)> = analysis
         .evidence
         .vantages

@@ -335,7 +335,11 @@ async fn recoveries_disabled_globally_wait_and_grpc_drives_the_rest() {
         .unwrap()
         .into_inner();
     assert!(dry.dry_run && dry.recovery.is_none());
-    assert!(dry.plan_json.contains("promote"), "{}", dry.plan_json);
+    let plan = dry.plan.as_ref().expect("the plan, typed");
+    let decision = plan.decision.as_ref().expect("the promotion decision");
+    assert!(decision.promote.is_some(), "{plan:?}");
+    assert_eq!(plan.successor, decision.promote, "{plan:?}");
+    assert!(!plan.phases.is_empty(), "{plan:?}");
     assert_eq!(
         source_of(&sb, "r1").await.map(|s| s.0),
         Some(m),

@@ -1,4 +1,5 @@
-//! Conversions between `orc-model` types and their wire messages.
+//! Conversions between `orc-model`'s observation types (keys, coordinates,
+//! snapshots) and their wire messages.
 //!
 //! Model → wire is infallible (`From`); wire → model validates (`TryFrom`)
 //! because a message may come from another process or version.
@@ -42,15 +43,27 @@ pub fn key_from(
     m::InstanceKey::try_from(k.ok_or(Error::MissingField { message, field })?)
 }
 
+/// Converts an optional wire key (absent stays absent).
+pub fn opt_key_from(k: Option<&w::InstanceKey>) -> Result<Option<m::InstanceKey>, Error> {
+    k.map(m::InstanceKey::try_from).transpose()
+}
+
+/// Converts a list of wire keys.
+pub fn keys_from(keys: &[w::InstanceKey]) -> Result<Vec<m::InstanceKey>, Error> {
+    keys.iter().map(m::InstanceKey::try_from).collect()
+}
+
+/// Keys on the wire.
+pub fn keys_to_wire(keys: &[m::InstanceKey]) -> Vec<w::InstanceKey> {
+    keys.iter().map(Into::into).collect()
+}
+
 impl From<&m::BinlogCoordinates> for w::BinlogCoordinates {
     fn from(c: &m::BinlogCoordinates) -> Self {
         Self {
             log_file: c.log_file.clone(),
             log_pos: c.log_pos,
-            kind: match c.kind {
-                m::LogKind::Binary => w::LogKind::Binary,
-                m::LogKind::Relay => w::LogKind::Relay,
-            } as i32,
+            kind: crate::enums::log_kind_to_wire(c.kind),
         }
     }
 }
@@ -398,59 +411,6 @@ impl TryFrom<&w::InstanceSnapshot> for m::InstanceSnapshot {
             outcome,
             data: s.data.as_ref().map(m::InstanceData::try_from).transpose()?,
         })
-    }
-}
-
-/// A finding as published on the bus.
-pub fn finding(
-    a: &orc_analysis::Analysis,
-    incident_id: &str,
-    detection_id: &str,
-    new_detection: bool,
-    analyzer_id: &str,
-    detected_at: m::Timestamp,
-) -> w::Finding {
-    w::Finding {
-        incident_id: incident_id.to_string(),
-        detection_id: detection_id.to_string(),
-        new_detection,
-        analyzer_id: analyzer_id.to_string(),
-        detected_at_ms: detected_at.as_millis(),
-        instance: Some((&a.key).into()),
-        cluster: a.cluster.to_string(),
-        code: a.code.to_string(),
-        description: a.description.clone(),
-        actionable: a.is_actionable,
-        skippable: a.skippable_due_to_downtime,
-        structure: a.structure.iter().map(ToString::to_string).collect(),
-        analysis_json: serde_json::to_string(a).unwrap_or_default(),
-    }
-}
-
-/// The analysis a finding carries.
-pub fn finding_analysis(f: &w::Finding) -> Result<orc_analysis::Analysis, Error> {
-    serde_json::from_str(&f.analysis_json).map_err(|_| Error::MissingField {
-        message: "Finding",
-        field: "analysis_json",
-    })
-}
-
-/// An analysis entry of the gRPC API.
-pub fn analysis_entry(a: &orc_analysis::Analysis) -> w::AnalysisEntry {
-    w::AnalysisEntry {
-        instance: Some((&a.key).into()),
-        master: a.master_key.as_ref().map(Into::into),
-        cluster: a.cluster.to_string(),
-        code: a.code.to_string(),
-        description: a.description.clone(),
-        structure: a.structure.iter().map(ToString::to_string).collect(),
-        actionable: a.is_actionable,
-        skippable: a.skippable_due_to_downtime,
-        last_check_valid: a.last_check_valid,
-        count_replicas: a.counts.replicas,
-        count_valid_replicas: a.counts.valid,
-        count_valid_replicating_replicas: a.counts.valid_replicating,
-        analysis_json: serde_json::to_string(a).unwrap_or_default(),
     }
 }
 

@@ -50,17 +50,14 @@ pub fn answer(
         .iter()
         .filter_map(|k| analyze_instance(&input, k, &policy, now))
         .collect();
-    let states: Vec<_> = members.iter().filter_map(|k| view.get(k)).collect();
-    match (
-        serde_json::to_string(&analyses),
-        serde_json::to_string(&states),
-    ) {
-        (Ok(a), Ok(s)) => wire::ClusterBrief {
-            error: String::new(),
-            cluster: cluster.to_string(),
-            analyses_json: a,
-            states_json: s,
-        },
-        (Err(e), _) | (_, Err(e)) => failed(format!("encoding the brief: {e}")),
+    wire::ClusterBrief {
+        error: String::new(),
+        cluster: cluster.to_string(),
+        analyses: analyses.iter().map(Into::into).collect(),
+        states: members
+            .iter()
+            .filter_map(|k| view.get(k))
+            .map(Into::into)
+            .collect(),
     }
 }

@@ -422,7 +422,7 @@ async fn act(
             incident = %e.incident_id,
             "finding"
         );
-        let finding = orc_proto::convert::finding(
+        let finding = orc_proto::analysis::finding(
             a,
             &e.incident_id,
             &e.detection_id,

@@ -276,7 +276,7 @@ impl orc_proto::v1::analysis_server::Analysis for GrpcApi {
             .analysis()
             .iter()
             .filter(|a| cluster.as_ref().is_none_or(|c| &a.cluster == c))
-            .map(orc_proto::convert::analysis_entry)
+            .map(orc_proto::analysis::analysis_entry)
             .collect();
         Ok(Response::new(wire::AnalysisList { entries }))
     }

@@ -11,7 +11,8 @@ use orc_model::{BlockedRecovery, DetectionRecord};
 use orc_proto::v1 as wire;
 use serde_json::{Value, json};
 use support::{
-    CLUSTER, Gw, MASTER, Responder, k, next_metadata, next_retry, now, promote, recovery,
+    CLUSTER, Gw, MASTER, Responder, failover_plan, k, next_metadata, next_retry, now, promote,
+    recovery,
 };
 
 fn key_json(port: u16) -> Value {
@@ -727,16 +728,22 @@ async fn recovery_routes_forward_the_right_command_and_render_the_reply() {
         assert_eq!(c.designated, Some((&k(22103)).into()));
     }
 
+    // A dry run shows the plan as the recovery service's record keeps it.
     let body = gw.ok("recover/127.0.0.1/22101?dry_run=true").await;
     assert!(responder.last().dry_run);
     assert_eq!(
         body["Details"],
-        json!({"candidate": "127.0.0.1:22102", "lost": []})
+        orc_proto::plan::recorded_json(&failover_plan(&k(MASTER), &k(22102)))
     );
+    assert_eq!(
+        body["Details"]["decision"]["promote"],
+        json!({"hostname": "127.0.0.1", "port": 22102})
+    );
+    assert_eq!(body["Details"]["lost"], json!([]));
     let body = gw
         .ok("graceful-master-takeover/127.0.0.1:22101/127.0.0.1/22103?dry_run=true")
         .await;
-    assert_eq!(body["Details"]["candidate"], "127.0.0.1:22103");
+    assert_eq!(body["Details"]["successor"]["port"], 22103);
     assert!(body["Message"].as_str().unwrap().contains("dry run"));
 
     // Names that resolve to nothing never reach the recovery service.
@@ -786,7 +793,7 @@ async fn recovery_service_refusals_and_failures_come_back_in_orchestrators_words
                 wire::RecoveryCommandReply {
                     error: "recovery failed: cannot reach any replica".into(),
                     error_kind: "failed".into(),
-                    recovery_json: serde_json::to_string(&r).unwrap(),
+                    recovery: Some((&r).into()),
                     ..Default::default()
                 }
             }
@@ -1030,7 +1037,12 @@ async fn grpc_offers_the_same_operations() {
         .unwrap()
         .into_inner();
     assert!(plan.dry_run && plan.recovery.is_none());
-    assert!(plan.plan_json.contains("127.0.0.1:22103"));
+    let typed = plan.plan.expect("the plan, typed");
+    assert_eq!(typed.successor, key(22103));
+    let decision = typed.decision.expect("the promotion decision");
+    assert_eq!(decision.promote, key(22103));
+    assert_eq!(decision.ranking[0].reasons, ["designated"]);
+    assert!(typed.intent_detail.is_some());
     let unknown = rc
         .recover(wire::RecoverRequest {
             instance: key(1),

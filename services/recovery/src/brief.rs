@@ -119,9 +119,17 @@ pub async fn fetch(
     if !b.error.is_empty() {
         return Err(BriefError::Unknown(b.error));
     }
-    let analyses = serde_json::from_str(&b.analyses_json)
+    let analyses = b
+        .analyses
+        .iter()
+        .map(Analysis::try_from)
+        .collect::<Result<_, _>>()
         .map_err(|e| BriefError::Failed(format!("analyses: {e}")))?;
-    let states = serde_json::from_str(&b.states_json)
+    let states = b
+        .states
+        .iter()
+        .map(InstanceState::try_from)
+        .collect::<Result<_, _>>()
         .map_err(|e| BriefError::Failed(format!("states: {e}")))?;
     Ok(Brief {
         cluster: b.cluster,

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use crate::brief::{self, BriefError};
 use crate::facts::{self, Wait};
 use crate::{Ctx, Request, procedures, put};
-use orc_planner::Intent;
+use orc_planner::{Intent, Plan};
 
 /// Numbers commands, for unique incident ids.
 static COMMANDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -32,8 +32,7 @@ pub(crate) fn failure(kind: &str, error: String) -> wire::RecoveryCommandReply {
 }
 
 /// The answer for a recorded recovery: an error when nothing was promoted.
-pub(crate) fn recorded(r: &RecoveryRecord, plan: String) -> wire::RecoveryCommandReply {
-    let json = serde_json::to_string(r).unwrap_or_default();
+pub(crate) fn recorded(r: &RecoveryRecord, plan: Option<&Plan>) -> wire::RecoveryCommandReply {
     let error = if r.is_successful {
         String::new()
     } else {
@@ -50,9 +49,10 @@ pub(crate) fn recorded(r: &RecoveryRecord, plan: String) -> wire::RecoveryComman
             "failed".into()
         },
         error,
-        recovery_json: json,
-        plan_json: plan,
         successor: r.successor.as_ref().map(Into::into),
+        recovery: Some(r.into()),
+        plan: plan.map(Into::into),
+        no_candidate: None,
     }
 }
 
@@ -225,7 +225,7 @@ async fn dry_run(
                 .or_else(|| plan.successor.clone())
                 .as_ref()
                 .map(Into::into),
-            plan_json: procedures::plan_json(&plan),
+            plan: Some((&plan).into()),
             ..Default::default()
         },
         Err(e) => {
@@ -236,16 +236,14 @@ async fn dry_run(
                 }
                 other => other.to_string(),
             };
-            let plan = match &e {
-                orc_planner::PlanError::NoCandidate(n) => {
-                    serde_json::json!({"refused": n}).to_string()
-                }
-                _ => String::new(),
+            let no_candidate = match &e {
+                orc_planner::PlanError::NoCandidate(n) => Some(n.into()),
+                _ => None,
             };
             wire::RecoveryCommandReply {
                 error,
                 error_kind: kind.into(),
-                plan_json: plan,
+                no_candidate,
                 ..Default::default()
             }
         }

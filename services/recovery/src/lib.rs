@@ -112,7 +112,13 @@ impl Ctx {
             return None;
         }
         let handler = Handler::for_code(&f.code)?;
-        let analysis: Analysis = serde_json::from_str(&f.analysis_json).ok()?;
+        let analysis = match orc_proto::analysis::finding_analysis(&f) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(incident = %f.incident_id, error = %e, "finding ignored: unreadable analysis");
+                return None;
+            }
+        };
         let instance = f
             .instance
             .as_ref()

@@ -28,8 +28,9 @@ use crate::{Ctx, Request, take};
 /// What a procedure ended with.
 #[derive(Debug)]
 pub(crate) enum Ended {
-    /// A recovery ran (successfully or not) and was recorded.
-    Recorded(Box<RecoveryRecord>, String),
+    /// A recovery ran (successfully or not) and was recorded, with the plan
+    /// it ran (none when no plan could be made).
+    Recorded(Box<RecoveryRecord>, Option<Box<Plan>>),
     /// Refused before anything changed.
     Refused(&'static str, String),
 }
@@ -153,7 +154,7 @@ pub(crate) async fn run(ctx: &Ctx, t: &Trigger) {
     };
     if let Some(req) = request {
         let reply = match ended {
-            Ended::Recorded(record, plan) => commands::recorded(&record, plan),
+            Ended::Recorded(record, plan) => commands::recorded(&record, plan.as_deref()),
             Ended::Refused(kind, why) => commands::failure(kind, why),
         };
         let _ = req.reply.send(reply);
@@ -307,29 +308,10 @@ async fn operator_detection(
 }
 
 /// Ends a recovery: journal flushed, event published.
-async fn close(ctx: &Ctx, journal: Journal, successful: bool, plan: String) -> Ended {
+async fn close(ctx: &Ctx, journal: Journal, successful: bool, plan: Option<Plan>) -> Ended {
     let record = journal.finish(successful).await;
     publish_event(ctx, &record, "finished").await;
-    Ended::Recorded(Box::new(record), plan)
-}
-
-/// The plan as JSON, for dry runs and the record: what the planner made,
-/// with the steps in words.
-pub(crate) fn plan_json(plan: &Plan) -> String {
-    let mut v = serde_json::to_value(plan).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("actions".into(), serde_json::json!(plan.describe()));
-        o.insert(
-            "lost".into(),
-            serde_json::json!(
-                plan.lost
-                    .iter()
-                    .map(|(k, why)| serde_json::json!({"key": k.to_string(), "reason": why}))
-                    .collect::<Vec<_>>()
-            ),
-        );
-    }
-    v.to_string()
+    Ended::Recorded(Box::new(record), plan.map(Box::new))
 }
 
 async fn recover(
@@ -376,7 +358,7 @@ async fn recover(
     let mut record = new_record(ctx, t, brief, &analysis, lease, recorded_kind);
     if let Ok(p) = &planned {
         record.recovery_type = recovery_type(p);
-        record.decision_json = plan_json(p);
+        record.decision_json = orc_proto::plan::recorded_json(p).to_string();
     }
     let mut hook = hook_context(
         cfg,
@@ -432,7 +414,7 @@ async fn recover(
                 )
                 .await;
             }
-            return close(ctx, journal, false, String::new()).await;
+            return close(ctx, journal, false, None).await;
         }
     };
     for note in &plan.notes {
@@ -507,7 +489,7 @@ async fn recover(
     if let Some(why) = &outcome.stopped {
         journal.error(format!("stopped: {why}"));
     }
-    close(ctx, journal, successful, plan_json(&plan)).await
+    close(ctx, journal, successful, Some(plan)).await
 }
 
 fn recovery_type(plan: &Plan) -> String {

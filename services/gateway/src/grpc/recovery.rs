@@ -2,7 +2,9 @@
 //! in protobuf messages.
 
 use orc_model::{InstanceKey, InstanceMetadata, RecoveryRecord, Timestamp};
+use orc_proto::analysis::recorded_analysis;
 use orc_proto::convert::{rule_from_wire, rule_to_wire};
+use orc_proto::plan::recorded_plan;
 use orc_proto::v1 as wire;
 use orc_proto::v1::recovery_server::Recovery;
 use tonic::{Request, Response, Status};
@@ -95,8 +97,8 @@ fn topology_recovery(r: &RecoveryRecord, detection_row_id: i64) -> wire::Topolog
         fencing_token: r.lease_revision,
         detection_id: r.detection_id.clone(),
         detection_row_id,
-        analysis_json: r.analysis_json.clone(),
-        decision_json: r.decision_json.clone(),
+        analysis_detail: recorded_analysis(&r.analysis_json),
+        plan: recorded_plan(&r.decision_json),
     }
 }
 
@@ -108,9 +110,9 @@ fn result(o: Outcome) -> Response<wire::RecoveryResult> {
             .as_ref()
             .map(|r| topology_recovery(r, detection_row)),
         successor: o.successor.as_ref().map(Into::into),
-        plan_json: o.plan_json,
         dry_run: o.dry_run,
         cluster: o.cluster,
+        plan: o.plan,
     })
 }
 
@@ -421,7 +423,7 @@ impl Recovery for GrpcApi {
                     detected_at_ms: row.record.detected_at.as_millis(),
                     is_active: row.is_active,
                     related_recovery_id: row.related_recovery_id,
-                    analysis_json: row.record.analysis_json,
+                    analysis_detail: recorded_analysis(&row.record.analysis_json),
                 })
                 .collect(),
         }))

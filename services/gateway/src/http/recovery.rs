@@ -69,7 +69,7 @@ async fn run(gw: &Gateway, intent: Intent, q: &HashMap<String, String>, h: &Call
     if outcome.dry_run {
         return ok(
             format!("{} (dry run): would promote {successor}", intent.name()),
-            outcome.plan(),
+            outcome.plan_details()?,
         );
     }
     match intent {

@@ -67,7 +67,7 @@ pub(crate) struct Outcome {
     pub subject: InstanceKey,
     /// Its cluster's name.
     pub cluster: String,
-    /// Nothing was changed; `plan_json` says what would be.
+    /// Nothing was changed; `plan` says what would be.
     pub dry_run: bool,
     /// The recovery that ran.
     pub recovery: Option<RecoveryRecord>,
@@ -75,18 +75,23 @@ pub(crate) struct Outcome {
     pub recovery_json: Option<TopologyRecoveryJson>,
     /// The promoted instance.
     pub successor: Option<InstanceKey>,
-    /// The promotion plan (JSON, passed through as the service wrote it).
-    pub plan_json: String,
+    /// The plan, with a failover's promotion decision, as the service sent it.
+    pub plan: Option<wire::Plan>,
 }
 
 impl Outcome {
-    /// The plan as JSON (`null` when none; a string when not JSON).
-    pub(crate) fn plan(&self) -> serde_json::Value {
-        if self.plan_json.trim().is_empty() {
-            return serde_json::Value::Null;
-        }
-        serde_json::from_str(&self.plan_json)
-            .unwrap_or_else(|_| serde_json::Value::String(self.plan_json.clone()))
+    /// The plan as the HTTP API shows it (`null` when none): the text a
+    /// recovery record keeps (`orc_proto::plan::recorded_json`).
+    pub(crate) fn plan_details(&self) -> Result<serde_json::Value, ApiError> {
+        let Some(plan) = &self.plan else {
+            return Ok(serde_json::Value::Null);
+        };
+        let plan = orc_planner::Plan::try_from(plan).map_err(|e| {
+            ApiError::Internal(format!(
+                "the recovery service answered an unreadable plan: {e}"
+            ))
+        })?;
+        Ok(orc_proto::plan::recorded_json(&plan))
     }
 }
 
@@ -218,14 +223,16 @@ pub(crate) async fn execute(
         "forwarding a recovery command"
     );
     let reply = commands::recovery_command(&*gw.bus, &command, timeout).await?;
-    let recovery = match reply.recovery_json.trim() {
-        "" => None,
-        text => Some(serde_json::from_str::<RecoveryRecord>(text).map_err(|e| {
+    let recovery = reply
+        .recovery
+        .as_ref()
+        .map(RecoveryRecord::try_from)
+        .transpose()
+        .map_err(|e| {
             ApiError::Internal(format!(
                 "the recovery service answered an unreadable recovery: {e}"
             ))
-        })?),
-    };
+        })?;
     let recovery_json = match &recovery {
         Some(r) => Some(AuditView::load(gw).await?.recovery_json(r)),
         None => None,
@@ -256,6 +263,6 @@ pub(crate) async fn execute(
         recovery,
         recovery_json,
         successor,
-        plan_json: reply.plan_json,
+        plan: reply.plan,
     })
 }

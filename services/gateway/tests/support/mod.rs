@@ -332,8 +332,7 @@ pub fn promote(cmd: &wire::RecoveryCommand) -> wire::RecoveryCommandReply {
         .unwrap_or_else(|| k(MASTER));
     if cmd.dry_run {
         return wire::RecoveryCommandReply {
-            plan_json: serde_json::json!({"candidate": successor.to_string(), "lost": []})
-                .to_string(),
+            plan: Some((&failover_plan(&failed, &successor)).into()),
             successor: Some((&successor).into()),
             ..Default::default()
         };
@@ -349,8 +348,36 @@ pub fn promote(cmd: &wire::RecoveryCommand) -> wire::RecoveryCommandReply {
     r.is_successful = true;
     r.command_hint = "graceful-master-takeover".into();
     wire::RecoveryCommandReply {
-        recovery_json: serde_json::to_string(&r).unwrap(),
+        recovery: Some((&r).into()),
         successor: Some((&successor).into()),
         ..Default::default()
     }
+}
+
+/// A (stepless) failover plan promoting `successor`, with its decision.
+pub fn failover_plan(failed: &InstanceKey, successor: &InstanceKey) -> orc_planner::Plan {
+    let mut plan = orc_planner::Plan::new(
+        orc_planner::Intent::MasterFailover {
+            failed: failed.clone(),
+            designated: Some(successor.clone()),
+            co_master: false,
+            lite: false,
+        },
+        orc_planner::Method::Gtid,
+        format!("promote {successor}"),
+    );
+    plan.successor = Some(successor.clone());
+    plan.decision = Some(orc_promotion::PromotionDecision {
+        promote: successor.clone(),
+        ideal: None,
+        ranking: vec![orc_promotion::Ranked {
+            key: successor.clone(),
+            eligible: true,
+            vetoes: Vec::new(),
+            reasons: vec!["designated".into()],
+        }],
+        lost: Vec::new(),
+        gtid: true,
+    });
+    plan
 }
