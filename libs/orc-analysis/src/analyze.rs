@@ -590,8 +590,15 @@ fn max_errant(
     replicas
         .iter()
         .filter(|(_, r)| !r.downtimed && r.valid)
-        .filter_map(|(_, r)| errant_gtids(r.data?, master, &lineage))
-        .map(|e| e.to_string())
+        .filter_map(|(_, r)| {
+            let d = r.data?;
+            errant_gtids(d, master, &lineage)
+                .map(|e| e.to_string())
+                // What another observer computed (a replayed document).
+                .or_else(|| {
+                    (!d.reported_gtid_errant.is_empty()).then(|| d.reported_gtid_errant.clone())
+                })
+        })
         .max_by_key(String::len)
         .unwrap_or_default()
 }
@@ -611,9 +618,17 @@ fn structure_warnings(
     if is_master && c.replicas > 1 && c.logging == 0 {
         w.push(NoLoggingReplicasStructureWarning);
     }
+    // Pseudo-GTID moves replicas without GTID: configured here, or reported
+    // by the replicas themselves (a replayed document).
+    let pseudo_gtid = policy.pseudo_gtid
+        || (c.valid > 0
+            && replicas
+                .iter()
+                .filter(|(_, r)| r.valid)
+                .all(|(_, r)| r.data.is_some_and(|d| d.using_pseudo_gtid)));
     if is_master
         && c.replicas > 1
-        && !policy.pseudo_gtid
+        && !pseudo_gtid
         && !(c.valid > 0 && (c.oracle_gtid == c.valid || c.mariadb_gtid == c.valid))
     {
         w.push(NoFailoverSupportStructureWarning);

@@ -68,6 +68,8 @@ struct Spec {
     semi_sync_clients: u32,
     semi_sync_replica_enabled: bool,
     coordinates_stale_ms: u64,
+    using_pseudo_gtid: bool,
+    reported_gtid_errant: String,
     downtimed: bool,
     maintenance: bool,
     vantages: Vec<VantageSpec>,
@@ -104,6 +106,8 @@ impl Default for Spec {
             semi_sync_clients: 0,
             semi_sync_replica_enabled: false,
             coordinates_stale_ms: 0,
+            using_pseudo_gtid: false,
+            reported_gtid_errant: String::new(),
             downtimed: false,
             maintenance: false,
             vantages: Vec::new(),
@@ -212,6 +216,8 @@ fn data(spec: &Spec, index: u32) -> InstanceData {
             replica_enabled: spec.semi_sync_replica_enabled,
             ..Default::default()
         },
+        using_pseudo_gtid: spec.using_pseudo_gtid,
+        reported_gtid_errant: spec.reported_gtid_errant.clone(),
         ..Default::default()
     }
 }

@@ -356,7 +356,7 @@ impl InstanceJson {
             SupportsOracleGTID: d.supports_oracle_gtid(),
             UsingOracleGTID: d.using_oracle_gtid(),
             UsingMariaDBGTID: d.using_mariadb_gtid(),
-            UsingPseudoGTID: false,
+            UsingPseudoGTID: d.using_pseudo_gtid,
             ReadBinlogCoordinates: CoordinatesJson::from_coordinates(&r.read_coordinates),
             ExecBinlogCoordinates: CoordinatesJson::from_coordinates(&r.exec_coordinates),
             IsDetached: r.is_detached(),

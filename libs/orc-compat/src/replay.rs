@@ -125,6 +125,8 @@ fn data_of(j: &InstanceJson) -> InstanceData {
         suggested_cluster_alias: j.SuggestedClusterAlias.clone(),
         semi_sync_priority: j.SemiSyncPriority,
         replication_credentials_available: j.ReplicationCredentialsAvailable,
+        using_pseudo_gtid: j.UsingPseudoGTID,
+        reported_gtid_errant: j.GtidErrant.clone(),
         ..Default::default()
     }
 }

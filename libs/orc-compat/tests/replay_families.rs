@@ -157,3 +157,64 @@ fn a_replica_with_a_failed_check_still_reports_failing_to_connect() {
         "{got:?}"
     );
 }
+
+/// Structure warnings of the master, as replay reports them.
+fn master_structure(doc: &[Value]) -> Vec<String> {
+    let (states, metadata, now) = states_from_instances(&json!(doc).to_string()).unwrap();
+    let topology = Topology::from_states(states.values());
+    let input = AnalysisInput {
+        states: &states,
+        topology: &topology,
+        metadata: &metadata,
+    };
+    let policy = AnalysisPolicy {
+        stale_after: std::time::Duration::from_secs(u64::MAX / 4),
+        ..AnalysisPolicy::default()
+    };
+    analyze(&input, &policy, now)
+        .into_iter()
+        .find(|a| a.key.port() == 22101)
+        .map(|a| a.structure.iter().map(ToString::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The upstream cluster without GTID (file:pos replication).
+fn without_gtid() -> Vec<Value> {
+    let mut doc = cluster();
+    for i in &mut doc {
+        i["UsingMariaDBGTID"] = json!(false);
+        i["UsingOracleGTID"] = json!(false);
+    }
+    doc
+}
+
+#[test]
+fn replicas_that_say_they_use_pseudo_gtid_support_failover() {
+    let doc = without_gtid();
+    assert!(
+        master_structure(&doc).contains(&"NoFailoverSupportStructureWarning".to_string()),
+        "{:?}",
+        master_structure(&doc)
+    );
+    let mut doc = without_gtid();
+    for i in &mut doc {
+        i["UsingPseudoGTID"] = json!(true);
+    }
+    assert!(
+        !master_structure(&doc).contains(&"NoFailoverSupportStructureWarning".to_string()),
+        "{:?}",
+        master_structure(&doc)
+    );
+}
+
+#[test]
+fn a_replica_reported_with_errant_gtid_warns_its_master() {
+    let mut doc = cluster();
+    assert!(!master_structure(&doc).contains(&"ErrantGTIDStructureWarning".to_string()));
+    doc[3]["GtidErrant"] = json!("0-22104-5");
+    assert!(
+        master_structure(&doc).contains(&"ErrantGTIDStructureWarning".to_string()),
+        "{:?}",
+        master_structure(&doc)
+    );
+}

@@ -343,6 +343,17 @@ pub struct InstanceData {
     pub semi_sync_priority: u32,
     /// Replication credentials are stored on the server (`mysql.slave_master_info`).
     pub replication_credentials_available: bool,
+    /// The server's binary logs carry Pseudo-GTID entries, as another
+    /// observer reported it (orchestrator's `UsingPseudoGTID`, replayed
+    /// from its documents); probes leave it false and the analysis takes a
+    /// configured `PseudoGTIDPattern` instead.
+    #[serde(default)]
+    pub using_pseudo_gtid: bool,
+    /// Errant GTIDs as another observer computed them (orchestrator's
+    /// `GtidErrant`, replayed); probes leave it empty and the analysis
+    /// computes errant transactions itself.
+    #[serde(default)]
+    pub reported_gtid_errant: String,
 }
 
 impl InstanceData {

@@ -264,6 +264,8 @@ impl From<&m::InstanceData> for w::InstanceData {
             promotion_rule_hint: rule_to_wire(d.promotion_rule_hint),
             semi_sync_priority: d.semi_sync_priority,
             replication_credentials_available: d.replication_credentials_available,
+            using_pseudo_gtid: d.using_pseudo_gtid,
+            reported_gtid_errant: d.reported_gtid_errant.clone(),
         }
     }
 }
@@ -322,6 +324,8 @@ impl TryFrom<&w::InstanceData> for m::InstanceData {
             promotion_rule_hint: rule_from_wire(d.promotion_rule_hint),
             semi_sync_priority: d.semi_sync_priority,
             replication_credentials_available: d.replication_credentials_available,
+            using_pseudo_gtid: d.using_pseudo_gtid,
+            reported_gtid_errant: d.reported_gtid_errant.clone(),
         })
     }
 }

@@ -298,5 +298,7 @@ pub fn instance_data(
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0),
         replication_credentials_available: false,
+        using_pseudo_gtid: false,
+        reported_gtid_errant: String::new(),
     })
 }
