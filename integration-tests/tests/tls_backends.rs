@@ -1,7 +1,7 @@
-//! TLS to topology servers, against real servers that require it, with
-//! certificates the tests make: the keys act, and leaving them out (or
-//! presenting the wrong certificate) is refused with a message naming the
-//! keys to set.
+//! TLS to topology servers and to the MySQL backend, against real servers
+//! that require it, with certificates the tests make: the keys act, and
+//! leaving them out (or presenting the wrong certificate) is refused with a
+//! message naming the keys to set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -147,4 +147,128 @@ async fn servers_that_require_tls_refuse_plain_connections_and_foreign_certifica
     skip["MySQLTopologySSLSkipVerify"] = json!(true);
     let (code, err) = discover_with(&skip, &key).await;
     assert_eq!(code, 0, "{err}");
+}
+
+/// A backend configuration for user `user` of `sb`'s only server.
+fn backend_config(sb: &Sandbox, user: &str, tls: Value) -> orc_runtime::Config {
+    let config = merged(
+        json!({
+            "BackendDB": "mysql",
+            "MySQLOrchestratorHost": "127.0.0.1",
+            "MySQLOrchestratorPort": sb.instance("backend").unwrap().port(),
+            "MySQLOrchestratorDatabase": "orchestrator",
+            "MySQLOrchestratorUser": user,
+            "MySQLOrchestratorPassword": "backend_pw",
+        }),
+        &tls,
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), config.to_string()).unwrap();
+    orc_runtime::Config::load(Some(file.path()), &[]).unwrap().0
+}
+
+async fn open_backend(config: &orc_runtime::Config) -> Result<orc_store::Store, orc_store::Error> {
+    orc_store::Store::open(
+        &orchestrator::roles::backend(config),
+        Duration::from_secs(10),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_mysql_backend_is_opened_over_tls_with_the_keys_and_refused_without_them() {
+    let pki = Pki::new().unwrap();
+    let server = pki.server("backend").unwrap();
+    let sb = SandboxBuilder::new()
+        .master("backend")
+        .tls(ServerTls {
+            ca: pki.ca(),
+            cert: server.cert,
+            key: server.key,
+        })
+        .start()
+        .await
+        .unwrap();
+    sb.exec(
+        "backend",
+        "CREATE USER 'orc_ssl'@'%' IDENTIFIED BY 'backend_pw' REQUIRE SSL; \
+         GRANT ALL ON *.* TO 'orc_ssl'@'%'; \
+         CREATE USER 'orc_x509'@'%' IDENTIFIED BY 'backend_pw' REQUIRE X509; \
+         GRANT ALL ON *.* TO 'orc_x509'@'%'",
+    )
+    .await
+    .unwrap();
+    let with_ca = json!({
+        "MySQLOrchestratorUseMutualTLS": true,
+        "MySQLOrchestratorSSLCAFile": pki.ca(),
+    });
+
+    // With the keys: opened, migrated, usable.
+    let store = open_backend(&backend_config(&sb, "orc_ssl", with_ca.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.backend_name(), "mysql");
+    store
+        .recoveries()
+        .set_globally_disabled(true, orc_model::Timestamp(1_000))
+        .await
+        .unwrap();
+    assert!(store.recoveries().globally_disabled().await.unwrap());
+    store.close().await;
+    let tables = sb
+        .sql(
+            "backend",
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'orchestrator'",
+        )
+        .await
+        .unwrap();
+    assert_ne!(tables[0].at(0), Some("0"), "migrated");
+
+    // Without them: refused, and the message says what to set.
+    let err = open_backend(&backend_config(&sb, "orc_ssl", json!({})))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Access denied"), "{err}");
+    assert!(
+        err.contains("not encrypted") && err.contains("MySQLOrchestratorUseMutualTLS"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("backend_pw"),
+        "no password in messages: {err}"
+    );
+
+    // A server certificate from an authority we do not trust.
+    let other = Pki::new().unwrap();
+    let err = open_backend(&backend_config(
+        &sb,
+        "orc_ssl",
+        json!({"MySQLOrchestratorUseMutualTLS": true, "MySQLOrchestratorSSLCAFile": other.ca()}),
+    ))
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("not trusted") && err.contains("MySQLOrchestratorSSLCAFile"),
+        "{err}"
+    );
+
+    // REQUIRE X509: refused without a client certificate, opened with one.
+    let err = open_backend(&backend_config(&sb, "orc_x509", with_ca.clone()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no client certificate") && err.contains("MySQLOrchestratorSSLCertFile"),
+        "{err}"
+    );
+    let client = pki.client("orchestrator", "backend").unwrap();
+    let mut mutual = with_ca;
+    mutual["MySQLOrchestratorSSLCertFile"] = json!(client.cert);
+    mutual["MySQLOrchestratorSSLPrivateKeyFile"] = json!(client.key);
+    let store = open_backend(&backend_config(&sb, "orc_x509", mutual))
+        .await
+        .unwrap();
+    store.close().await;
 }

@@ -86,6 +86,7 @@ pub fn backend(c: &Config) -> BackendConfig {
             database: c.mysql_orchestrator_database.clone(),
             user: c.mysql_orchestrator_user.clone(),
             password: c.mysql_orchestrator_password.clone(),
+            tls: orc_runtime::tls::ClientTls::backend(c).map(Box::new),
         }
     }
 }
