@@ -1,14 +1,15 @@
-//! TLS to topology servers and to the MySQL backend, against real servers
-//! that require it, with certificates the tests make: the keys act, and
-//! leaving them out (or presenting the wrong certificate) is refused with a
-//! message naming the keys to set.
+//! TLS to topology servers, to the MySQL backend and to NATS, against real
+//! servers that require it, with certificates the tests make: the keys act,
+//! and leaving them out (or presenting the wrong certificate) is refused
+//! with a message naming the keys to set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
 use integration_tests::pki::{Pair, Pki};
 use integration_tests::{Orc, eventually, orc_on, settled_master, test_config};
-use orc_testkit::{Sandbox, SandboxBuilder, ServerTls, TlsRequirement};
+use orc_bus::NatsBus;
+use orc_testkit::{NatsServer, NatsTls, Sandbox, SandboxBuilder, ServerTls, TlsRequirement};
 use orchestrator::roles::Roles;
 use serde_json::{Value, json};
 
@@ -271,4 +272,162 @@ async fn the_mysql_backend_is_opened_over_tls_with_the_keys_and_refused_without_
         .await
         .unwrap();
     store.close().await;
+}
+
+fn nats_tls(pki: &Pki, client: Option<&Pair>) -> Value {
+    let mut keys = json!({"NatsCAFile": pki.ca()});
+    if let Some(c) = client {
+        keys["NatsCertFile"] = json!(c.cert);
+        keys["NatsKeyFile"] = json!(c.key);
+    }
+    keys
+}
+
+/// What a plain (non-TLS) NATS client gets from `port`: the INFO line and
+/// whatever follows a CONNECT and a PING.
+async fn plain_nats_exchange(port: u16) -> (String, String) {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut info = String::new();
+    reader.read_line(&mut info).await.unwrap();
+    let _ = reader
+        .get_mut()
+        .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .await;
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut rest)).await;
+    (info, String::from_utf8_lossy(&rest).into_owned())
+}
+
+#[tokio::test]
+async fn the_roles_work_over_a_tls_only_nats_and_clients_without_its_authority_are_refused() {
+    let pki = Pki::new().unwrap();
+    let server = pki.server("nats").unwrap();
+    let nats = NatsServer::start_tls(NatsTls {
+        ca: pki.ca(),
+        cert: server.cert,
+        key: server.key,
+        verify: true,
+    })
+    .await
+    .unwrap();
+    let url = nats.url();
+    assert!(url.starts_with("tls://"), "{url}");
+    let client = pki.client("orchestrator", "roles").unwrap();
+    let keys = nats_tls(&pki, Some(&client));
+
+    // A plain client is told TLS is required and gets no answer.
+    let (info, after) = plain_nats_exchange(nats.port()).await;
+    assert!(info.contains("\"tls_required\":true"), "{info}");
+    assert!(
+        !after.contains("PONG"),
+        "a plain client is not served: {after:?}"
+    );
+
+    // Our client without the authority: the server is not trusted.
+    let err = NatsBus::connect(&url, "no-ca", Duration::from_secs(5))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not trusted") && err.contains("NatsCAFile"),
+        "{err}"
+    );
+    // With the authority but no client certificate: the server refuses.
+    let ca_only = orc_runtime::tls::ClientTls {
+        ca_file: Some(pki.ca()),
+        identity: None,
+        skip_verify: false,
+        keys: orc_runtime::tls::NATS_KEYS,
+    };
+    let err = NatsBus::connect_with_tls(
+        &url,
+        "no-cert",
+        Duration::from_secs(5),
+        true,
+        Some(&ca_only),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("NatsCertFile"), "{err}");
+    // The product without the keys does not start, and says why.
+    let dir = tempfile::tempdir().unwrap();
+    let refused = Orc::start_with(
+        test_config(&dir.path().join("o.sqlite3"), 0.5),
+        Roles::ALL,
+        Some(&url),
+        Some(dir),
+    )
+    .await
+    .err()
+    .expect("no start without the authority")
+    .to_string();
+    assert!(refused.contains("NatsCAFile"), "{refused}");
+
+    // The roles, each in its own process-like instance, over TLS.
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut core_config = merged(test_config(&dir.path().join("o.sqlite3"), 0.5), &keys);
+    core_config["RecoverMasterClusterFilters"] = json!(["*"]);
+    let core = Orc::start_with(
+        core_config,
+        Roles {
+            prober: false,
+            analyzer: true,
+            recovery: true,
+            gateway: true,
+        },
+        Some(&url),
+        Some(dir),
+    )
+    .await
+    .unwrap();
+    let prober = Orc::start_with(
+        merged(
+            test_config(std::path::Path::new("/nonexistent"), 0.5),
+            &keys,
+        ),
+        Roles {
+            prober: true,
+            analyzer: false,
+            recovery: false,
+            gateway: false,
+        },
+        Some(&url),
+        None,
+    )
+    .await
+    .unwrap();
+    let (code, _, err) = core
+        .client(&["-c", "discover", "-i", &sb.key("m").unwrap()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    eventually(Duration::from_secs(10), || async {
+        let (_, all) = core.get("all-instances").await.ok()?;
+        let all = all.as_array()?.clone();
+        (all.len() == 3 && all.iter().all(|i| i["IsLastCheckValid"] == true)).then_some(())
+    })
+    .await
+    .expect("every server probed and known");
+    sb.kill("m").unwrap();
+    let new_master = eventually(Duration::from_secs(20), || {
+        settled_master(&sb, &["r1", "r2"])
+    })
+    .await
+    .expect("failed over: findings, lease and recovery over TLS NATS");
+    let list = core.ended_recoveries().await;
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert_eq!(
+        list[0]["SuccessorKey"]["Port"],
+        sb.instance(&new_master).unwrap().port()
+    );
+    prober.stop().await.unwrap();
+    core.stop().await.unwrap();
 }

@@ -141,7 +141,17 @@ pub async fn run_from(
             } else {
                 "orchestrator"
             };
-            Arc::new(NatsBus::connect_with(url, name, Duration::from_secs(5), !prober_only).await?)
+            let tls = orc_runtime::tls::ClientTls::nats(&config);
+            Arc::new(
+                NatsBus::connect_with_tls(
+                    url,
+                    name,
+                    Duration::from_secs(5),
+                    !prober_only,
+                    tls.as_ref(),
+                )
+                .await?,
+            )
         }
         None => {
             let all = roles.prober && roles.analyzer && roles.recovery && roles.gateway;
