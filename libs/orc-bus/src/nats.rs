@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_nats::RequestErrorKind;
 use bytes::Bytes;
+use orc_runtime::tls::ClientTls;
 
 use crate::{Bus, Error, Lease, LeaseSpec, StartAt, StreamSpec, Subscription, SubscriptionInner};
 
@@ -34,11 +35,35 @@ impl NatsBus {
         timeout: Duration,
         echo: bool,
     ) -> Result<Self, Error> {
+        Self::connect_with_tls(url, name, timeout, echo, None).await
+    }
+
+    /// Like [`NatsBus::connect_with`], over TLS when `tls` is given: the
+    /// server verified against its authority (only it is trusted), the
+    /// client certificate presented for mutual TLS. Without `tls`, a
+    /// `tls://` URL (or a server that requires TLS) still gets TLS,
+    /// trusting the system's roots.
+    pub async fn connect_with_tls(
+        url: &str,
+        name: &str,
+        timeout: Duration,
+        echo: bool,
+        tls: Option<&ClientTls>,
+    ) -> Result<Self, Error> {
         let mut options = async_nats::ConnectOptions::new()
             .name(name)
             .connection_timeout(timeout);
         if !echo {
             options = options.no_echo();
+        }
+        if let Some(tls) = tls {
+            options = options.require_tls(true);
+            if let Some(ca) = &tls.ca_file {
+                options = options.add_root_certificates(ca.clone());
+            }
+            if let Some((cert, key)) = &tls.identity {
+                options = options.add_client_certificate(cert.clone(), key.clone());
+            }
         }
         let connect = options.connect(url);
         match tokio::time::timeout(timeout, connect).await {
@@ -50,13 +75,22 @@ impl NatsBus {
             }),
             Ok(Err(e)) => Err(Error::Connect {
                 url: url.to_string(),
-                reason: e.to_string(),
+                reason: explain_refusal(&e),
             }),
             Err(_) => Err(Error::Connect {
                 url: url.to_string(),
                 reason: format!("no connection within {timeout:?}"),
             }),
         }
+    }
+}
+
+/// A failed connection's message, with what to change when TLS is why.
+fn explain_refusal(e: &async_nats::ConnectError) -> String {
+    use orc_runtime::tls::{NATS_KEYS, explain_failure, rustls_error_in};
+    match rustls_error_in(e) {
+        Some(failure) => format!("{e}: {}", explain_failure(failure, &NATS_KEYS)),
+        None => e.to_string(),
     }
 }
 

@@ -1,14 +1,22 @@
 //! The MySQL-protocol edge of orchestrator-rs; the only crate that names `mysql_async`.
 //!
-//! It owns connections to topology servers: [`Session`] (one connection, a
-//! timeout on every call), the probe that turns a server's answers into an
+//! It owns connections to topology servers: [`TopologyAccess`] (the one
+//! place their options are built from the configuration: credentials,
+//! timeouts, TLS), [`Session`] (one connection, a timeout on every call),
+//! the probe that turns a server's answers into an
 //! `orc_model::InstanceData`, and the statements that change a topology.
 //! It must not decide anything: callers (prober, recovery) hold the policy.
+//! A connection refused for want of TLS, or a failed handshake, is reported
+//! with the `MySQLTopology*` keys to change, and classified as access
+//! denied (a live server that will not let us in), not as a dead one.
 
+mod access;
 pub mod ops;
 pub mod probe;
 mod session;
+mod tls;
 
+pub use access::TopologyAccess;
 pub use ops::{BinlogEventRow, ChangeSource, Operator, ServerState, StartPosition};
 pub use probe::{InstanceProbe, ProbeResult, ProbeSettings};
 pub use session::{Columns, ConnectOptions, Row, Session};

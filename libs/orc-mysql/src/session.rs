@@ -7,6 +7,7 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value};
 use orc_model::ProbeErrorKind;
+use orc_runtime::tls::ClientTls;
 
 use crate::Error;
 
@@ -27,6 +28,10 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Bound on every statement.
     pub read_timeout: Duration,
+    /// TLS over TCP (`None`: plain; unix sockets are never encrypted).
+    /// The files are read at every connection, so a renewed certificate
+    /// is used without a restart.
+    pub tls: Option<ClientTls>,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -39,6 +44,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("password", &"<redacted>")
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -54,6 +60,7 @@ impl ConnectOptions {
             password: password.to_string(),
             connect_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 
@@ -84,7 +91,8 @@ impl ConnectOptions {
             Some(path) => builder.socket(Some(path.to_string_lossy().into_owned())),
             None => builder
                 .ip_or_hostname(self.host.clone())
-                .tcp_port(self.port),
+                .tcp_port(self.port)
+                .ssl_opts(self.tls.as_ref().map(crate::tls::ssl_opts)),
         }
     }
 }
@@ -187,7 +195,7 @@ impl Session {
         let target = opts.target();
         let conn = match tokio::time::timeout(opts.connect_timeout, Conn::new(opts.opts())).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(Error::from_driver(&target, "connect", &e)),
+            Ok(Err(e)) => return Err(Error::from_connect(&target, opts, &e)),
             Err(_) => {
                 return Err(Error::Timeout {
                     target,
@@ -371,6 +379,18 @@ fn row_values(row: mysql_async::Row) -> Vec<Option<String>> {
 }
 
 impl Error {
+    /// A failed connection, with what to change when TLS is the reason.
+    fn from_connect(target: &str, opts: &ConnectOptions, e: &mysql_async::Error) -> Self {
+        let mut error = Self::from_driver(target, "connect", e);
+        if let (Error::Mysql { message, .. }, Some(hint)) =
+            (&mut error, crate::tls::connect_hint(opts, e))
+        {
+            message.push_str(": ");
+            message.push_str(&hint);
+        }
+        error
+    }
+
     fn from_driver(target: &str, operation: &str, e: &mysql_async::Error) -> Self {
         let message = e.to_string();
         let kind = classify(e);
@@ -389,6 +409,12 @@ impl Error {
 
 fn classify(e: &mysql_async::Error) -> ProbeErrorKind {
     use std::io::ErrorKind as Io;
+    // A failed TLS handshake means a live server that will not let us in
+    // (untrusted certificate on either side): like wrong credentials, not
+    // evidence that the server is down.
+    if orc_runtime::tls::rustls_error_in(e).is_some() {
+        return ProbeErrorKind::AccessDenied;
+    }
     match e {
         mysql_async::Error::Server(s) => match s.code {
             // ER_ACCESS_DENIED_ERROR, ER_HOST_NOT_PRIVILEGED, ER_DBACCESS_DENIED_ERROR,
@@ -398,12 +424,10 @@ fn classify(e: &mysql_async::Error) -> ProbeErrorKind {
         },
         mysql_async::Error::Io(io) => {
             let text = io.to_string().to_ascii_lowercase();
-            // Without a TLS feature `IoError` has a single variant; keep the
-            // fallback arm for builds that add TLS.
-            #[allow(unreachable_patterns)]
             let os_kind = match io {
                 mysql_async::IoError::Io(ioe) => Some(ioe.kind()),
-                _ => None,
+                // Our own TLS material is unusable (PEM, host name).
+                mysql_async::IoError::Tls(_) => return ProbeErrorKind::Other,
             };
             match os_kind {
                 Some(Io::ConnectionRefused) => ProbeErrorKind::Refused,
@@ -433,5 +457,28 @@ fn classify(e: &mysql_async::Error) -> ProbeErrorKind {
             }
         }
         _ => ProbeErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::io::ErrorKind;
+
+    use super::*;
+
+    fn io(e: std::io::Error) -> mysql_async::Error {
+        mysql_async::Error::Io(mysql_async::IoError::Io(e))
+    }
+
+    #[test]
+    fn a_failed_tls_handshake_is_a_live_server_refusing_us_not_a_dead_one() {
+        let untrusted = io(std::io::Error::new(
+            ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        ));
+        assert_eq!(classify(&untrusted), ProbeErrorKind::AccessDenied);
+        let refused = io(std::io::Error::from(ErrorKind::ConnectionRefused));
+        assert_eq!(classify(&refused), ProbeErrorKind::Refused);
     }
 }

@@ -316,3 +316,63 @@ fn organizational_units_are_read_from_certificates() {
     let der = cert.der().clone();
     assert_eq!(tls::organizational_units(&der).unwrap(), vec!["dba"]);
 }
+
+#[test]
+fn client_tls_follows_each_surfaces_keys() {
+    let p = pki();
+    let f = file(&format!(
+        r#"{{"MySQLTopologyUseMutualTLS":true,"MySQLTopologySSLCAFile":"{ca}",
+            "MySQLTopologySSLCertFile":"{cert}","MySQLTopologySSLPrivateKeyFile":"{key}",
+            "BackendDB":"mysql","MySQLOrchestratorHost":"db","MySQLOrchestratorUseMutualTLS":true,
+            "MySQLOrchestratorSSLCAFile":"{ca}","MySQLOrchestratorSSLSkipVerify":true,
+            "NatsCAFile":"{ca}"}}"#,
+        ca = p.path("ca.pem"),
+        cert = p.path("cert.pem"),
+        key = p.path("key.pem"),
+    ));
+    let (c, _) = Config::load(Some(f.path()), &[]).unwrap();
+    let topology = tls::ClientTls::topology(&c).unwrap();
+    assert_eq!(topology.ca_file, Some(p.path("ca.pem").into()));
+    assert_eq!(
+        topology.identity,
+        Some((p.path("cert.pem").into(), p.path("key.pem").into()))
+    );
+    assert!(!topology.skip_verify);
+    assert_eq!(topology.keys, tls::TOPOLOGY_KEYS);
+    let backend = tls::ClientTls::backend(&c).unwrap();
+    assert!(backend.skip_verify);
+    assert_eq!(backend.identity, None);
+    let nats = tls::ClientTls::nats(&c).unwrap();
+    assert_eq!(nats.ca_file, Some(p.path("ca.pem").into()));
+    assert_eq!(nats.identity, None);
+
+    let (plain, _) = Config::load(None, &[]).unwrap();
+    assert_eq!(tls::ClientTls::topology(&plain), None);
+    assert_eq!(tls::ClientTls::backend(&plain), None);
+    assert_eq!(tls::ClientTls::nats(&plain), None);
+}
+
+#[test]
+fn a_failed_handshake_is_found_inside_io_errors_and_explained_with_the_keys() {
+    use rustls::{AlertDescription, CertificateError, Error as E};
+    let untrusted = std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        std::io::Error::other(E::InvalidCertificate(CertificateError::UnknownIssuer)),
+    );
+    let found = tls::rustls_error_in(&untrusted).unwrap();
+    let text = tls::explain_failure(found, &tls::TOPOLOGY_KEYS);
+    assert!(text.contains("not trusted"), "{text}");
+    assert!(text.contains("MySQLTopologySSLCAFile"), "{text}");
+    assert!(text.contains("MySQLTopologySSLSkipVerify"), "{text}");
+
+    let refused = E::AlertReceived(AlertDescription::CertificateRequired);
+    let text = tls::explain_failure(&refused, &tls::NATS_KEYS);
+    assert!(
+        text.contains("NatsCertFile") && text.contains("NatsKeyFile"),
+        "{text}"
+    );
+    assert!(!text.contains("SkipVerify"), "{text}");
+
+    let plain = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+    assert!(tls::rustls_error_in(&plain).is_none());
+}

@@ -1,12 +1,16 @@
 //! TLS material from the configuration: the APIs' server side (`UseSSL`,
-//! `UseMutualTLS`, `SSLValidOUs`) and the PEM files every other TLS key
+//! `UseMutualTLS`, `SSLValidOUs`), the client side towards topology
+//! servers, the MySQL backend and NATS ([`ClientTls`]: one description,
+//! each adapter hands it to its driver), and the PEM files every TLS key
 //! names. Everything is read and checked at start-up (and on reload), so a
 //! file that is missing or does not parse stops the process with a message
 //! naming the key, instead of a server that silently runs without TLS.
+//! [`explain_failure`] turns a failed handshake into a message naming the
+//! keys to change.
 //!
 //! One crypto provider everywhere: rustls with *ring*.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject as _;
@@ -250,4 +254,172 @@ pub fn check_files(c: &Config) -> Result<(), TlsError> {
         }
     }
     Ok(())
+}
+
+/// The configuration keys of one TLS client, for messages that say what to set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientKeys {
+    /// The key that turns TLS on.
+    pub enable: &'static str,
+    /// The authority the server's certificate must chain to.
+    pub ca: &'static str,
+    /// The client certificate.
+    pub cert: &'static str,
+    /// Its private key.
+    pub key: &'static str,
+    /// The key that skips verifying the server, if there is one.
+    pub skip_verify: Option<&'static str>,
+}
+
+/// `MySQLTopology*`: connections to topology servers.
+pub const TOPOLOGY_KEYS: ClientKeys = ClientKeys {
+    enable: "MySQLTopologyUseMutualTLS",
+    ca: "MySQLTopologySSLCAFile",
+    cert: "MySQLTopologySSLCertFile",
+    key: "MySQLTopologySSLPrivateKeyFile",
+    skip_verify: Some("MySQLTopologySSLSkipVerify"),
+};
+
+/// `MySQLOrchestrator*`: the MySQL backend.
+pub const BACKEND_KEYS: ClientKeys = ClientKeys {
+    enable: "MySQLOrchestratorUseMutualTLS",
+    ca: "MySQLOrchestratorSSLCAFile",
+    cert: "MySQLOrchestratorSSLCertFile",
+    key: "MySQLOrchestratorSSLPrivateKeyFile",
+    skip_verify: Some("MySQLOrchestratorSSLSkipVerify"),
+};
+
+/// `Nats*File` (ours): the NATS bus (a `tls://` URL also turns TLS on).
+pub const NATS_KEYS: ClientKeys = ClientKeys {
+    enable: "NatsCAFile (or a tls:// NatsUrl)",
+    ca: "NatsCAFile",
+    cert: "NatsCertFile",
+    key: "NatsKeyFile",
+    skip_verify: None,
+};
+
+/// How a client reaches a server over TLS: which authority to trust,
+/// which certificate to present. Paths, not contents: drivers read them
+/// when they connect (start-up already checked them, [`check_files`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTls {
+    /// PEM authority the server's certificate must chain to (only it is
+    /// trusted); `None`: the driver's default roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain and private key, presented when the
+    /// server asks for one.
+    pub identity: Option<(PathBuf, PathBuf)>,
+    /// Accept any server certificate: encrypted, not authenticated.
+    pub skip_verify: bool,
+    /// The keys this came from, for messages.
+    pub keys: ClientKeys,
+}
+
+fn path_of(value: &str) -> Option<PathBuf> {
+    (!value.is_empty()).then(|| PathBuf::from(value))
+}
+
+fn identity_of(cert: &str, key: &str) -> Option<(PathBuf, PathBuf)> {
+    Some((path_of(cert)?, path_of(key)?))
+}
+
+impl ClientTls {
+    /// TLS to topology servers; `None` unless `MySQLTopologyUseMutualTLS`.
+    /// (`MySQLTopologyUseMixedTLS` alone keeps connections plain.)
+    pub fn topology(c: &Config) -> Option<Self> {
+        c.mysql_topology_use_mutual_tls.then(|| Self {
+            ca_file: path_of(&c.mysql_topology_ssl_ca_file),
+            identity: identity_of(
+                &c.mysql_topology_ssl_cert_file,
+                &c.mysql_topology_ssl_private_key_file,
+            ),
+            skip_verify: c.mysql_topology_ssl_skip_verify,
+            keys: TOPOLOGY_KEYS,
+        })
+    }
+
+    /// TLS to the MySQL backend; `None` unless `MySQLOrchestratorUseMutualTLS`.
+    pub fn backend(c: &Config) -> Option<Self> {
+        c.mysql_orchestrator_use_mutual_tls.then(|| Self {
+            ca_file: path_of(&c.mysql_orchestrator_ssl_ca_file),
+            identity: identity_of(
+                &c.mysql_orchestrator_ssl_cert_file,
+                &c.mysql_orchestrator_ssl_private_key_file,
+            ),
+            skip_verify: c.mysql_orchestrator_ssl_skip_verify,
+            keys: BACKEND_KEYS,
+        })
+    }
+
+    /// TLS to NATS; `None` unless `NatsCAFile` or `NatsCertFile` is set
+    /// (a `tls://` URL alone still gets TLS, trusting the system's roots).
+    pub fn nats(c: &Config) -> Option<Self> {
+        let identity = identity_of(&c.nats_cert_file, &c.nats_key_file);
+        let ca_file = path_of(&c.nats_ca_file);
+        (ca_file.is_some() || identity.is_some()).then_some(Self {
+            ca_file,
+            identity,
+            skip_verify: false,
+            keys: NATS_KEYS,
+        })
+    }
+}
+
+/// The rustls error somewhere in `e`'s chain. TLS streams report their
+/// failures as `io::Error`s wrapping rustls's (sometimes twice), and
+/// `io::Error::source` skips the wrapped error itself, so io errors are
+/// opened too.
+pub fn rustls_error_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && let Some(tls) = rustls_error_in(inner)
+        {
+            return Some(tls);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// What a failed TLS handshake means, and which of `keys` to look at.
+pub fn explain_failure(e: &rustls::Error, keys: &ClientKeys) -> String {
+    use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+    match e {
+        E::InvalidCertificate(C::UnknownIssuer | C::BadSignature | C::BadEncoding) => {
+            let skip = keys
+                .skip_verify
+                .map(|k| format!(" (or {k}: true to accept any)"))
+                .unwrap_or_default();
+            format!(
+                "TLS: the server's certificate is not trusted ({e}): set {} to the authority that signed it{skip}",
+                keys.ca
+            )
+        }
+        E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            format!("TLS: the server's certificate does not name the host connected to ({e})")
+        }
+        E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            format!("TLS: the server's certificate has expired ({e})")
+        }
+        E::AlertReceived(
+            A::CertificateRequired
+            | A::HandshakeFailure
+            | A::BadCertificate
+            | A::UnknownCA
+            | A::CertificateUnknown
+            | A::AccessDenied
+            | A::DecryptError,
+        ) => format!(
+            "TLS: the server refused the connection ({e}): it requires a client certificate \
+             signed by an authority it trusts ({}, {})",
+            keys.cert, keys.key
+        ),
+        other => format!("TLS: {other}"),
+    }
 }

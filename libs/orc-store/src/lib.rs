@@ -6,6 +6,11 @@
 //! bounded by the configured timeout. Instance state is kept as JSON beside
 //! indexed columns (`hostname`, `port`, `cluster_name`, check times), so the
 //! schema does not have to follow every field the probe learns.
+//! The MySQL backend is reached over TLS when the configuration asks
+//! (`MySQLOrchestratorUseMutualTLS`: the server verified against
+//! `MySQLOrchestratorSSLCAFile`, a client certificate presented), and
+//! plainly otherwise; a connection refused for want of TLS, or a failed
+//! handshake, is reported with the keys to change.
 
 mod audit;
 mod clusters;
@@ -18,7 +23,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use orc_runtime::tls::ClientTls;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use audit::{AuditEntry, AuditRepo};
@@ -47,6 +53,8 @@ pub enum BackendConfig {
         user: String,
         /// Password (never logged).
         password: String,
+        /// TLS (`MySQLOrchestratorUseMutualTLS`); `None`: plain.
+        tls: Option<Box<ClientTls>>,
     },
 }
 
@@ -59,8 +67,15 @@ impl std::fmt::Debug for BackendConfig {
                 port,
                 database,
                 user,
+                tls,
                 ..
-            } => write!(f, "mysql://{user}@{host}:{port}/{database}"),
+            } => {
+                write!(f, "mysql://{user}@{host}:{port}/{database}")?;
+                if tls.is_some() {
+                    write!(f, " (TLS)")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -163,11 +178,15 @@ impl Store {
                 database,
                 user,
                 password,
+                tls,
             } => {
-                let mut base = MySqlConnectOptions::new()
-                    .host(host)
-                    .port(*port)
-                    .username(user);
+                let mut base = with_tls(
+                    MySqlConnectOptions::new()
+                        .host(host)
+                        .port(*port)
+                        .username(user),
+                    tls.as_deref(),
+                );
                 // An empty password must be sent as none at all: a scramble of
                 // "" is not what a password-less account expects.
                 if !password.is_empty() {
@@ -200,7 +219,7 @@ impl Store {
                     tokio::time::timeout(timeout, pool)
                         .await
                         .map_err(|_| open_err(format!("no connection within {timeout:?}")))?
-                        .map_err(|e| open_err(e.to_string()))?,
+                        .map_err(|e| open_err(explain_refusal(&e, tls.as_deref())))?,
                 )
             }
         };
@@ -281,6 +300,59 @@ impl Store {
                 after: self.timeout,
             }),
         }
+    }
+}
+
+/// The backend's TLS as sqlx takes it. Without TLS the connection is
+/// plain (no opportunistic TLS: an account that requires TLS is refused,
+/// and the refusal says which keys to set).
+fn with_tls(base: MySqlConnectOptions, tls: Option<&ClientTls>) -> MySqlConnectOptions {
+    let Some(tls) = tls else {
+        return base.ssl_mode(MySqlSslMode::Disabled);
+    };
+    let mut opts = base.ssl_mode(if tls.skip_verify {
+        MySqlSslMode::Required
+    } else {
+        MySqlSslMode::VerifyIdentity
+    });
+    if let Some(ca) = &tls.ca_file {
+        opts = opts.ssl_ca(ca);
+    }
+    if let Some((cert, key)) = &tls.identity {
+        opts = opts.ssl_client_cert(cert).ssl_client_key(key);
+    }
+    opts
+}
+
+/// A failed connection's message, with what to change when TLS is why.
+fn explain_refusal(e: &sqlx::Error, tls: Option<&ClientTls>) -> String {
+    use orc_runtime::tls::BACKEND_KEYS as K;
+    let message = e.to_string();
+    if let Some(failure) = orc_runtime::tls::rustls_error_in(e) {
+        return format!(
+            "{message}: {}",
+            orc_runtime::tls::explain_failure(failure, &K)
+        );
+    }
+    // ER_ACCESS_DENIED_ERROR is also how a server refuses an account that
+    // requires TLS (REQUIRE SSL / X509) to a client that has none.
+    let denied = e
+        .as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|d| d.number() == 1045);
+    match tls {
+        _ if !denied => message,
+        None => format!(
+            "{message}: the connection was not encrypted: if the account requires TLS \
+             (REQUIRE SSL or X509), set {} with {} (and {}, {} for X509)",
+            K.enable, K.ca, K.cert, K.key
+        ),
+        Some(t) if t.identity.is_none() => format!(
+            "{message}: no client certificate was presented: if the account requires one \
+             (REQUIRE X509), set {} and {}",
+            K.cert, K.key
+        ),
+        Some(_) => message,
     }
 }
 

@@ -42,6 +42,7 @@ async fn mysql() -> Backend {
             database: "orchestrator".into(),
             user: "root".into(),
             password: String::new(),
+            tls: None,
         },
         _dir: None,
         _server: Some(sb),
@@ -355,6 +356,7 @@ async fn wrong_backend_credentials_are_a_clear_open_error() {
         database,
         user: "nobody".into(),
         password: "wrong".into(),
+        tls: None,
     };
     let err = Store::open(&bad, TIMEOUT).await.unwrap_err();
     assert!(matches!(err, Error::Open { .. }), "{err:?}");

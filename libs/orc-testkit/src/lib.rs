@@ -8,7 +8,9 @@
 //! and a 1 s heartbeat / 2 s `slave_net_timeout` for fast detection. Each
 //! server can be killed, frozen, thawed, restarted and queried over its unix
 //! socket (the control channel that survives TCP fault injection).
-//! [`NatsServer`] runs a real `nats-server` with JetStream.
+//! [`NatsServer`] runs a real `nats-server` with JetStream. Both can require
+//! TLS ([`SandboxBuilder::tls`] with [`SandboxBuilder::topology_user_requires`],
+//! [`NatsServer::start_tls`]), from PEM files the caller provides.
 //!
 //! Nothing outlives its owner: dropping a sandbox (also during a panic) kills
 //! its processes and removes its directory, and a guardian process does the
@@ -32,8 +34,8 @@ mod template;
 pub use binaries::{mariadbd, nats_server, version_of};
 pub use error::Error;
 pub use instance::{Instance, InstanceInfo};
-pub use nats::NatsServer;
+pub use nats::{NatsServer, NatsTls};
 pub use ports::free_port;
 pub use process::{is_alive, pids_mentioning};
 pub use sandbox::{STOP_GRACE, Sandbox, SandboxState};
-pub use spec::{NodeSpec, SandboxBuilder};
+pub use spec::{NodeSpec, SandboxBuilder, ServerTls, TlsRequirement};

@@ -1,4 +1,4 @@
-//! A real `nats-server` with JetStream on a free port.
+//! A real `nats-server` with JetStream on a free port, plain or TLS-only.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -8,10 +8,25 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, io};
 use crate::{binaries, ports, process};
 
+/// TLS of a test's `nats-server`: every client must speak TLS; with
+/// `verify`, every client must also present a certificate signed by `ca`.
+#[derive(Debug, Clone)]
+pub struct NatsTls {
+    /// PEM authority client certificates must chain to.
+    pub ca: PathBuf,
+    /// PEM server certificate.
+    pub cert: PathBuf,
+    /// PEM private key of the server certificate.
+    pub key: PathBuf,
+    /// Require client certificates (mutual TLS).
+    pub verify: bool,
+}
+
 /// A `nats-server -js` owned by a test; killed and its store removed on drop.
 #[derive(Debug)]
 pub struct NatsServer {
     port: u16,
+    tls: Option<NatsTls>,
     name: String,
     dir: PathBuf,
     binary: PathBuf,
@@ -25,8 +40,17 @@ impl NatsServer {
         Self::start_with(binaries::nats_server()?).await
     }
 
+    /// Starts the newest `nats-server` accepting TLS clients only.
+    pub async fn start_tls(tls: NatsTls) -> Result<Self, Error> {
+        Self::start_configured(binaries::nats_server()?, Some(tls)).await
+    }
+
     /// Starts a given `nats-server` binary.
     pub async fn start_with(binary: PathBuf) -> Result<Self, Error> {
+        Self::start_configured(binary, None).await
+    }
+
+    async fn start_configured(binary: PathBuf, tls: Option<NatsTls>) -> Result<Self, Error> {
         let dir = std::env::temp_dir().join(format!(
             "orcnats-{}-{:x}",
             std::process::id(),
@@ -43,6 +67,7 @@ impl NatsServer {
             .unwrap_or_else(|| "orcnats".into());
         let server = Self {
             port: 0,
+            tls,
             name,
             dir,
             binary,
@@ -66,8 +91,30 @@ impl NatsServer {
         })
     }
 
+    /// The configuration file of a TLS server (`None` without TLS).
+    fn write_tls_config(&self) -> Result<Option<PathBuf>, String> {
+        let Some(tls) = &self.tls else {
+            return Ok(None);
+        };
+        let quoted = |p: &PathBuf| format!("{:?}", p.display().to_string());
+        let conf = format!(
+            "tls {{\n  cert_file: {}\n  key_file: {}\n  ca_file: {}\n  verify: {}\n  timeout: 2\n}}\n",
+            quoted(&tls.cert),
+            quoted(&tls.key),
+            quoted(&tls.ca),
+            tls.verify,
+        );
+        let path = self.dir.join("nats.conf");
+        std::fs::write(&path, conf).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        Ok(Some(path))
+    }
+
     async fn spawn(&self) -> Result<(), String> {
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(conf) = self.write_tls_config()? {
+            command.arg("-c").arg(conf);
+        }
+        let child = command
             .args([
                 "-a",
                 "127.0.0.1",
@@ -131,9 +178,10 @@ impl NatsServer {
         self.dir.join("nats.log")
     }
 
-    /// `nats://127.0.0.1:<port>`.
+    /// `nats://127.0.0.1:<port>` (`tls://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The TCP port.

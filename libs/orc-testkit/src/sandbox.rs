@@ -103,7 +103,7 @@ impl SandboxBuilder {
                     n.source.clone(),
                     n.writable,
                     dir.join(&n.name),
-                    n.options.clone(),
+                    self.options_of(n),
                     self.extra_addresses.clone(),
                     self.persistent,
                 )
@@ -120,6 +120,9 @@ impl SandboxBuilder {
         let starts = sandbox.instances.iter().map(|i| i.start(false));
         for result in join_all(starts).await {
             result?;
+        }
+        if let Some(requirement) = self.topology_user_requires {
+            sandbox.require_tls_of_topology_user(requirement).await?;
         }
         sandbox.configure_replication().await?;
         sandbox.wait_replicating(Duration::from_secs(30)).await?;
@@ -283,6 +286,23 @@ impl Sandbox {
             }
         }
         Ok(cur)
+    }
+
+    /// `ALTER USER ... REQUIRE ...` of the topology user on every server,
+    /// outside the binary log (no transaction of its own on any server).
+    async fn require_tls_of_topology_user(
+        &self,
+        requirement: crate::TlsRequirement,
+    ) -> Result<(), Error> {
+        let sql = format!(
+            "SET SESSION sql_log_bin=0; ALTER USER '{}'@'%' {}",
+            template::TOPOLOGY_USER,
+            requirement.clause()
+        );
+        for inst in &self.instances {
+            self.exec(inst.name(), &sql).await?;
+        }
+        Ok(())
     }
 
     async fn configure_replication(&self) -> Result<(), Error> {

@@ -18,6 +18,38 @@ pub struct NodeSpec {
     pub options: Vec<(String, String)>,
 }
 
+/// Server-side TLS of every server of a sandbox (`ssl-ca`, `ssl-cert`,
+/// `ssl-key`): the servers accept TLS, and ask clients for a certificate
+/// signed by `ca` (checked for accounts that `REQUIRE X509`).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// PEM authority client certificates must chain to.
+    pub ca: PathBuf,
+    /// PEM server certificate.
+    pub cert: PathBuf,
+    /// PEM private key of the server certificate.
+    pub key: PathBuf,
+}
+
+/// What the topology user (`orchestrator`) must connect with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsRequirement {
+    /// `REQUIRE SSL`: any TLS connection; a plain one is refused.
+    Ssl,
+    /// `REQUIRE X509`: TLS with a client certificate the server trusts.
+    X509,
+}
+
+impl TlsRequirement {
+    /// The `REQUIRE` clause.
+    pub fn clause(self) -> &'static str {
+        match self {
+            Self::Ssl => "REQUIRE SSL",
+            Self::X509 => "REQUIRE X509",
+        }
+    }
+}
+
 /// Builds the description of a sandbox: nodes, who replicates from whom,
 /// per-node options, extra listen addresses.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +60,8 @@ pub struct SandboxBuilder {
     pub(crate) extra_addresses: Vec<Ipv4Addr>,
     pub(crate) persistent: bool,
     pub(crate) file_positions: bool,
+    pub(crate) tls: Option<ServerTls>,
+    pub(crate) topology_user_requires: Option<TlsRequirement>,
 }
 
 impl SandboxBuilder {
@@ -133,6 +167,36 @@ impl SandboxBuilder {
         self
     }
 
+    /// Every server accepts TLS with these files (replication between
+    /// the servers stays plain).
+    pub fn tls(mut self, files: ServerTls) -> Self {
+        self.tls = Some(files);
+        self
+    }
+
+    /// The topology user `orchestrator` must connect over TLS (and with a
+    /// client certificate for [`TlsRequirement::X509`]): a plain connection
+    /// is refused. Needs [`SandboxBuilder::tls`].
+    pub fn topology_user_requires(mut self, requirement: TlsRequirement) -> Self {
+        self.topology_user_requires = Some(requirement);
+        self
+    }
+
+    /// The `my.cnf` options of a node, TLS included.
+    pub(crate) fn options_of(&self, node: &NodeSpec) -> Vec<(String, String)> {
+        let mut options = node.options.clone();
+        if let Some(tls) = &self.tls {
+            for (k, p) in [
+                ("ssl-ca", &tls.ca),
+                ("ssl-cert", &tls.cert),
+                ("ssl-key", &tls.key),
+            ] {
+                options.push((k.into(), p.display().to_string()));
+            }
+        }
+        options
+    }
+
     /// The nodes described so far.
     pub fn nodes(&self) -> &[NodeSpec] {
         &self.nodes
@@ -141,6 +205,12 @@ impl SandboxBuilder {
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.nodes.is_empty() {
             return Err(Error::Spec("a sandbox needs at least one node".into()));
+        }
+        if self.topology_user_requires.is_some() && self.tls.is_none() {
+            return Err(Error::Spec(
+                "a topology user that requires TLS needs servers with TLS (SandboxBuilder::tls)"
+                    .into(),
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
         for n in &self.nodes {

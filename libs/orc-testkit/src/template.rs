@@ -7,6 +7,10 @@ use std::process::{Command, Stdio};
 use crate::binaries;
 use crate::error::{Error, io};
 
+/// The topology user every sandbox server knows (password
+/// `orc_topology_password`).
+pub(crate) const TOPOLOGY_USER: &str = "orchestrator";
+
 /// SQL run once while initialising the template: an administrative user that
 /// TCP logins match under skip-name-resolve, and a replication user.
 const USERS_SQL: &str = "\

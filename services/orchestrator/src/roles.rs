@@ -86,6 +86,7 @@ pub fn backend(c: &Config) -> BackendConfig {
             database: c.mysql_orchestrator_database.clone(),
             user: c.mysql_orchestrator_user.clone(),
             password: c.mysql_orchestrator_password.clone(),
+            tls: orc_runtime::tls::ClientTls::backend(c).map(Box::new),
         }
     }
 }
@@ -140,7 +141,17 @@ pub async fn run_from(
             } else {
                 "orchestrator"
             };
-            Arc::new(NatsBus::connect_with(url, name, Duration::from_secs(5), !prober_only).await?)
+            let tls = orc_runtime::tls::ClientTls::nats(&config);
+            Arc::new(
+                NatsBus::connect_with_tls(
+                    url,
+                    name,
+                    Duration::from_secs(5),
+                    !prober_only,
+                    tls.as_ref(),
+                )
+                .await?,
+            )
         }
         None => {
             let all = roles.prober && roles.analyzer && roles.recovery && roles.gateway;

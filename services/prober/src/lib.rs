@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use orc_bus::{Bus, subjects};
 use orc_model::InstanceKey;
-use orc_mysql::{ConnectOptions, ProbeSettings};
+use orc_mysql::{ConnectOptions, ProbeSettings, TopologyAccess};
 use orc_proto::v1 as wire;
 use orc_runtime::{Config, wall_clock};
 use tokio::sync::Notify;
@@ -42,12 +42,8 @@ pub struct ProberConfig {
     pub heartbeat_interval: Duration,
     /// A peer silent this long is considered dead.
     pub membership_ttl: Duration,
-    /// Topology user.
-    pub user: String,
-    /// Topology password.
-    pub password: String,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
+    /// Credentials, connect timeout and TLS for topology servers.
+    pub access: TopologyAccess,
     /// Per-statement timeout while probing.
     pub read_timeout: Duration,
     /// Extra queries and patterns.
@@ -76,10 +72,8 @@ impl ProberConfig {
             poll_interval: c.poll_interval(),
             heartbeat_interval: Duration::from_millis(c.prober_heartbeat_milliseconds),
             membership_ttl: Duration::from_millis(c.prober_membership_ttl_milliseconds),
-            user: c.mysql_topology_user.clone(),
-            password: c.mysql_topology_password.clone(),
+            access: TopologyAccess::from_config(c),
             probers_per_instance: usize::try_from(c.probers_per_instance.max(1)).unwrap_or(1),
-            connect_timeout: Duration::from_secs_f64(c.mysql_connect_timeout_seconds),
             read_timeout: Duration::from_secs_f64(c.mysql_discovery_read_timeout_seconds),
             probe: ProbeSettings::from_config(c),
             resolver: Arc::new(orc_runtime::resolve::Resolver::from_config(c)),
@@ -87,10 +81,7 @@ impl ProberConfig {
     }
 
     pub(crate) fn connect_options(&self, key: &InstanceKey) -> ConnectOptions {
-        let mut o = ConnectOptions::tcp(key.hostname(), key.port(), &self.user, &self.password);
-        o.connect_timeout = self.connect_timeout;
-        o.read_timeout = self.read_timeout;
-        o
+        self.access.options(key, self.read_timeout)
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use orc_model::InstanceKey;
-use orc_mysql::{ConnectOptions, ProbeSettings};
+use orc_mysql::{ConnectOptions, ProbeSettings, TopologyAccess};
 use orc_promotion::PromotionPolicy;
 use orc_recovery_fsm::HookStage;
 use orc_runtime::Config;
@@ -16,12 +16,8 @@ pub struct RecoveryConfig {
     pub node_id: String,
     /// This host's name (`{orchestratorHost}`).
     pub hostname: String,
-    /// Topology user.
-    pub user: String,
-    /// Topology password.
-    pub password: String,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
+    /// Credentials, connect timeout and TLS for topology servers.
+    pub access: TopologyAccess,
     /// Per-statement timeout of the reads a plan is made from (probes,
     /// as orchestrator's discovery reads).
     pub probe_timeout: Duration,
@@ -149,9 +145,7 @@ impl RecoveryConfig {
                 c.recovery_node_id.clone()
             },
             hostname: host,
-            user: c.mysql_topology_user.clone(),
-            password: c.mysql_topology_password.clone(),
-            connect_timeout: Duration::from_secs_f64(c.mysql_connect_timeout_seconds),
+            access: TopologyAccess::from_config(c),
             probe_timeout: Duration::from_secs_f64(
                 c.mysql_discovery_read_timeout_seconds
                     .max(c.instance_bulk_operations_wait_timeout_seconds),
@@ -229,15 +223,7 @@ impl RecoveryConfig {
     /// Connection options for changing a topology server (statements
     /// bounded by `MySQLTopologyReadTimeoutSeconds`).
     pub fn connect_options(&self, address: &InstanceKey) -> ConnectOptions {
-        let mut o = ConnectOptions::tcp(
-            address.hostname(),
-            address.port(),
-            &self.user,
-            &self.password,
-        );
-        o.connect_timeout = self.connect_timeout;
-        o.read_timeout = self.statement_timeout;
-        o
+        self.access.options(address, self.statement_timeout)
     }
 
     /// Connection options for probing a server's facts (statements bounded
