@@ -42,14 +42,12 @@ async fn writable_masters(sb: &Sandbox) -> Vec<String> {
     out
 }
 
+/// Moments (since sampling began) at which two or more masters were writable.
+type SplitBrains = Vec<(Duration, Vec<String>)>;
+
 /// Samples every 100 ms until stopped; returns the samples with two or
 /// more writable masters.
-fn sample(
-    sb: Arc<Sandbox>,
-) -> (
-    Arc<Mutex<bool>>,
-    tokio::task::JoinHandle<Vec<(Duration, Vec<String>)>>,
-) {
+fn sample(sb: Arc<Sandbox>) -> (Arc<Mutex<bool>>, tokio::task::JoinHandle<SplitBrains>) {
     let stop = Arc::new(Mutex::new(false));
     let flag = stop.clone();
     let start = Instant::now();
