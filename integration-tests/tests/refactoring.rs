@@ -404,6 +404,17 @@ async fn control(file_positions: bool) {
             command == "enable-gtid",
             "{command}: Using_Gtid {gtid}"
         );
+        // Switching resets the relay logs: until the source's first event
+        // arrives r2 does not know its position in the source's logs, and
+        // an operation that needs it is refused
+        // (`known_exec` in the recovery service).
+        eventually(Duration::from_secs(5), || async {
+            let r = sb.replica_status("r2").await.ok()??;
+            let file = r.get("Relay_Master_Log_File").unwrap_or_default();
+            (!file.is_empty()).then_some(())
+        })
+        .await
+        .expect("r2 learns its position in the source's logs");
     }
     // delay-replication prints the delay and sets it.
     let out = step(

@@ -252,7 +252,7 @@ impl Executor {
                     .await
                     .map_err(|e| failed(k, e))?
                     .ok_or_else(|| StepError::Failed(format!("{k} does not replicate")))?;
-                Ok(Captured::Coordinates(r.exec_coordinates))
+                Ok(Captured::Coordinates(known_exec(k, r.exec_coordinates)?))
             }
             Capture::GtidExecuted(k) => {
                 let op = self.conn(conns, k).await?;
@@ -281,6 +281,7 @@ impl Executor {
         let exec = |r: Option<orc_model::ReplicationStatus>, k: &InstanceKey| {
             r.map(|r| r.exec_coordinates)
                 .ok_or_else(|| StepError::Failed(format!("{k} does not replicate")))
+                .and_then(|c| known_exec(k, c))
         };
         let ea = exec(
             self.conn(conns, a)
@@ -510,4 +511,35 @@ async fn run_until(
         )));
     }
     op.stop_replica().await.map_err(|e| failed(k, e))
+}
+
+/// A replica's executed position in its source's logs, or a refusal when the
+/// replica does not know it: right after its relay logs were reset (a
+/// CHANGE MASTER, GTID switched on) and before the source's first event
+/// arrived, the server answers an empty file at position 4, and pointing
+/// anything there would replay the source's logs from their start.
+fn known_exec(k: &InstanceKey, c: BinlogCoordinates) -> Result<BinlogCoordinates, StepError> {
+    if c.log_file.is_empty() {
+        return Err(StepError::Failed(format!(
+            "{k} does not know its position in its source's binary logs yet (no event executed since its relay logs were reset); retry once it has replicated"
+        )));
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_executed_position_is_refused_not_used() {
+        let k = InstanceKey::new("db1", 3306).unwrap();
+        let err = known_exec(&k, BinlogCoordinates::binary("", 4)).unwrap_err();
+        assert!(
+            matches!(&err, StepError::Failed(m) if m.contains("does not know its position")),
+            "{err:?}"
+        );
+        let c = BinlogCoordinates::binary("mysql-bin.000003", 1234);
+        assert_eq!(known_exec(&k, c.clone()).unwrap(), c);
+    }
 }
