@@ -399,6 +399,17 @@ pub struct Firewall {
 impl Firewall {
     /// Blocks outgoing TCP to `addr:port` (needs root and `nft`).
     pub fn block(addr: std::net::Ipv4Addr, port: u16) -> anyhow::Result<Self> {
+        Self::rules(addr, port, &["daddr"])
+    }
+
+    /// Cuts the server at `addr:port` off from everyone on this host: TCP to
+    /// it and from it is dropped, established connections included, as a
+    /// partition around that server would (needs root and `nft`).
+    pub fn isolate(addr: std::net::Ipv4Addr, port: u16) -> anyhow::Result<Self> {
+        Self::rules(addr, port, &["daddr", "saddr"])
+    }
+
+    fn rules(addr: std::net::Ipv4Addr, port: u16, sides: &[&str]) -> anyhow::Result<Self> {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let table = format!("orc_test_{}_{n}", std::process::id());
@@ -423,20 +434,23 @@ impl Firewall {
             "out",
             "{ type filter hook output priority 0; policy accept; }",
         ])?;
-        nft(&[
-            "add",
-            "rule",
-            "inet",
-            &table,
-            "out",
-            "ip",
-            "daddr",
-            &addr.to_string(),
-            "tcp",
-            "dport",
-            &port.to_string(),
-            "drop",
-        ])?;
+        for side in sides {
+            let port_side = if *side == "daddr" { "dport" } else { "sport" };
+            nft(&[
+                "add",
+                "rule",
+                "inet",
+                &table,
+                "out",
+                "ip",
+                side,
+                &addr.to_string(),
+                "tcp",
+                port_side,
+                &port.to_string(),
+                "drop",
+            ])?;
+        }
         Ok(guard)
     }
 }

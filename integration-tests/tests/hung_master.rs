@@ -3,13 +3,15 @@
 //! changes nothing; a freeze they notice is a dead master as soon as every
 //! replica has lost it, and the old master is read-only once it resumes.
 //! Throughout, the servers are sampled every 100 ms: never two writable
-//! masters at once.
+//! masters at once. A master cut off from everyone by the network is the
+//! same to its replicas: replaced once they lose it, fenced when it returns.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use integration_tests::{eventually, orc_on, settled_master};
+use integration_tests::{Firewall, eventually, orc_on, settled_master};
 use orc_testkit::{Sandbox, SandboxBuilder};
 use serde_json::json;
 
@@ -130,5 +132,53 @@ async fn a_master_hung_until_its_replicas_lose_it_is_replaced_at_once() {
         two_masters.is_empty(),
         "two writable masters at once: {two_masters:?}"
     );
+    orc.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_cut_off_from_everyone_is_replaced_and_fenced_when_it_returns() {
+    let sb = Arc::new(sandbox().await);
+    let orc = orc_on(
+        &sb,
+        &sb.key("m").unwrap(),
+        json!({"RecoverMasterClusterFilters": ["*"]}),
+    )
+    .await
+    .unwrap();
+    let port = sb.instance("m").unwrap().port();
+    let cut = Instant::now();
+    let partition = Firewall::isolate(Ipv4Addr::LOCALHOST, port).unwrap();
+    let new_master = eventually(Duration::from_secs(15), || {
+        settled_master(&sb, &["r1", "r2"])
+    })
+    .await
+    .expect("a new master with every survivor replicating from it");
+    let took = cut.elapsed();
+    eprintln!("failover complete {took:?} after the partition ({new_master})");
+    assert!(
+        took <= Duration::from_secs(NET_TIMEOUT_S + 2),
+        "{took:?} > slave_net_timeout + 2 s"
+    );
+    tokio::time::sleep(Duration::from_secs(20).saturating_sub(cut.elapsed())).await;
+    drop(partition);
+    let healed = Instant::now();
+    let fenced = eventually(Duration::from_secs(15), || async {
+        let ro = sb.sql("m", "SELECT @@global.read_only").await.ok()?;
+        (ro.first()?.at(0)? == "1").then_some(())
+    })
+    .await;
+    assert!(fenced.is_some(), "the old master is still writable");
+    eprintln!(
+        "old master read-only {:?} after the partition healed",
+        healed.elapsed()
+    );
+    assert_eq!(
+        writable_masters(&sb).await,
+        vec![new_master.clone()],
+        "one writable master once the old one is back"
+    );
+    let (_, recoveries) = orc.get("audit-recovery").await.unwrap();
+    let recoveries = recoveries.as_array().unwrap();
+    assert_eq!(recoveries.len(), 1, "one failover: {recoveries:#?}");
     orc.stop().await.unwrap();
 }

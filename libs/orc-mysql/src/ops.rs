@@ -103,6 +103,21 @@ pub fn set_read_only(d: Dialect, read_only: bool, use_super: bool) -> String {
     }
 }
 
+/// Makes a server read-only in the statement's first round trip and keeps
+/// whether it was, in `@orc_was_read_only`, for [`WAS_READ_ONLY`] to read
+/// afterwards: fencing a returning old master must not wait on a read.
+pub fn fence_read_only(d: Dialect, use_super: bool) -> String {
+    let first = "SET @orc_was_read_only = @@global.read_only, GLOBAL read_only = 1";
+    if use_super && d.flavor != orc_model::Flavor::Mariadb {
+        format!("{first}; SET GLOBAL super_read_only = 1")
+    } else {
+        first.into()
+    }
+}
+
+/// Reads what [`fence_read_only`] kept.
+pub const WAS_READ_ONLY: &str = "SELECT @orc_was_read_only";
+
 /// Points a (stopped) replica at a new source.
 pub fn change_source(d: Dialect, c: &ChangeSource) -> String {
     let modern = mysql_at_least(d, (8, 0, 23));
@@ -399,6 +414,15 @@ impl Operator {
     pub async fn set_read_only(&mut self, read_only: bool, use_super: bool) -> Result<(), Error> {
         let sql = set_read_only(self.dialect, read_only, use_super);
         self.exec(&sql).await
+    }
+
+    /// Makes the server read-only at once ([`fence_read_only`]); returns
+    /// whether it was writable until then.
+    pub async fn fence_read_only(&mut self, use_super: bool) -> Result<bool, Error> {
+        let sql = fence_read_only(self.dialect, use_super);
+        self.exec(&sql).await?;
+        let was = self.value(WAS_READ_ONLY).await?;
+        Ok(was.is_some_and(|v| v.trim() == "0"))
     }
 
     /// `CHANGE MASTER TO`.

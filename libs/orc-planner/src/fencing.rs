@@ -8,18 +8,15 @@
 
 use orc_model::{InstanceMetadata, LOST_IN_RECOVERY, Timestamp};
 
-/// Whether a server may have to be fenced: it is downtimed as lost in a
-/// recovery. Only such servers are read at all.
+/// Whether a server is fenced whenever it is reached: it is downtimed as
+/// lost in a recovery. It is made read-only in the first statement run on
+/// it, without reading first (read-only already changes nothing), so a
+/// resumed or reconnected old master takes no write that a read would let
+/// through.
 pub fn is_lost_in_recovery(meta: &InstanceMetadata, now: Timestamp) -> bool {
     meta.downtime
         .as_ref()
         .is_some_and(|d| d.reason == LOST_IN_RECOVERY && d.is_active(now))
-}
-
-/// Whether a server lost in a recovery and found `writable` must be made
-/// read-only now.
-pub fn must_fence(meta: &InstanceMetadata, writable: bool, now: Timestamp) -> bool {
-    writable && is_lost_in_recovery(meta, now)
 }
 
 #[cfg(test)]
@@ -41,34 +38,25 @@ mod tests {
     }
 
     #[test]
-    fn a_writable_old_master_lost_in_recovery_is_fenced() {
-        assert!(must_fence(
+    fn an_old_master_lost_in_recovery_is_fenced() {
+        assert!(is_lost_in_recovery(
             &downtimed(LOST_IN_RECOVERY, 10_000),
-            true,
             Timestamp(5)
         ));
     }
 
     #[test]
-    fn read_only_servers_expired_downtimes_and_other_reasons_are_left_alone() {
-        assert!(!must_fence(
-            &downtimed(LOST_IN_RECOVERY, 10_000),
-            false,
-            Timestamp(5)
-        ));
-        assert!(!must_fence(
+    fn expired_downtimes_and_other_reasons_are_left_alone() {
+        assert!(!is_lost_in_recovery(
             &downtimed(LOST_IN_RECOVERY, 10),
-            true,
             Timestamp(50)
         ));
-        assert!(!must_fence(
+        assert!(!is_lost_in_recovery(
             &downtimed("disk swap", 10_000),
-            true,
             Timestamp(5)
         ));
-        assert!(!must_fence(
+        assert!(!is_lost_in_recovery(
             &InstanceMetadata::default(),
-            true,
             Timestamp(5)
         ));
     }

@@ -6,6 +6,8 @@
 //! replicating must not take writes either). To use it again, an operator ends its downtime (or it is
 //! ended automatically once it replicates from the new topology).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orc_model::InstanceKey;
@@ -14,47 +16,106 @@ use orc_runtime::wall_clock;
 
 use crate::Ctx;
 
-/// How often returning old masters are looked for.
-pub const EVERY: Duration = Duration::from_secs(2);
+/// How often returning old masters are looked for, and a new connection
+/// attempt is started towards each one that is still away.
+pub const EVERY: Duration = Duration::from_millis(500);
 
-/// One pass: returns the servers made read-only.
-pub(crate) async fn pass(ctx: &Ctx) -> Vec<InstanceKey> {
-    let now = wall_clock();
-    let Ok(all) = ctx.store.metadata().all().await else {
-        return Vec::new();
-    };
-    let lost: Vec<(InstanceKey, orc_model::InstanceMetadata)> = all
-        .into_iter()
-        .filter(|(_, m)| orc_planner::fencing::is_lost_in_recovery(m, now))
-        .collect();
-    let mut fenced = Vec::new();
-    for (key, meta) in lost {
-        let mut opts = ctx.cfg.connect_options(&key);
-        opts.connect_timeout = opts.connect_timeout.min(Duration::from_secs(1));
-        opts.read_timeout = Duration::from_secs(2);
-        let Ok(mut op) = Operator::connect(key.clone(), &opts).await else {
-            continue;
-        };
-        let writable = op
-            .value("SELECT @@global.read_only")
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|v| v.trim() == "0");
-        if orc_planner::fencing::must_fence(&meta, writable, now) {
-            match op.set_read_only(true, ctx.cfg.use_super_read_only).await {
-                Ok(()) => {
-                    tracing::warn!(instance = %key, "old master is back and writable: made read-only (lost-in-recovery)");
-                    note(ctx, &key).await;
-                    fenced.push(key);
-                }
-                Err(e) => {
-                    tracing::error!(instance = %key, error = %e, "old master is back and writable but could not be made read-only");
-                }
+/// How long one attempt waits for a server to answer. Attempts overlap: a
+/// hung server's pending connections are served first thing when it
+/// resumes, and across a partition a fresh attempt is never more than
+/// [`EVERY`] old when the network heals (an old attempt only retries its
+/// handshake on the kernel's backoff).
+const ATTEMPT: Duration = Duration::from_secs(5);
+
+/// At most this many attempts towards one server at once.
+const MAX_IN_FLIGHT: usize = 10;
+
+/// Attempts in flight per server, and one lock per server so attempts that
+/// get through together fence it once.
+#[derive(Default)]
+pub(crate) struct Fencer {
+    servers: Mutex<HashMap<InstanceKey, (usize, Arc<tokio::sync::Mutex<()>>)>>,
+}
+
+impl Fencer {
+    /// Registers one more attempt towards `key` unless enough are in flight.
+    fn begin(&self, key: &InstanceKey) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = servers.entry(key.clone()).or_default();
+        if entry.0 >= MAX_IN_FLIGHT {
+            return None;
+        }
+        entry.0 += 1;
+        Some(entry.1.clone())
+    }
+
+    fn end(&self, key: &InstanceKey) {
+        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = servers.get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
+            if entry.0 == 0 {
+                servers.remove(key);
             }
         }
-        op.close().await;
     }
+}
+
+/// One pass: starts an attempt towards every server lost in recovery (each
+/// attempt runs on its own and fences the server if it finds it writable).
+pub(crate) async fn pass(ctx: &Arc<Ctx>, fencer: &Arc<Fencer>) {
+    let now = wall_clock();
+    let Ok(all) = ctx.store.metadata().all().await else {
+        return;
+    };
+    for (key, meta) in all {
+        if !orc_planner::fencing::is_lost_in_recovery(&meta, now) {
+            continue;
+        }
+        let Some(lock) = fencer.begin(&key) else {
+            continue;
+        };
+        let (ctx2, fencer2) = (ctx.clone(), fencer.clone());
+        ctx.tracker.spawn(async move {
+            attempt(&ctx2, &key, &meta, &lock).await;
+            fencer2.end(&key);
+        });
+    }
+}
+
+/// Connects to `key` (waiting up to [`ATTEMPT`]) and, while it is still
+/// lost in recovery, makes it read-only in the first statement it runs;
+/// returns whether it had been writable. `meta` was read when the attempt
+/// began: the downtime's end is checked again on connecting, and a server
+/// whose downtime an operator ended within the attempt is at worst set
+/// read-only, never made writable.
+async fn attempt(
+    ctx: &Ctx,
+    key: &InstanceKey,
+    meta: &orc_model::InstanceMetadata,
+    lock: &tokio::sync::Mutex<()>,
+) -> bool {
+    let mut opts = ctx.cfg.connect_options(key);
+    opts.connect_timeout = ATTEMPT;
+    opts.read_timeout = Duration::from_secs(2);
+    let Ok(mut op) = Operator::connect(key.clone(), &opts).await else {
+        return false;
+    };
+    let _one_at_a_time = lock.lock().await;
+    let mut fenced = false;
+    if orc_planner::fencing::is_lost_in_recovery(meta, wall_clock()) {
+        match op.fence_read_only(ctx.cfg.use_super_read_only).await {
+            Ok(true) => {
+                tracing::warn!(instance = %key, "old master is back and writable: made read-only (lost-in-recovery)");
+                note(ctx, key).await;
+                fenced = true;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(instance = %key, error = %e, "old master is back but could not be made read-only");
+            }
+        }
+    }
+    op.close().await;
     fenced
 }
 

@@ -435,6 +435,7 @@ pub async fn run(
     let mut fence_tick = tokio::time::interval(fence::EVERY);
     fence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let fencing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fencer = Arc::new(fence::Fencer::default());
     tracing::info!(node = %cfg.node_id, "recovery service started");
     loop {
         let actions = tokio::select! {
@@ -465,9 +466,9 @@ pub async fn run(
             _ = fence_tick.tick() => {
                 // One pass at a time, off the loop.
                 if !fencing.swap(true, std::sync::atomic::Ordering::AcqRel) {
-                    let (ctx, fencing) = (ctx.clone(), fencing.clone());
+                    let (ctx, fencing, fencer) = (ctx.clone(), fencing.clone(), fencer.clone());
                     tracker.spawn(async move {
-                        fence::pass(&ctx).await;
+                        fence::pass(&ctx, &fencer).await;
                         fencing.store(false, std::sync::atomic::Ordering::Release);
                     });
                 }
