@@ -86,6 +86,8 @@ pub fn accept(
                     }
                 },
             };
+            // Small request/response exchanges: no Nagle delay.
+            let _ = tcp.set_nodelay(true);
             let tls = settings.now();
             let tx = tx.clone();
             tokio::spawn(async move {
