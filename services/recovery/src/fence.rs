@@ -30,11 +30,18 @@ const ATTEMPT: Duration = Duration::from_secs(5);
 /// At most this many attempts towards one server at once.
 const MAX_IN_FLIGHT: usize = 10;
 
-/// Attempts in flight per server, and one lock per server so attempts that
-/// get through together fence it once.
+/// Attempts in flight towards one server, and a lock so attempts that get
+/// through together fence it once.
+#[derive(Default)]
+struct Attempts {
+    in_flight: usize,
+    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Attempts in flight per server.
 #[derive(Default)]
 pub(crate) struct Fencer {
-    servers: Mutex<HashMap<InstanceKey, (usize, Arc<tokio::sync::Mutex<()>>)>>,
+    servers: Mutex<HashMap<InstanceKey, Attempts>>,
 }
 
 impl Fencer {
@@ -42,18 +49,18 @@ impl Fencer {
     fn begin(&self, key: &InstanceKey) -> Option<Arc<tokio::sync::Mutex<()>>> {
         let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
         let entry = servers.entry(key.clone()).or_default();
-        if entry.0 >= MAX_IN_FLIGHT {
+        if entry.in_flight >= MAX_IN_FLIGHT {
             return None;
         }
-        entry.0 += 1;
-        Some(entry.1.clone())
+        entry.in_flight += 1;
+        Some(entry.one_at_a_time.clone())
     }
 
     fn end(&self, key: &InstanceKey) {
         let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = servers.get_mut(key) {
-            entry.0 = entry.0.saturating_sub(1);
-            if entry.0 == 0 {
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+            if entry.in_flight == 0 {
                 servers.remove(key);
             }
         }
