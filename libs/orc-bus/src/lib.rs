@@ -38,7 +38,7 @@ pub struct Subscription {
 enum SubscriptionInner {
     Local(tokio::sync::mpsc::Receiver<Message>),
     Nats(async_nats::Subscriber),
-    Ordered(Box<async_nats::jetstream::consumer::pull::Ordered>),
+    Durable(Box<nats::Durable>),
 }
 
 /// The shape of a durable stream.
@@ -118,21 +118,7 @@ impl Subscription {
                     payload: m.payload,
                 })
             }
-            SubscriptionInner::Ordered(stream) => {
-                use futures_util::StreamExt as _;
-                loop {
-                    match stream.next().await? {
-                        Ok(m) => {
-                            return Some(Message {
-                                subject: m.subject.to_string(),
-                                reply: None,
-                                payload: m.payload.clone(),
-                            });
-                        }
-                        Err(e) => tracing::warn!(error = %e, "durable stream follower error"),
-                    }
-                }
-            }
+            SubscriptionInner::Durable(durable) => durable.next().await,
         }
     }
 }

@@ -16,6 +16,9 @@ pub struct NatsBus {
     streams: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<&'static str>>>,
     /// Whether the server sends this connection its own messages.
     echo: bool,
+    /// Counts (re)connections: a server that came back may have forgotten
+    /// the consumers made before, so followers re-create theirs.
+    connections: tokio::sync::watch::Receiver<u64>,
 }
 
 impl NatsBus {
@@ -65,6 +68,13 @@ impl NatsBus {
                 options = options.add_client_certificate(cert.clone(), key.clone());
             }
         }
+        let (connected, connections) = tokio::sync::watch::channel(0u64);
+        options = options.event_callback(move |event| {
+            if matches!(event, async_nats::Event::Connected) {
+                connected.send_modify(|n| *n += 1);
+            }
+            async {}
+        });
         let connect = options.connect(url);
         match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(client)) => Ok(Self {
@@ -72,6 +82,7 @@ impl NatsBus {
                 client,
                 streams: Default::default(),
                 echo,
+                connections,
             }),
             Ok(Err(e)) => Err(Error::Connect {
                 url: url.to_string(),
@@ -283,25 +294,17 @@ impl Bus for NatsBus {
         stream: &StreamSpec,
         start: StartAt,
     ) -> Result<Subscription, Error> {
-        use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
-        let st = self.ensure_stream(stream).await?;
-        let fail = |reason: String| Error::Subscribe {
-            subject: stream.name.to_string(),
-            reason,
+        let mut durable = Durable {
+            connections: self.connections.clone(),
+            bus: self.clone(),
+            spec: *stream,
+            start,
+            next_sequence: None,
+            messages: None,
         };
-        let consumer = st
-            .create_consumer(OrderedConfig {
-                deliver_policy: match start {
-                    StartAt::New => DeliverPolicy::New,
-                    StartAt::All => DeliverPolicy::All,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let messages = consumer.messages().await.map_err(|e| fail(e.to_string()))?;
+        durable.open().await?;
         Ok(Subscription {
-            inner: SubscriptionInner::Ordered(Box::new(messages)),
+            inner: SubscriptionInner::Durable(Box::new(durable)),
         })
     }
 
@@ -404,6 +407,106 @@ impl Bus for NatsBus {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err(fail("connection closed".into())),
             Err(_) => Err(fail("no echo within 5s".into())),
+        }
+    }
+}
+
+/// A follower of a durable stream that outlives its consumer. JetStream
+/// forgets ephemeral consumers when the server restarts (and may drop one
+/// whose client was away); an ordered consumer then only reports
+/// "consumer not found", or nothing at all, for ever. This follower
+/// remembers the stream sequence after the last message it delivered and,
+/// on any error and after every reconnection, opens a new ordered consumer
+/// starting there: nothing is lost and nothing is delivered twice.
+pub(crate) struct Durable {
+    bus: NatsBus,
+    spec: StreamSpec,
+    start: StartAt,
+    next_sequence: Option<u64>,
+    messages: Option<async_nats::jetstream::consumer::pull::Ordered>,
+    connections: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Durable {
+    /// (Re)creates the consumer where the follower stands.
+    async fn open(&mut self) -> Result<(), Error> {
+        use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+        let fail = |reason: String| Error::Subscribe {
+            subject: self.spec.name.to_string(),
+            reason,
+        };
+        self.connections.borrow_and_update();
+        let mut stream = self.bus.ensure_stream(&self.spec).await?;
+        if self.next_sequence.is_none() && matches!(self.start, StartAt::New) {
+            // "New" means new from the first consumer on: pin where that
+            // is, so a consumer re-created later skips nothing in between.
+            let info = stream.info().await.map_err(|e| fail(e.to_string()))?;
+            self.next_sequence = Some(info.state.last_sequence + 1);
+        }
+        let deliver_policy = match (self.next_sequence, self.start) {
+            (Some(start_sequence), _) => DeliverPolicy::ByStartSequence { start_sequence },
+            (None, StartAt::New) => DeliverPolicy::New,
+            (None, StartAt::All) => DeliverPolicy::All,
+        };
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                deliver_policy,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let messages = consumer.messages().await.map_err(|e| fail(e.to_string()))?;
+        self.messages = Some(messages);
+        Ok(())
+    }
+
+    /// The next message; re-creates the consumer whenever it fails.
+    pub(crate) async fn next(&mut self) -> Option<crate::Message> {
+        use futures_util::StreamExt as _;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let item = match self.messages.as_mut() {
+                Some(messages) => tokio::select! {
+                    item = messages.next() => item.map(Some),
+                    // Reconnected: the consumer may be gone with the old
+                    // server; a fresh one costs nothing and loses nothing.
+                    _ = self.connections.changed() => Some(None),
+                },
+                None => None,
+            };
+            let item = match item {
+                Some(Some(item)) => Some(item),
+                Some(None) => {
+                    tracing::info!(
+                        stream = self.spec.name,
+                        "reconnected to the bus: re-creating the durable stream's consumer"
+                    );
+                    None
+                }
+                None => None,
+            };
+            match item {
+                Some(Ok(m)) => {
+                    if let Ok(info) = m.info() {
+                        self.next_sequence = Some(info.stream_sequence + 1);
+                    }
+                    return Some(crate::Message {
+                        subject: m.subject.to_string(),
+                        reply: None,
+                        payload: m.payload.clone(),
+                    });
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(stream = self.spec.name, error = %e, "durable stream follower error: re-creating its consumer");
+                }
+                None => {}
+            }
+            self.messages = None;
+            while let Err(e) = self.open().await {
+                tracing::warn!(stream = self.spec.name, error = %e, "durable stream follower: consumer not re-created yet");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
         }
     }
 }

@@ -425,3 +425,48 @@ async fn without_echo_a_connection_misses_only_its_own_messages_and_flush_still_
         Bytes::from_static(b"from other")
     );
 }
+
+/// A restarted nats-server (same store) forgets the followers' consumers:
+/// a follower re-creates its own and goes on after the last message it
+/// delivered — nothing lost, nothing twice — and so does a subscription.
+#[tokio::test]
+async fn followers_survive_a_restarted_server() {
+    use orc_bus::StartAt;
+    let server = NatsServer::start().await.expect("nats-server");
+    let url = server.url();
+    let bus = NatsBus::connect(&url, "restart", Duration::from_secs(5))
+        .await
+        .expect("connect");
+    let mut follower = bus
+        .follow_durable(&TEST_STREAM, StartAt::New)
+        .await
+        .unwrap();
+    let mut plain = bus.subscribe("orc.test.plain").await.unwrap();
+    bus.flush().await.unwrap();
+    let publish = |id: &'static str| {
+        let bus = &bus;
+        async move {
+            bus.publish_durable(&TEST_STREAM, "orc.test.durable", id, Bytes::from(id))
+                .await
+        }
+    };
+    publish("before").await.unwrap();
+    assert_eq!(&recv(&mut follower).await.unwrap().payload[..], b"before");
+    server.restart().await.expect("restart");
+    // The client reconnects on its own; publish once it has.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while publish("after").await.is_err() {
+        assert!(Instant::now() < deadline, "never reconnected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = tokio::time::timeout(Duration::from_secs(10), follower.next())
+        .await
+        .expect("the follower is not deaf after the restart")
+        .unwrap();
+    assert_eq!(&got.payload[..], b"after");
+    assert!(nothing(&mut follower).await, "nothing delivered twice");
+    bus.publish("orc.test.plain", Bytes::from_static(b"p"))
+        .await
+        .unwrap();
+    assert_eq!(&recv(&mut plain).await.unwrap().payload[..], b"p");
+}
