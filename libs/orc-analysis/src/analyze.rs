@@ -28,7 +28,7 @@ pub struct AnalysisInput<'a> {
 /// succeeded and is fresh; with several fresh vantage points, unless a
 /// quorum of them failed to reach it.
 pub fn is_valid(state: &InstanceState, policy: &AnalysisPolicy, now: Timestamp) -> bool {
-    let (up, down) = state.vantage_votes(now, policy.stale_after);
+    let (up, down) = state.vantage_votes(now, policy.stale_after, policy.vantages_per_instance);
     if up + down <= 1 {
         return state.is_last_check_valid(now, policy.stale_after);
     }
@@ -58,11 +58,7 @@ fn failure(
     policy: &AnalysisPolicy,
     now: Timestamp,
 ) -> (bool, Option<Timestamp>) {
-    let fresh: Vec<&orc_model::VantageObservation> = state
-        .vantages
-        .values()
-        .filter(|v| now.since(v.observed_at) <= policy.stale_after)
-        .collect();
+    let fresh = state.voting_vantages(now, policy.stale_after, policy.vantages_per_instance);
     if fresh.len() <= 1 {
         return (
             is_refusal(state.last_error.as_ref().map(|e| e.kind)),

@@ -23,6 +23,10 @@ pub struct AnalysisPolicy {
     /// failing, its replicas agreeing, before it is declared dead; until
     /// then it is reported unreachable. A refused connection is dead at once.
     pub hung_grace: Duration,
+    /// `ProbersPerInstance`: how many vantages probe each server, so how
+    /// many of the most recent observations vote (see
+    /// [`orc_model::InstanceState::voting_vantages`]).
+    pub vantages_per_instance: usize,
     /// With several vantage points, how many must fail to reach a server
     /// for it to count as unreachable (`None`: a majority of fresh ones).
     pub vantage_quorum: Option<usize>,
@@ -45,6 +49,7 @@ impl Default for AnalysisPolicy {
             recover_non_writeable_master: false,
             recovery_ignore_hostname_filters: Vec::new(),
             hung_grace: Duration::from_secs(10),
+            vantages_per_instance: 1,
             vantage_quorum: None,
             include_no_problem: false,
             pseudo_gtid: false,

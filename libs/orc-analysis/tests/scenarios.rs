@@ -29,6 +29,7 @@ struct Scenario {
 struct PolicySpec {
     hung_grace_ms: Option<u64>,
     vantage_quorum: Option<usize>,
+    probers_per_instance: Option<usize>,
     recover_non_writeable_master: bool,
     pseudo_gtid: bool,
     enforce_exact_semi_sync_replicas: bool,
@@ -236,6 +237,7 @@ fn snapshot(
         observed_at: at,
         outcome,
         data,
+        one_off: false,
     }
 }
 
@@ -374,6 +376,16 @@ fn run(path: &std::path::Path) {
         stale_after: Duration::from_secs(30),
         hung_grace: Duration::from_millis(p.hung_grace_ms.unwrap_or(10_000)),
         vantage_quorum: p.vantage_quorum,
+        // Absent: every vantage a scenario names is a current prober.
+        vantages_per_instance: p.probers_per_instance.unwrap_or_else(|| {
+            scenario
+                .instances
+                .iter()
+                .map(|i| i.vantages.len())
+                .max()
+                .unwrap_or(1)
+                .max(1)
+        }),
         recover_non_writeable_master: p.recover_non_writeable_master,
         enforce_exact_semi_sync_replicas: p.enforce_exact_semi_sync_replicas,
         reasonable_replication_lag_seconds: p.reasonable_replication_lag_seconds.unwrap_or(10),

@@ -197,6 +197,7 @@ pub fn states_from_instances_with(
                     observed_at: at,
                     outcome,
                     data,
+                    one_off: false,
                 }
             };
             state.apply(&snap(at, ProbeOutcome::Ok, Some(data_of(j))));

@@ -69,6 +69,7 @@ fn state(port: u16, master: Option<u16>, replicas: &[u16], now: Timestamp) -> In
         observed_at: now,
         outcome: ProbeOutcome::Ok,
         data: Some(data(port, master, replicas)),
+        one_off: false,
     });
     s
 }
@@ -139,6 +140,7 @@ fn a_dead_replica_is_marked_and_shows_unknown_lag() {
             message: "refused".into(),
         }),
         data: None,
+        one_off: false,
     });
     let text = ascii(&lines(&states, later, &DisplayPolicy::default()));
     let dead = text.lines().find(|l| l.contains(":22103")).unwrap();

@@ -25,6 +25,12 @@ pub struct InstanceSnapshot {
     /// success unless unchanged since this vantage's last full snapshot
     /// (probers send the data again at least every few seconds).
     pub data: Option<InstanceData>,
+    /// A one-off probe (discover, refresh) by a prober that does not keep
+    /// probing this instance: it updates the instance but casts no vantage
+    /// vote — a vote that is not renewed would outweigh the owner's
+    /// evidence until it went stale.
+    #[serde(default)]
+    pub one_off: bool,
 }
 
 impl InstanceSnapshot {

@@ -88,10 +88,11 @@ impl InstanceState {
     /// Folds one snapshot in. Returns whether anything the analysis reads
     /// changed (outcome, validity or data), so callers can skip re-analysis.
     pub fn apply(&mut self, snap: &InstanceSnapshot) -> bool {
-        let newer_for_vantage = self
-            .vantages
-            .get(&snap.vantage)
-            .is_none_or(|v| v.observed_at <= snap.observed_at);
+        let newer_for_vantage = !snap.one_off
+            && self
+                .vantages
+                .get(&snap.vantage)
+                .is_none_or(|v| v.observed_at <= snap.observed_at);
         if newer_for_vantage {
             let error_kind = match &snap.outcome {
                 ProbeOutcome::Failed(e) => Some(e.kind),
@@ -183,11 +184,38 @@ impl InstanceState {
         self.address.as_ref().unwrap_or(&self.key)
     }
 
-    /// Fresh vantages that reached / did not reach the server within `stale_after`.
-    pub fn vantage_votes(&self, now: Timestamp, stale_after: Duration) -> (usize, usize) {
-        self.vantages
+    /// The observations that vote on whether the server is reachable: the
+    /// `voters` most recent fresh ones (`ProbersPerInstance`). Probers
+    /// that keep probing the server report every poll, so they are the
+    /// most recent; a vantage that stopped (its instances moved to another
+    /// prober when one joined or left) falls behind them and stops voting
+    /// at once instead of when its observation goes stale — it would
+    /// otherwise outvote the new owner's evidence of a crash for seconds.
+    pub fn voting_vantages(
+        &self,
+        now: Timestamp,
+        stale_after: Duration,
+        voters: usize,
+    ) -> Vec<&VantageObservation> {
+        let mut fresh: Vec<&VantageObservation> = self
+            .vantages
             .values()
             .filter(|v| now.since(v.observed_at) <= stale_after)
+            .collect();
+        fresh.sort_by_key(|v| std::cmp::Reverse(v.observed_at));
+        fresh.truncate(voters.max(1));
+        fresh
+    }
+
+    /// Fresh vantages that reached / did not reach the server within `stale_after`.
+    pub fn vantage_votes(
+        &self,
+        now: Timestamp,
+        stale_after: Duration,
+        voters: usize,
+    ) -> (usize, usize) {
+        self.voting_vantages(now, stale_after, voters)
+            .into_iter()
             .fold((0, 0), |(up, down), v| {
                 if v.reached {
                     (up + 1, down)
@@ -220,6 +248,7 @@ mod tests {
             observed_at: Timestamp(at),
             outcome,
             data,
+            one_off: false,
         }
     }
 
@@ -244,6 +273,26 @@ mod tests {
         assert_eq!(s.data.as_ref().unwrap().server_id, 7);
         assert_eq!(s.failing_since, Some(Timestamp(200)));
         assert!(!s.last_partial_success);
+    }
+
+    #[test]
+    fn one_off_probes_update_the_instance_but_cast_no_vote() {
+        let mut s = InstanceState::new(key(), Timestamp(0));
+        s.apply(&snap(100, ProbeOutcome::Ok, Some(InstanceData::default())));
+        let once = InstanceSnapshot {
+            vantage: "p2".into(),
+            one_off: true,
+            ..snap(150, ProbeOutcome::Ok, Some(InstanceData::default()))
+        };
+        s.apply(&once);
+        assert_eq!(s.last_checked, Some(Timestamp(150)));
+        assert_eq!(s.vantages.keys().collect::<Vec<_>>(), vec!["p1"]);
+        // The owner's failure is then the only vote: not outweighed.
+        s.apply(&snap(200, failed(ProbeErrorKind::Refused), None));
+        assert_eq!(
+            s.vantage_votes(Timestamp(210), Duration::from_secs(5), 2),
+            (0, 1)
+        );
     }
 
     #[test]

@@ -420,6 +420,7 @@ mod tests {
                 }),
                 ..Default::default()
             }),
+            one_off: false,
         };
         let mut master = InstanceState::new(k("db1:1"), Timestamp(0));
         master.address = Some(k("10.0.0.1:1"));

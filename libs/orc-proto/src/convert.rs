@@ -389,6 +389,7 @@ impl From<&m::InstanceSnapshot> for w::InstanceSnapshot {
             status: status as i32,
             error,
             data: s.data.as_ref().map(Into::into),
+            one_off: s.one_off,
         }
     }
 }
@@ -414,6 +415,7 @@ impl TryFrom<&w::InstanceSnapshot> for m::InstanceSnapshot {
             observed_at: m::Timestamp(s.observed_at_ms),
             outcome,
             data: s.data.as_ref().map(m::InstanceData::try_from).transpose()?,
+            one_off: s.one_off,
         })
     }
 }
@@ -468,6 +470,7 @@ mod tests {
                 },
                 ..Default::default()
             }),
+            one_off: false,
         }
     }
 

@@ -1148,6 +1148,9 @@ impl Config {
                 .filter_map(|r| regex::Regex::new(r).ok())
                 .collect(),
             hung_grace: Duration::from_secs_f64(self.hung_master_grace_seconds.max(0.0)),
+            vantages_per_instance: usize::try_from(self.probers_per_instance)
+                .unwrap_or(1)
+                .max(1),
             vantage_quorum: (self.unreachable_vantage_quorum > 0)
                 .then(|| usize::try_from(self.unreachable_vantage_quorum).unwrap_or(usize::MAX)),
             include_no_problem: false,

@@ -68,6 +68,7 @@ fn instance(port: u16, master: Option<u16>, at: i64) -> StoredInstance {
             }),
             ..Default::default()
         }),
+        one_off: false,
     });
     StoredInstance {
         state,

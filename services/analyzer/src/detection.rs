@@ -263,6 +263,7 @@ mod tests {
                 log_replica_updates: true,
                 ..Default::default()
             }),
+            one_off: false,
         }
     }
 
@@ -277,6 +278,7 @@ mod tests {
                 message: "refused".into(),
             }),
             data: None,
+            one_off: false,
         }
     }
 

@@ -359,6 +359,7 @@ mod tests {
                 replicas: replicas.iter().map(|p| k(*p)).collect(),
                 ..Default::default()
             }),
+            one_off: false,
         }
     }
 

@@ -142,6 +142,7 @@ async fn downtime_begins_and_ends_in_instance_json_the_store_and_the_analysis() 
             message: "connection refused".into(),
         }),
         data: None,
+        one_off: false,
     });
     gw.store.instances().upsert(&[master]).await.unwrap();
     let analysis = gw.ok("replication-analysis").await;

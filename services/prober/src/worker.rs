@@ -209,6 +209,7 @@ async fn probe_once(cfg: &ProberConfig, probe: &mut InstanceProbe) -> InstanceSn
         observed_at: wall_clock(),
         outcome,
         data,
+        one_off: false,
     }
 }
 
@@ -235,7 +236,8 @@ async fn publish(bus: &dyn Bus, snap: &InstanceSnapshot) {
 }
 
 /// Answers a `PROBE_ONE` request: probes on a fresh connection, publishes
-/// the snapshot and replies with it.
+/// the snapshot (a one-off: this prober may not own the instance) and
+/// replies with it.
 pub(crate) async fn probe_one(cfg: &ProberConfig, bus: &dyn Bus, msg: Message) {
     let key = orc_bus::decode::<wire::ProbeOneRequest>(&msg.subject, &msg.payload)
         .ok()
@@ -248,7 +250,8 @@ pub(crate) async fn probe_one(cfg: &ProberConfig, bus: &dyn Bus, msg: Message) {
         return;
     };
     let mut probe = InstanceProbe::new(key.clone(), cfg.connect_options(&key));
-    let snap = probe_once(cfg, &mut probe).await;
+    let mut snap = probe_once(cfg, &mut probe).await;
+    snap.one_off = true;
     publish(bus, &snap).await;
     let reply = orc_bus::encode(&wire::InstanceSnapshot::from(&snap));
     if let Err(e) = bus.respond(&msg, reply).await {

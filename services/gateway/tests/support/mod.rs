@@ -74,6 +74,7 @@ pub fn stored(port: u16, master: Option<u16>, replicas: &[u16], at: Timestamp) -
         observed_at: at,
         outcome: ProbeOutcome::Ok,
         data: Some(data(master, replicas)),
+        one_off: false,
     });
     StoredInstance {
         state,
