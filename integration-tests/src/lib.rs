@@ -389,6 +389,12 @@ where
     }
 }
 
+/// Prints the figure `scripts/chaos` tabulates for the scenario a test
+/// plays (seconds, e.g. fault → every replica on the new master).
+pub fn chaos_figure(took: Duration) {
+    eprintln!("chaos-figure: {:.3}", took.as_secs_f64());
+}
+
 /// A firewall rule on this host (nftables), removed when dropped: drops
 /// outgoing TCP to `addr:port`, as a network partition between the
 /// probers and one server would.

@@ -164,6 +164,7 @@ async fn probers_cut_off_from_a_replicating_master_see_it_unreachable_never_dead
         "{seen:?}"
     );
     eprintln!("UnreachableMaster {took:?} after the partition");
+    integration_tests::chaos_figure(took);
     // Writes keep flowing to the replicas meanwhile; no failover verdict.
     sb.exec(
         "m",

@@ -81,6 +81,7 @@ async fn with_two_probers_a_dead_master_is_replaced_as_fast_as_with_one() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let took = kill_and_converge(&sb).await;
     eprintln!("two probers: every replica on the new master {took:?} after kill -9");
+    integration_tests::chaos_figure(took);
     let (_, recoveries) = control.get("audit-recovery").await.unwrap();
     assert_eq!(recoveries.as_array().unwrap().len(), 1, "{recoveries:#}");
     for p in probers {
@@ -111,6 +112,7 @@ async fn after_the_bus_restarts_a_dead_master_is_still_replaced() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let took = kill_and_converge(&sb).await;
     eprintln!("after a bus restart: every replica on the new master {took:?} after kill -9");
+    integration_tests::chaos_figure(took);
     for p in probers {
         p.stop().await.unwrap();
     }

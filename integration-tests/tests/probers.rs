@@ -124,6 +124,7 @@ async fn when_a_prober_dies_another_probes_its_instances_within_seconds() {
         "{} orphaned instances adopted by {survivor_id} in {took:?}",
         orphans.len()
     );
+    integration_tests::chaos_figure(took);
     assert!(took <= Duration::from_secs(5), "took {took:?}");
     survivor.stop().await.unwrap();
     core.stop().await.unwrap();

@@ -42,11 +42,13 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
     .unwrap();
     sb.wait_replicated(Duration::from_secs(5)).await.unwrap();
     sb.kill("m").unwrap();
+    let killed = std::time::Instant::now();
 
     let live = ["r1", "r2", "r3", "r4"];
     let new_master = eventually(Duration::from_secs(15), || settled_master(&sb, &live))
         .await
         .expect("a new writable master with every other replica replicating from it");
+    integration_tests::chaos_figure(killed.elapsed());
     let rows = sb
         .sql(&new_master, "SELECT v FROM app.t WHERE id = 1")
         .await
