@@ -389,6 +389,14 @@ where
     }
 }
 
+/// Only the prober role (for tests that run probers on their own runtimes).
+pub const PROBER_ONLY: Roles = Roles {
+    prober: true,
+    analyzer: false,
+    recovery: false,
+    gateway: false,
+};
+
 /// Prints the figure `scripts/chaos` tabulates for the scenario a test
 /// plays (seconds, e.g. fault → every replica on the new master).
 pub fn chaos_figure(took: Duration) {

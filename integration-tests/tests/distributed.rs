@@ -5,16 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use integration_tests::{Orc, eventually, settled_master, test_config};
+use integration_tests::{Orc, PROBER_ONLY, eventually, settled_master, test_config};
 use orc_testkit::{NatsServer, Sandbox, SandboxBuilder};
 use orchestrator::roles::Roles;
 
-const PROBER_ONLY: Roles = Roles {
-    prober: true,
-    analyzer: false,
-    recovery: false,
-    gateway: false,
-};
 const CONTROL: Roles = Roles {
     prober: false,
     analyzer: true,

@@ -67,16 +67,50 @@ fn sample(sb: Arc<Sandbox>) -> (Arc<Mutex<bool>>, tokio::task::JoinHandle<SplitB
     (stop, task)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_freeze_the_replicas_do_not_notice_changes_nothing() {
-    let sb = Arc::new(sandbox().await);
-    let orc = orc_on(
-        &sb,
+/// Orchestrator on the sandbox, recovering every cluster.
+async fn recovering(sb: &Sandbox) -> integration_tests::Orc {
+    orc_on(
+        sb,
         &sb.key("m").unwrap(),
         json!({"RecoverMasterClusterFilters": ["*"]}),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Waits for a new master with every survivor replicating from it and
+/// checks it came within `slave_net_timeout` + 2 s of the fault at `since`.
+async fn replaced_in_time(sb: &Sandbox, since: Instant, fault: &str) -> String {
+    let new_master = eventually(Duration::from_secs(15), || {
+        settled_master(sb, &["r1", "r2"])
+    })
+    .await
+    .expect("a new master with every survivor replicating from it");
+    let took = since.elapsed();
+    eprintln!("failover complete {took:?} after the {fault} ({new_master})");
+    integration_tests::chaos_figure(took);
+    assert!(
+        took <= Duration::from_secs(NET_TIMEOUT_S + 2),
+        "{took:?} > slave_net_timeout + 2 s"
+    );
+    new_master
+}
+
+/// Waits for the old master, back since `since`, to be read-only.
+async fn fenced(sb: &Sandbox, since: Instant, within: Duration, back: &str) {
+    let fenced = eventually(within, || async {
+        let ro = sb.sql("m", "SELECT @@global.read_only").await.ok()?;
+        (ro.first()?.at(0)? == "1").then_some(())
+    })
+    .await;
+    assert!(fenced.is_some(), "the old master is still writable");
+    eprintln!("old master read-only {:?} after {back}", since.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_the_replicas_do_not_notice_changes_nothing() {
+    let sb = Arc::new(sandbox().await);
+    let orc = recovering(&sb).await;
     sb.freeze("m").unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     sb.thaw("m").unwrap();
@@ -90,42 +124,16 @@ async fn a_freeze_the_replicas_do_not_notice_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_hung_until_its_replicas_lose_it_is_replaced_at_once() {
     let sb = Arc::new(sandbox().await);
-    let orc = orc_on(
-        &sb,
-        &sb.key("m").unwrap(),
-        json!({"RecoverMasterClusterFilters": ["*"]}),
-    )
-    .await
-    .unwrap();
+    let orc = recovering(&sb).await;
     let (stop, sampler) = sample(sb.clone());
     let frozen = Instant::now();
     sb.freeze("m").unwrap();
-    let new_master = eventually(Duration::from_secs(15), || {
-        settled_master(&sb, &["r1", "r2"])
-    })
-    .await
-    .expect("a new master with every survivor replicating from it");
-    let took = frozen.elapsed();
-    eprintln!("failover complete {took:?} after the freeze ({new_master})");
-    integration_tests::chaos_figure(took);
-    assert!(
-        took <= Duration::from_secs(NET_TIMEOUT_S + 2),
-        "{took:?} > slave_net_timeout + 2 s"
-    );
+    replaced_in_time(&sb, frozen, "freeze").await;
     // The freeze goes on to 20 s; then the old master resumes and is fenced.
     tokio::time::sleep(Duration::from_secs(20).saturating_sub(frozen.elapsed())).await;
     sb.thaw("m").unwrap();
     let thawed = Instant::now();
-    let fenced = eventually(Duration::from_secs(10), || async {
-        let ro = sb.sql("m", "SELECT @@global.read_only").await.ok()?;
-        (ro.first()?.at(0)? == "1").then_some(())
-    })
-    .await;
-    assert!(fenced.is_some(), "the old master is still writable");
-    eprintln!(
-        "old master read-only {:?} after it resumed",
-        thawed.elapsed()
-    );
+    fenced(&sb, thawed, Duration::from_secs(10), "it resumed").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     *stop.lock().unwrap() = true;
     let two_masters = sampler.await.unwrap();
@@ -157,41 +165,15 @@ async fn a_master_hung_until_its_replicas_lose_it_is_replaced_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_cut_off_from_everyone_is_replaced_and_fenced_when_it_returns() {
     let sb = Arc::new(sandbox().await);
-    let orc = orc_on(
-        &sb,
-        &sb.key("m").unwrap(),
-        json!({"RecoverMasterClusterFilters": ["*"]}),
-    )
-    .await
-    .unwrap();
+    let orc = recovering(&sb).await;
     let port = sb.instance("m").unwrap().port();
     let cut = Instant::now();
     let partition = Firewall::isolate(Ipv4Addr::LOCALHOST, port).unwrap();
-    let new_master = eventually(Duration::from_secs(15), || {
-        settled_master(&sb, &["r1", "r2"])
-    })
-    .await
-    .expect("a new master with every survivor replicating from it");
-    let took = cut.elapsed();
-    eprintln!("failover complete {took:?} after the partition ({new_master})");
-    integration_tests::chaos_figure(took);
-    assert!(
-        took <= Duration::from_secs(NET_TIMEOUT_S + 2),
-        "{took:?} > slave_net_timeout + 2 s"
-    );
+    let new_master = replaced_in_time(&sb, cut, "partition").await;
     tokio::time::sleep(Duration::from_secs(20).saturating_sub(cut.elapsed())).await;
     drop(partition);
     let healed = Instant::now();
-    let fenced = eventually(Duration::from_secs(15), || async {
-        let ro = sb.sql("m", "SELECT @@global.read_only").await.ok()?;
-        (ro.first()?.at(0)? == "1").then_some(())
-    })
-    .await;
-    assert!(fenced.is_some(), "the old master is still writable");
-    eprintln!(
-        "old master read-only {:?} after the partition healed",
-        healed.elapsed()
-    );
+    fenced(&sb, healed, Duration::from_secs(15), "the partition healed").await;
     assert_eq!(
         writable_masters(&sb).await,
         vec![new_master.clone()],

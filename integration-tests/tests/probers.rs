@@ -5,19 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use integration_tests::{Orc, eventually, test_config};
+use integration_tests::{Orc, PROBER_ONLY, eventually, test_config};
 use orc_bus::{Bus, NatsBus, subjects};
 use orc_model::{InstanceKey, InstanceSnapshot};
 use orc_proto::v1 as wire;
 use orc_testkit::{NatsServer, SandboxBuilder};
 use orchestrator::roles::Roles;
 
-const PROBER_ONLY: Roles = Roles {
-    prober: true,
-    analyzer: false,
-    recovery: false,
-    gateway: false,
-};
 const ANALYZER_AND_GATEWAY: Roles = Roles {
     prober: false,
     analyzer: true,
