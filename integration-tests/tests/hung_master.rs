@@ -125,6 +125,8 @@ async fn a_freeze_the_replicas_do_not_notice_changes_nothing() {
 async fn a_master_hung_until_its_replicas_lose_it_is_replaced_at_once() {
     let sb = Arc::new(sandbox().await);
     let orc = recovering(&sb).await;
+    // A master of some seconds' standing: fencing has its line to it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let (stop, sampler) = sample(sb.clone());
     let frozen = Instant::now();
     sb.freeze("m").unwrap();
@@ -141,24 +143,13 @@ async fn a_master_hung_until_its_replicas_lose_it_is_replaced_at_once() {
         .iter()
         .map(|(at, w)| (at.saturating_duration_since(thawed), w))
         .collect();
-    // Never while frozen or during the failover. A new connection that
-    // reaches the old master in the instant it resumes can still find it
-    // writable: fencing's queued connections race the client's (see
-    // ARCHITECTURE.md, fencing); that window must stay within fencing's
-    // few milliseconds plus one sample.
+    // Never: not while frozen, not during the failover, and not in the
+    // instant it resumes (its fence line's statement runs before any new
+    // connection's handshake is done).
     assert!(
-        two_masters.iter().all(|(at, _)| *at >= thawed),
-        "two writable masters before the old master resumed: {after_resume:?}"
+        two_masters.is_empty(),
+        "two writable masters (time since the resume): {after_resume:?}"
     );
-    assert!(
-        after_resume
-            .iter()
-            .all(|(since, _)| *since <= Duration::from_millis(400)),
-        "two writable masters after fencing's window: {after_resume:?}"
-    );
-    if !after_resume.is_empty() {
-        eprintln!("two writable masters sampled in the instant of resuming: {after_resume:?}");
-    }
     orc.stop().await.unwrap();
 }
 
