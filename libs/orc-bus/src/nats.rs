@@ -19,6 +19,8 @@ pub struct NatsBus {
     /// Counts (re)connections: a server that came back may have forgotten
     /// the consumers made before, so followers re-create theirs.
     connections: tokio::sync::watch::Receiver<u64>,
+    /// JetStream replicas of the streams and buckets this connection creates.
+    replicas: usize,
 }
 
 impl NatsBus {
@@ -75,7 +77,12 @@ impl NatsBus {
             }
             async {}
         });
-        let connect = options.connect(url);
+        let urls: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect();
+        let connect = options.connect(urls);
         match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(client)) => Ok(Self {
                 jetstream: async_nats::jetstream::new(client.clone()),
@@ -83,6 +90,7 @@ impl NatsBus {
                 streams: Default::default(),
                 echo,
                 connections,
+                replicas: 1,
             }),
             Ok(Err(e)) => Err(Error::Connect {
                 url: url.to_string(),
@@ -93,6 +101,17 @@ impl NatsBus {
                 reason: format!("no connection within {timeout:?}"),
             }),
         }
+    }
+}
+
+impl NatsBus {
+    /// Streams and lease buckets created from now on are kept on `replicas`
+    /// servers of a NATS cluster (`NatsReplicas`): a node lost loses no
+    /// finding and no lease. Existing ones keep theirs.
+    #[must_use]
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.max(1);
+        self
     }
 }
 
@@ -133,7 +152,7 @@ impl NatsBus {
                 deny_delete: true,
                 allow_direct: true,
                 discard: async_nats::jetstream::stream::DiscardPolicy::New,
-                num_replicas: 1,
+                num_replicas: self.replicas,
                 duplicate_window: spec.ttl.min(Duration::from_secs(120)),
                 ..Default::default()
             };
@@ -164,6 +183,7 @@ impl NatsBus {
             max_age: spec.max_age,
             duplicate_window: spec.duplicate_window,
             storage: async_nats::jetstream::stream::StorageType::File,
+            num_replicas: self.replicas,
             ..Default::default()
         };
         let stream = self
@@ -301,6 +321,7 @@ impl Bus for NatsBus {
             start,
             next_sequence: None,
             messages: None,
+            behind: None,
         };
         durable.open().await?;
         Ok(Subscription {
@@ -418,6 +439,12 @@ impl Bus for NatsBus {
 /// remembers the stream sequence after the last message it delivered and,
 /// on any error and after every reconnection, opens a new ordered consumer
 /// starting there: nothing is lost and nothing is delivered twice.
+///
+/// On a NATS cluster the consumer can also vanish without the client
+/// reconnecting (the node that hosted it was lost, the client was on
+/// another). So an idle follower checks the stream every [`STALL_CHECK`]:
+/// when it holds a message the follower has not been given at two checks
+/// in a row, the consumer is re-created.
 pub(crate) struct Durable {
     bus: NatsBus,
     spec: StreamSpec,
@@ -425,6 +452,19 @@ pub(crate) struct Durable {
     next_sequence: Option<u64>,
     messages: Option<async_nats::jetstream::consumer::pull::Ordered>,
     connections: tokio::sync::watch::Receiver<u64>,
+    /// The first sequence not yet delivered, when the last check found the
+    /// stream holding it.
+    behind: Option<u64>,
+}
+
+/// How often an idle follower checks that its consumer still delivers.
+const STALL_CHECK: Duration = Duration::from_secs(1);
+
+/// What woke a follower.
+enum Wake<T> {
+    Item(Option<T>),
+    Reconnected,
+    Check,
 }
 
 impl Durable {
@@ -457,7 +497,26 @@ impl Durable {
             .map_err(|e| fail(e.to_string()))?;
         let messages = consumer.messages().await.map_err(|e| fail(e.to_string()))?;
         self.messages = Some(messages);
+        self.behind = None;
         Ok(())
+    }
+
+    /// Whether the consumer has missed a message the stream holds, at this
+    /// check and the previous one.
+    async fn stalled(&mut self) -> bool {
+        let info = async {
+            let stream = self.bus.ensure_stream(&self.spec).await.ok()?;
+            let state = stream.cached_info().state.clone();
+            Some(state)
+        };
+        let Ok(Some(state)) = tokio::time::timeout(STALL_CHECK * 2, info).await else {
+            return false;
+        };
+        let wanted = self.next_sequence.unwrap_or(state.first_sequence.max(1));
+        let missing = (state.messages > 0 && state.last_sequence >= wanted).then_some(wanted);
+        let stalled = missing.is_some() && missing == self.behind;
+        self.behind = missing;
+        stalled
     }
 
     /// The next message; re-creates the consumer whenever it fails.
@@ -465,31 +524,42 @@ impl Durable {
         use futures_util::StreamExt as _;
         let mut backoff = Duration::from_millis(50);
         loop {
-            let item = match self.messages.as_mut() {
+            let wake = match self.messages.as_mut() {
                 Some(messages) => tokio::select! {
-                    item = messages.next() => item.map(Some),
+                    item = messages.next() => Wake::Item(item),
                     // Reconnected: the consumer may be gone with the old
                     // server; a fresh one costs nothing and loses nothing.
-                    _ = self.connections.changed() => Some(None),
+                    _ = self.connections.changed() => Wake::Reconnected,
+                    () = tokio::time::sleep(STALL_CHECK) => Wake::Check,
                 },
-                None => None,
+                None => Wake::Item(None),
             };
-            let item = match item {
-                Some(Some(item)) => Some(item),
-                Some(None) => {
+            let item = match wake {
+                Wake::Item(item) => item,
+                Wake::Reconnected => {
                     tracing::info!(
                         stream = self.spec.name,
                         "reconnected to the bus: re-creating the durable stream's consumer"
                     );
                     None
                 }
-                None => None,
+                Wake::Check => {
+                    if !self.stalled().await {
+                        continue;
+                    }
+                    tracing::warn!(
+                        stream = self.spec.name,
+                        "durable stream follower missed messages the stream holds: re-creating its consumer"
+                    );
+                    None
+                }
             };
             match item {
                 Some(Ok(m)) => {
                     if let Ok(info) = m.info() {
                         self.next_sequence = Some(info.stream_sequence + 1);
                     }
+                    self.behind = None;
                     return Some(crate::Message {
                         subject: m.subject.to_string(),
                         reply: None,

@@ -470,3 +470,107 @@ async fn followers_survive_a_restarted_server() {
         .unwrap();
     assert_eq!(&recv(&mut plain).await.unwrap().payload[..], b"p");
 }
+
+/// Leases that outlive the test's node loss and reconnection.
+const LONG_LEASES: orc_bus::LeaseSpec = orc_bus::LeaseSpec {
+    bucket: "orc_test_long_leases",
+    ttl: Duration::from_secs(60),
+};
+
+/// On a 3-node cluster with 3 replicas, losing the node a client is
+/// connected to loses nothing: the client moves to another node, a follower
+/// goes on from where it was, what was published before is kept, and a
+/// lease held before is still held (and still exclusive) after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_lost_loses_no_message_and_no_lease() {
+    use orc_bus::StartAt;
+    let cluster = orc_testkit::NatsCluster::start(3).await.expect("cluster");
+    // Connected to node 0 first: that is the node killed below.
+    let first = cluster.node(0).url();
+    let url = std::iter::once(first.clone())
+        .chain((1..cluster.len()).map(|i| cluster.node(i).url()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let connect = |name: &'static str| {
+        let url = url.clone();
+        async move {
+            NatsBus::connect(&url, name, Duration::from_secs(5))
+                .await
+                .expect("connect")
+                .with_replicas(3)
+        }
+    };
+    let bus = connect("cluster-a").await;
+    let other = NatsBus::connect(&cluster.node(2).url(), "cluster-b", Duration::from_secs(5))
+        .await
+        .expect("connect")
+        .with_replicas(3);
+    let mut follower = bus
+        .follow_durable(&TEST_STREAM, StartAt::All)
+        .await
+        .unwrap();
+    bus.publish_durable(&TEST_STREAM, "orc.test.durable", "one", Bytes::from("one"))
+        .await
+        .unwrap();
+    assert_eq!(&recv(&mut follower).await.unwrap().payload[..], b"one");
+    let held = bus
+        .lease_acquire(&LONG_LEASES, "127.0.0.1:3306", "a")
+        .await
+        .unwrap()
+        .expect("acquired");
+
+    cluster.node(0).kill();
+    let killed = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bus
+        .publish_durable(&TEST_STREAM, "orc.test.durable", "two", Bytes::from("two"))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "no node took over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("published again after {:?}", killed.elapsed());
+    let t = Instant::now();
+    let got = tokio::time::timeout(Duration::from_secs(30), follower.next())
+        .await
+        .expect("the follower goes on after its node is lost")
+        .unwrap();
+    eprintln!("follower went on after {:?}", t.elapsed());
+    assert_eq!(&got.payload[..], b"two");
+    assert!(nothing(&mut follower).await, "nothing delivered twice");
+    // Kept on the surviving replicas: a new follower replays both.
+    // (A new consumer waits for JetStream's meta leader, re-elected if it
+    // was the lost node.)
+    let lost = Instant::now();
+    let mut replay = loop {
+        match other.follow_durable(&TEST_STREAM, StartAt::All).await {
+            Ok(f) => break f,
+            Err(e) => {
+                assert!(lost.elapsed() < Duration::from_secs(30), "{e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    eprintln!("a new follower after {:?}", lost.elapsed());
+    assert_eq!(&recv(&mut replay).await.unwrap().payload[..], b"one");
+    assert_eq!(&recv(&mut replay).await.unwrap().payload[..], b"two");
+    // The lease survived: still exclusive, still renewable by its holder.
+    // (A connection's first use of a bucket may wait for the meta leader.)
+    let contender = loop {
+        match other
+            .lease_acquire(&LONG_LEASES, "127.0.0.1:3306", "b")
+            .await
+        {
+            Ok(got) => break got,
+            Err(e) => {
+                assert!(lost.elapsed() < Duration::from_secs(30), "{e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert!(contender.is_none(), "the lease was lost with the node");
+    bus.lease_renew(&LONG_LEASES, &held)
+        .await
+        .expect("the holder still holds it");
+}

@@ -434,6 +434,11 @@ pub struct Config {
     /// `NatsUrl` (ours): the bus for distributed roles (also `--nats`).
     #[serde(rename = "NatsUrl")]
     pub nats_url: String,
+    /// `NatsReplicas` (ours): JetStream replicas of every stream and bucket
+    /// the roles create (findings, leases, ...): 3 on a 3-node NATS cluster
+    /// so that losing a node loses nothing. Default 1 (one server).
+    #[serde(rename = "NatsReplicas")]
+    pub nats_replicas: u32,
     /// `NatsCAFile` (ours): the authority the NATS server's certificate
     /// must chain to (implies TLS).
     #[serde(rename = "NatsCAFile")]
@@ -602,6 +607,7 @@ impl Default for Config {
             recovery_lease_ttl_milliseconds: 5000,
             recovery_node_id: String::new(),
             nats_url: String::new(),
+            nats_replicas: 1,
             nats_ca_file: String::new(),
             nats_cert_file: String::new(),
             nats_key_file: String::new(),
@@ -873,6 +879,12 @@ impl Config {
             }
         };
         positive("InstancePollSeconds", self.instance_poll_seconds, 3600.0)?;
+        if !(1..=5).contains(&self.nats_replicas) {
+            return Err(format!(
+                "NatsReplicas must be between 1 and 5 (JetStream's limit), got {}",
+                self.nats_replicas
+            ));
+        }
         positive(
             "MySQLConnectTimeoutSeconds",
             self.mysql_connect_timeout_seconds,

@@ -184,6 +184,14 @@ fn keys_that_guard_access_work_or_stop_start_up() {
         ),
         (r#"{"NatsCertFile":"/tmp/c.pem"}"#, "NatsKeyFile"),
         (
+            r#"{"NatsReplicas":0}"#,
+            "NatsReplicas must be between 1 and 5",
+        ),
+        (
+            r#"{"NatsReplicas":7}"#,
+            "NatsReplicas must be between 1 and 5",
+        ),
+        (
             r#"{"DetachLostSlavesAfterMasterFailover":false,"DetachLostReplicasAfterMasterFailover":true}"#,
             "keep only DetachLostReplicasAfterMasterFailover",
         ),

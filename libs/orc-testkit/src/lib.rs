@@ -34,7 +34,7 @@ mod template;
 pub use binaries::{mariadbd, nats_server, version_of};
 pub use error::Error;
 pub use instance::{Instance, InstanceInfo};
-pub use nats::{NatsServer, NatsTls};
+pub use nats::{NatsCluster, NatsServer, NatsTls};
 pub use ports::free_port;
 pub use process::{is_alive, pids_mentioning};
 pub use sandbox::{STOP_GRACE, Sandbox, SandboxState};

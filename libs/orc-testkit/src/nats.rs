@@ -1,4 +1,5 @@
-//! A real `nats-server` with JetStream on a free port, plain or TLS-only.
+//! A real `nats-server` with JetStream on a free port, plain or TLS-only,
+//! or a cluster of them on loopback ([`NatsCluster`]).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -32,6 +33,16 @@ pub struct NatsServer {
     binary: PathBuf,
     child: Mutex<Option<Child>>,
     guardian: Mutex<Option<Child>>,
+    cluster: Option<ClusterArgs>,
+}
+
+/// A node's place in a cluster: its route port, its peers' route ports,
+/// and its monitoring port (for `/healthz`).
+#[derive(Debug, Clone)]
+struct ClusterArgs {
+    port: u16,
+    routes: Vec<u16>,
+    monitor: u16,
 }
 
 impl NatsServer {
@@ -50,9 +61,10 @@ impl NatsServer {
         Self::start_configured(binary, None).await
     }
 
-    async fn start_configured(binary: PathBuf, tls: Option<NatsTls>) -> Result<Self, Error> {
+    /// A server not yet spawned, with its own directory and guardian.
+    fn prepare(binary: PathBuf, tls: Option<NatsTls>, tag: &str) -> Result<Self, Error> {
         let dir = std::env::temp_dir().join(format!(
-            "orcnats-{}-{:x}",
+            "orcnats-{}{tag}-{:x}",
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -65,7 +77,7 @@ impl NatsServer {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "orcnats".into());
-        let server = Self {
+        Ok(Self {
             port: 0,
             tls,
             name,
@@ -73,9 +85,13 @@ impl NatsServer {
             binary,
             child: Mutex::new(None),
             guardian: Mutex::new(Some(guardian)),
-        };
+            cluster: None,
+        })
+    }
+
+    async fn start_configured(binary: PathBuf, tls: Option<NatsTls>) -> Result<Self, Error> {
+        let mut server = Self::prepare(binary, tls, "")?;
         let mut last = String::new();
-        let mut server = server;
         for _ in 0..5 {
             server.port = ports::free_port(&[])?;
             match server.spawn().await {
@@ -113,6 +129,19 @@ impl NatsServer {
         let mut command = Command::new(&self.binary);
         if let Some(conf) = self.write_tls_config()? {
             command.arg("-c").arg(conf);
+        }
+        if let Some(c) = &self.cluster {
+            let routes: Vec<String> = c
+                .routes
+                .iter()
+                .map(|p| format!("nats://127.0.0.1:{p}"))
+                .collect();
+            command
+                .args(["--cluster_name", "orc-test", "--cluster"])
+                .arg(format!("nats://127.0.0.1:{}", c.port))
+                .arg("--routes")
+                .arg(routes.join(","))
+                .args(["-m", &c.monitor.to_string()]);
         }
         let child = command
             .args([
@@ -210,6 +239,148 @@ impl NatsServer {
             log: self.log(),
             log_tail: process::tail(&self.log(), 20),
         })
+    }
+}
+
+/// Several `nats-server -js` on loopback forming one cluster (JetStream
+/// clustered: streams with replicas survive the loss of a node). Killed
+/// and their stores removed on drop.
+#[derive(Debug)]
+pub struct NatsCluster {
+    nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes of the newest `nats-server` and waits until
+    /// JetStream is healthy on every one (a meta leader elected).
+    pub async fn start(size: usize) -> Result<Self, Error> {
+        let binary = binaries::nats_server()?;
+        let mut taken = Vec::new();
+        let mut fresh = || -> Result<u16, Error> {
+            loop {
+                let p = ports::free_port(&[])?;
+                if !taken.contains(&p) {
+                    taken.push(p);
+                    return Ok(p);
+                }
+            }
+        };
+        let mut plan = Vec::new();
+        for _ in 0..size {
+            plan.push((fresh()?, fresh()?, fresh()?));
+        }
+        let mut nodes = Vec::new();
+        for (i, (client, route, monitor)) in plan.iter().enumerate() {
+            let mut node = NatsServer::prepare(binary.clone(), None, &format!("-c{i}"))?;
+            node.port = *client;
+            node.cluster = Some(ClusterArgs {
+                port: *route,
+                routes: plan
+                    .iter()
+                    .filter(|(_, r, _)| r != route)
+                    .map(|(_, r, _)| *r)
+                    .collect(),
+                monitor: *monitor,
+            });
+            nodes.push(node);
+        }
+        let cluster = Self { nodes };
+        for node in &cluster.nodes {
+            node.spawn()
+                .await
+                .map_err(|reason| node.startup_error(reason))?;
+        }
+        cluster.wait_healthy(Duration::from_secs(30)).await?;
+        Ok(cluster)
+    }
+
+    /// Waits until every running node answers `/healthz` with JetStream
+    /// healthy.
+    pub async fn wait_healthy(&self, within: Duration) -> Result<(), Error> {
+        let started = Instant::now();
+        for node in &self.nodes {
+            if !node.is_running() {
+                continue;
+            }
+            loop {
+                if node.healthy().await {
+                    break;
+                }
+                if started.elapsed() > within {
+                    return Err(
+                        node.startup_error(format!("JetStream not healthy after {within:?}"))
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every node's URL, comma-separated (what clients are given).
+    pub fn url(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Node `i`.
+    pub fn node(&self, i: usize) -> &NatsServer {
+        &self.nodes[i]
+    }
+
+    /// How many nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+impl NatsServer {
+    fn startup_error(&self, reason: String) -> Error {
+        Error::Startup {
+            name: "nats-server".into(),
+            reason,
+            log: self.log(),
+            log_tail: process::tail(&self.log(), 20),
+        }
+    }
+
+    /// Whether the process runs (not killed).
+    pub fn is_running(&self) -> bool {
+        self.child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Whether a cluster node's `/healthz` says JetStream is healthy.
+    async fn healthy(&self) -> bool {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let Some(c) = &self.cluster else {
+            return true;
+        };
+        let ask = async {
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", c.monitor))
+                .await
+                .ok()?;
+            s.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                .await
+                .ok()?;
+            let mut body = String::new();
+            s.read_to_string(&mut body).await.ok()?;
+            Some(body.starts_with("HTTP/1.1 200") || body.starts_with("HTTP/1.0 200"))
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), ask).await,
+            Ok(Some(true))
+        )
     }
 }
 

@@ -150,7 +150,8 @@ pub async fn run_from(
                     !prober_only,
                     tls.as_ref(),
                 )
-                .await?,
+                .await?
+                .with_replicas(config.nats_replicas as usize),
             )
         }
         None => {
