@@ -163,6 +163,18 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
 
 #[tokio::test]
 async fn two_recovery_services_fail_over_once() {
+    recovery_services_fail_over_once(2).await;
+}
+
+#[tokio::test]
+async fn three_recovery_services_fail_over_once() {
+    recovery_services_fail_over_once(3).await;
+}
+
+/// `services` recovery services over one bus and one MySQL backend, each
+/// its own runtime: a kill -9 of the master is recovered exactly once, by
+/// one of them, and nothing moves afterwards.
+async fn recovery_services_fail_over_once(services: usize) {
     let nats = orc_testkit::NatsServer::start().await.unwrap();
     let backend = SandboxBuilder::new()
         .master("backend")
@@ -184,31 +196,36 @@ async fn two_recovery_services_fail_over_once() {
         "RecoverMasterClusterFilters": ["*"],
     });
     let mut a = store.clone();
-    a["RecoveryNodeId"] = "recovery-a".into();
+    a["RecoveryNodeId"] = "recovery-0".into();
     let orc = integration_tests::orc_on_with(&sb, &master, a, Some(&nats.url()))
         .await
         .unwrap();
-    let mut b = integration_tests::test_config(std::path::Path::new("/nonexistent"), 0.5);
-    for (k, v) in store.as_object().unwrap() {
-        b[k] = v.clone();
-    }
-    b["RecoveryNodeId"] = "recovery-b".into();
     let only_recovery = orchestrator::roles::Roles {
         prober: false,
         analyzer: false,
         recovery: true,
         gateway: false,
     };
-    let second = integration_tests::Orc::start_with(b, only_recovery, Some(&nats.url()), None)
-        .await
-        .unwrap();
+    let mut others = Vec::new();
+    for i in 1..services {
+        let mut b = integration_tests::test_config(std::path::Path::new("/nonexistent"), 0.5);
+        for (k, v) in store.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b["RecoveryNodeId"] = format!("recovery-{i}").into();
+        others.push(
+            integration_tests::Orc::start_with(b, only_recovery, Some(&nats.url()), None)
+                .await
+                .unwrap(),
+        );
+    }
     sb.kill("m").unwrap();
     let new_master = eventually(Duration::from_secs(15), || {
         settled_master(&sb, &["r1", "r2"])
     })
     .await
     .expect("recovered");
-    // Give the other service every chance to act a second time.
+    // Give the other services every chance to act a second time.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let list = orc.recoveries().await;
     assert_eq!(list.len(), 1, "exactly one recovery: {list:#?}");
@@ -220,13 +237,18 @@ async fn two_recovery_services_fail_over_once() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(node == "recovery-a" || node == "recovery-b", "{node}");
+    assert!(
+        (0..services).any(|i| node == format!("recovery-{i}")),
+        "{node}"
+    );
     assert_eq!(
         settled_master(&sb, &["r1", "r2"]).await.as_deref(),
         Some(new_master.as_str()),
         "nothing moved afterwards"
     );
-    second.stop().await.unwrap();
+    for o in others {
+        o.stop().await.unwrap();
+    }
     orc.stop().await.unwrap();
 }
 

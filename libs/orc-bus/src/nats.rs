@@ -21,6 +21,11 @@ pub struct NatsBus {
     connections: tokio::sync::watch::Receiver<u64>,
     /// JetStream replicas of the streams and buckets this connection creates.
     replicas: usize,
+    /// Lease buckets opened (opening one is a request to the stream's
+    /// leader: once per bucket, not per lease operation).
+    buckets: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<&'static str, async_nats::jetstream::kv::Store>>,
+    >,
 }
 
 impl NatsBus {
@@ -91,6 +96,7 @@ impl NatsBus {
                 echo,
                 connections,
                 replicas: 1,
+                buckets: Default::default(),
             }),
             Ok(Err(e)) => Err(Error::Connect {
                 url: url.to_string(),
@@ -165,10 +171,25 @@ impl NatsBus {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(spec.bucket);
         }
-        self.jetstream
+        let opened = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(spec.bucket)
+            .cloned();
+        if let Some(kv) = opened {
+            return Ok(kv);
+        }
+        let kv = self
+            .jetstream
             .get_key_value(spec.bucket)
             .await
-            .map_err(|e| fail(e.to_string()))
+            .map_err(|e| fail(e.to_string()))?;
+        self.buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(spec.bucket, kv.clone());
+        Ok(kv)
     }
 
     /// Creates the stream unless this connection already did. Works with
@@ -322,6 +343,7 @@ impl Bus for NatsBus {
             next_sequence: None,
             messages: None,
             behind: None,
+            next_check: tokio::time::Instant::now() + STALL_CHECK,
         };
         durable.open().await?;
         Ok(Subscription {
@@ -455,6 +477,9 @@ pub(crate) struct Durable {
     /// The first sequence not yet delivered, when the last check found the
     /// stream holding it.
     behind: Option<u64>,
+    /// When to check next (kept across calls: a caller that polls
+    /// `next()` in a `select!` drops and re-creates it all the time).
+    next_check: tokio::time::Instant,
 }
 
 /// How often an idle follower checks that its consumer still delivers.
@@ -530,7 +555,7 @@ impl Durable {
                     // Reconnected: the consumer may be gone with the old
                     // server; a fresh one costs nothing and loses nothing.
                     _ = self.connections.changed() => Wake::Reconnected,
-                    () = tokio::time::sleep(STALL_CHECK) => Wake::Check,
+                    () = tokio::time::sleep_until(self.next_check) => Wake::Check,
                 },
                 None => Wake::Item(None),
             };
@@ -544,6 +569,7 @@ impl Durable {
                     None
                 }
                 Wake::Check => {
+                    self.next_check = tokio::time::Instant::now() + STALL_CHECK;
                     if !self.stalled().await {
                         continue;
                     }
@@ -560,6 +586,7 @@ impl Durable {
                         self.next_sequence = Some(info.stream_sequence + 1);
                     }
                     self.behind = None;
+                    self.next_check = tokio::time::Instant::now() + STALL_CHECK;
                     return Some(crate::Message {
                         subject: m.subject.to_string(),
                         reply: None,

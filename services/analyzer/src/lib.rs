@@ -432,14 +432,52 @@ async fn act(
         );
         let bus = bus.clone();
         tracker.spawn(async move {
-            let payload = orc_bus::encode(&finding);
-            let stored = bus
-                .publish_durable(&subjects::FINDINGS_STREAM, subjects::FINDINGS, &finding.incident_id, payload)
-                .await;
-            if let Err(e) = stored {
-                tracing::error!(error = %e, incident = %finding.incident_id, "finding not published");
-            }
+            publish_finding(&*bus, &finding).await;
         });
+    }
+}
+
+/// How long a finding is retried while the findings stream cannot take it
+/// (a NATS cluster re-electing the stream's leader after losing a node
+/// takes seconds). The message id makes retries harmless.
+const FINDING_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Publishes a finding on the durable stream, retrying until it is stored
+/// or [`FINDING_PATIENCE`] has passed.
+async fn publish_finding(bus: &dyn Bus, finding: &wire::Finding) {
+    let started = std::time::Instant::now();
+    let mut backoff = Duration::from_millis(50);
+    let mut warned = false;
+    loop {
+        let payload = orc_bus::encode(finding);
+        let stored = bus
+            .publish_durable(
+                &subjects::FINDINGS_STREAM,
+                subjects::FINDINGS,
+                &finding.incident_id,
+                payload,
+            )
+            .await;
+        match stored {
+            Ok(_) => {
+                if warned {
+                    tracing::info!(incident = %finding.incident_id, waited = ?started.elapsed(), "finding published");
+                }
+                return;
+            }
+            Err(e) if started.elapsed() >= FINDING_PATIENCE => {
+                tracing::error!(error = %e, incident = %finding.incident_id, "finding not published: gave up");
+                return;
+            }
+            Err(e) => {
+                if !warned {
+                    tracing::warn!(error = %e, incident = %finding.incident_id, "finding not published yet: retrying");
+                    warned = true;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
     }
 }
 

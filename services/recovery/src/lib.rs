@@ -412,6 +412,15 @@ pub async fn run(
         .await?;
     let mut retries = bus.subscribe(subjects::RECOVERY_RETRY).await?;
     bus.flush().await?;
+    // Open (or create) the lease bucket now: creating it in a failover's
+    // path costs a cluster round of its own (half a second on a 3-node
+    // NATS cluster). Failing here is not fatal: acquiring retries.
+    if let Err(e) = bus
+        .lease_holder(&lease::spec(cfg.lease_ttl), "startup")
+        .await
+    {
+        tracing::warn!(error = %e, "cluster lease bucket not opened yet");
+    }
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
     let tracker = TaskTracker::new();
     let ctx = Arc::new(Ctx {
