@@ -4,6 +4,7 @@
 #   - mariadb-server (mariadbd, mariadb-install-db)
 #   - nats-server (the distribution's; tests prefer a 2.10+ one from PyPI)
 #   - nftables (fault injection in the failure-detection tests)
+#   - etcd-server (master publication tests)
 
 _orc_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -34,6 +35,10 @@ orc_ensure_servers() {
   if ! _orc_have nats-server; then
     echo "prereqs: installing nats-server" >&2
     _orc_apt_install nats-server || true
+  fi
+  if ! _orc_have etcd; then
+    echo "prereqs: installing etcd-server (master publication tests)" >&2
+    _orc_apt_install etcd-server || true
   fi
   if ! _orc_have nft; then
     echo "prereqs: installing nftables" >&2

@@ -22,6 +22,7 @@
 
 mod binaries;
 mod error;
+mod etcd;
 mod instance;
 mod nats;
 mod ports;
@@ -33,6 +34,7 @@ mod template;
 
 pub use binaries::{mariadbd, nats_server, version_of};
 pub use error::Error;
+pub use etcd::EtcdServer;
 pub use instance::{Instance, InstanceInfo};
 pub use nats::{NatsCluster, NatsServer, NatsTls};
 pub use ports::free_port;
