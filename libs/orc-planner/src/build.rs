@@ -152,3 +152,15 @@ pub(crate) fn capture(name: impl Into<String>, what: crate::plan::Capture) -> St
 pub(crate) fn name(what: &str, key: &InstanceKey) -> String {
     format!("{what}@{key}")
 }
+
+/// The phase that publishes `master` in the KV stores (never critical: the
+/// topology is already changed; a store that does not answer is reported).
+pub(crate) fn publish_master(master: &InstanceKey) -> Phase {
+    phase(
+        "publish the master",
+        vec![optional(
+            format!("publish {master} in the KV stores"),
+            vec![just(Action::PublishMaster(master.clone()))],
+        )],
+    )
+}

@@ -205,6 +205,7 @@ pub(crate) fn master_failover(
             bookkeeping,
         )],
     ));
+    plan.phases.push(crate::build::publish_master(&cand));
     if !lite {
         plan.phases.push(hooks(
             "PostMasterFailoverProcesses, PostFailoverProcesses",

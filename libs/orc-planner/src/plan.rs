@@ -265,6 +265,9 @@ pub enum Action {
     EndDowntime(InstanceKey),
     /// Runs a hook list (`PreFailoverProcesses`, ...).
     Hooks(HookStage),
+    /// Publishes the server as its cluster's master in the KV stores
+    /// (`KVClusterMasterPrefix`), with the plan's fencing token.
+    PublishMaster(InstanceKey),
 }
 
 impl Action {
@@ -281,7 +284,8 @@ impl Action {
             | Action::ResetReplica(k)
             | Action::SkipQuery(k)
             | Action::FlushBinaryLogs(k)
-            | Action::EndDowntime(k) => vec![k],
+            | Action::EndDowntime(k)
+            | Action::PublishMaster(k) => vec![k],
             Action::RunUntil { on, .. }
             | Action::WaitForGtid { on, .. }
             | Action::SetReadOnly { on, .. }
@@ -307,7 +311,10 @@ impl Action {
     pub fn touches_a_server(&self) -> bool {
         !matches!(
             self,
-            Action::Downtime { .. } | Action::EndDowntime(_) | Action::Hooks(_)
+            Action::Downtime { .. }
+                | Action::EndDowntime(_)
+                | Action::Hooks(_)
+                | Action::PublishMaster(_)
         )
     }
 
@@ -321,6 +328,7 @@ impl Action {
                 | Action::Downtime { .. }
                 | Action::EndDowntime(_)
                 | Action::Hooks(_)
+                | Action::PublishMaster(_)
         )
     }
 }
@@ -395,6 +403,7 @@ impl fmt::Display for Action {
             Action::Downtime { on, reason } => write!(f, "downtime {on} ({reason})"),
             Action::EndDowntime(k) => write!(f, "end the downtime of {k}"),
             Action::Hooks(stage) => write!(f, "run {}", stage.config_key()),
+            Action::PublishMaster(k) => write!(f, "publish {k} as the master in the KV stores"),
         }
     }
 }

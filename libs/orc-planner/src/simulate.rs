@@ -303,7 +303,8 @@ fn apply(t: &mut Topology, s: &mut State, action: &Action) -> Result<(), String>
         | Action::SetSemiSync { .. }
         | Action::InjectEmptyTransactions { .. }
         | Action::ResetMasterKeeping { .. }
-        | Action::Hooks(_) => Ok(()),
+        | Action::Hooks(_)
+        | Action::PublishMaster(_) => Ok(()),
     }
 }
 

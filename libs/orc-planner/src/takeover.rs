@@ -349,6 +349,7 @@ pub(crate) fn switch(
             ],
         )],
     ));
+    plan.phases.push(crate::build::publish_master(&d));
     if !hand_over {
         plan.phases.push(hooks(
             &[HookStage::PostMasterFailover, HookStage::PostFailover],

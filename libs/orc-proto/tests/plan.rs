@@ -265,6 +265,7 @@ fn every_action() -> Vec<Action> {
             reason: "lost in recovery".into(),
         },
         Action::EndDowntime(on()),
+        Action::PublishMaster(on()),
     ];
     for position in [
         Position::MariadbSlavePos,
@@ -324,6 +325,7 @@ fn action_index(x: &Action) -> usize {
         Action::Downtime { .. } => 22,
         Action::EndDowntime(_) => 23,
         Action::Hooks(_) => 24,
+        Action::PublishMaster(_) => 25,
     }
 }
 
@@ -520,7 +522,7 @@ fn round_trip(plan: &Plan) -> Result<Plan, Error> {
 #[test]
 fn the_samples_cover_every_variant() {
     covers(&every_intent(), intent_index, 35);
-    covers(&every_action(), action_index, 25);
+    covers(&every_action(), action_index, 26);
     covers(&every_condition(), condition_index, 11);
     covers(&every_veto(), veto_index, 12);
 }

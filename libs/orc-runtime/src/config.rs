@@ -434,6 +434,14 @@ pub struct Config {
     /// `NatsUrl` (ours): the bus for distributed roles (also `--nats`).
     #[serde(rename = "NatsUrl")]
     pub nats_url: String,
+    /// `KVClusterMasterPrefix`: where masters are published in the KV
+    /// stores (`<prefix>/<cluster alias>`).
+    #[serde(rename = "KVClusterMasterPrefix")]
+    pub kv_cluster_master_prefix: String,
+    /// `EtcdAddress` (ours): comma-separated `http://host:port` endpoints
+    /// of an etcd cluster masters are published to (empty: none).
+    #[serde(rename = "EtcdAddress")]
+    pub etcd_address: String,
     /// `NatsReplicas` (ours): JetStream replicas of every stream and bucket
     /// the roles create (findings, leases, ...): 3 on a 3-node NATS cluster
     /// so that losing a node loses nothing. Default 1 (one server).
@@ -608,6 +616,8 @@ impl Default for Config {
             recovery_node_id: String::new(),
             nats_url: String::new(),
             nats_replicas: 1,
+            kv_cluster_master_prefix: "mysql/master".into(),
+            etcd_address: String::new(),
             nats_ca_file: String::new(),
             nats_cert_file: String::new(),
             nats_key_file: String::new(),
@@ -720,7 +730,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "ConsulKVStoreProvider",
     "ConsulMaxKVsPerTransaction",
     "ZkAddress",
-    "KVClusterMasterPrefix",
     "WebMessage",
     "RecoverLockedSemiSyncMaster",
     "BufferInstanceWrites",
@@ -879,6 +888,21 @@ impl Config {
             }
         };
         positive("InstancePollSeconds", self.instance_poll_seconds, 3600.0)?;
+        for a in self
+            .etcd_address
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            let endpoint = a
+                .strip_prefix("http://")
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
+            if !endpoint {
+                return Err(format!(
+                    "EtcdAddress: {a:?} is not an http://host:port endpoint"
+                ));
+            }
+        }
         if !(1..=5).contains(&self.nats_replicas) {
             return Err(format!(
                 "NatsReplicas must be between 1 and 5 (JetStream's limit), got {}",

@@ -63,6 +63,9 @@ pub struct GatewayConfig {
     pub resolver: Arc<orc_runtime::resolve::Resolver>,
     /// `RecoveryIgnoreHostnameFilters` (shown by `automated-recovery-filters`).
     pub recovery_ignore_hostname_filters: Vec<String>,
+    /// Where `submit-masters-to-kv-stores` publishes (`KVClusterMasterPrefix`,
+    /// `EtcdAddress`).
+    pub kv: orc_kv::Publisher,
 }
 
 impl GatewayConfig {
@@ -107,6 +110,12 @@ impl GatewayConfig {
             pool_expiry: minutes(c.instance_pool_expiry_minutes),
             resolver: Arc::new(orc_runtime::resolve::Resolver::from_config(c)),
             recovery_ignore_hostname_filters: c.recovery_ignore_hostname_filters.clone(),
+            kv: orc_kv::Publisher::from_config(&c.kv_cluster_master_prefix, &c.etcd_address)
+                .unwrap_or_else(|e| {
+                    // The address was validated with the configuration.
+                    tracing::error!(error = %e, "KV stores unusable: masters are not published");
+                    orc_kv::Publisher::default()
+                }),
         })
     }
 
@@ -154,6 +163,7 @@ pub struct Gateway {
     pub(crate) pool_expiry: Duration,
     pub(crate) resolver: Arc<orc_runtime::resolve::Resolver>,
     pub(crate) recovery_ignore_hostname_filters: Vec<String>,
+    pub(crate) kv: orc_kv::Publisher,
 }
 
 /// Listeners the gateway serves on.
@@ -216,6 +226,7 @@ pub async fn run(
         pool_expiry: cfg.pool_expiry,
         resolver: cfg.resolver.clone(),
         recovery_ignore_hostname_filters: cfg.recovery_ignore_hostname_filters.clone(),
+        kv: cfg.kv.clone(),
     });
     tracing::info!(http = ?http_addr, grpc = ?grpc_addr, tls = cfg.tls.is_some(), "gateway listening");
     let leading = tokio::spawn(leadership.run(bus, shutdown.clone()));

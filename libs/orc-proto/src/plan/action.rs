@@ -200,6 +200,7 @@ impl From<&Action> for w::PlanAction {
             }),
             Action::EndDowntime(k) => Kind::EndDowntime(k.into()),
             Action::Hooks(stage) => Kind::Hooks(hook_to_wire(*stage)),
+            Action::PublishMaster(k) => Kind::PublishMaster(k.into()),
         };
         Self { kind: Some(kind) }
     }
@@ -294,6 +295,7 @@ impl TryFrom<&w::PlanAction> for Action {
                 },
                 Kind::EndDowntime(k) => Action::EndDowntime(plain(k)?),
                 Kind::Hooks(stage) => Action::Hooks(hook_from_wire(*stage, "PlanAction", "hooks")?),
+                Kind::PublishMaster(k) => Action::PublishMaster(plain(k)?),
             },
         )
     }

@@ -251,7 +251,7 @@ impl Operator for GrpcApi {
         };
         let pairs = targets
             .iter()
-            .flat_map(|c| clusters::master_key_values(&cat, c))
+            .flat_map(|c| clusters::master_key_values(&cat, c, self.gw.kv.prefix()))
             .map(|kv| wire::KeyValue {
                 key: kv.Key,
                 value: kv.Value,

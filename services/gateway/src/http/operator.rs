@@ -289,22 +289,95 @@ async fn osc_replicas(State(gw): S, Path(hint): Path<String>) -> ApiResult {
     raw(cat.instances_json(&clusters::osc_replicas(&cat, &c)))
 }
 
+/// `submit-masters-to-kv-stores`: publishes each cluster's master in the
+/// KV stores, with the fencing token of the latest recovery that put it
+/// there (0 if none did): a store holding a newer token is left alone and
+/// the call fails saying so.
 async fn kv_pairs(gw: &Gateway, hint: Option<&str>) -> ApiResult {
     let cat = catalog(gw).await?;
     let targets = match hint {
         Some(h) => vec![cat.resolve_cluster(h)?],
         None => cat.clusters(),
     };
+    let prefix = gw.kv.prefix();
     let pairs: Vec<_> = targets
         .iter()
-        .flat_map(|c| clusters::master_key_values(&cat, c))
+        .flat_map(|c| clusters::master_key_values(&cat, c, prefix))
         .collect();
-    // No KV store (Consul, ZooKeeper) is supported: the pairs are what
-    // would be written; nothing is submitted.
-    ok(
-        format!("Submitted {} masters (no KV store is configured)", 0),
-        pairs,
-    )
+    if gw.kv.is_empty() {
+        return ok(
+            "Submitted 0 masters (no KV store is configured: set EtcdAddress)".to_string(),
+            pairs,
+        );
+    }
+    let recoveries = gw
+        .store
+        .recoveries()
+        .list(None)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("recoveries cannot be read: {e}")))?;
+    let mut submitted = 0;
+    let mut refused = Vec::new();
+    for c in &targets {
+        let Some(master) = cat.master_of(c) else {
+            continue;
+        };
+        let alias = cat.cluster_alias(c);
+        // The latest recovery that concerns this master or alias sets the
+        // token; a master that recovery replaced is not published (the
+        // read model may lag the failover by a poll).
+        let latest = recoveries
+            .iter()
+            .filter(|r| {
+                r.successor.as_ref() == Some(&master)
+                    || r.failed == master
+                    || r.cluster_alias == alias
+            })
+            .max_by_key(|r| r.lease_revision);
+        if let Some(r) = latest
+            && r.failed == master
+            && r.is_successful
+        {
+            refused.push(format!(
+                "{alias}: {master} was replaced by {} in recovery {}; the topology is not read afresh yet",
+                r.successor.as_ref().map(ToString::to_string).unwrap_or_default(),
+                r.uid
+            ));
+            continue;
+        }
+        let token = latest.map_or(0, |r| r.lease_revision);
+        let mut written = true;
+        for report in gw.kv.publish(&alias, &master, token).await {
+            match report.result {
+                Ok(orc_kv::Published::Written) => {}
+                Ok(orc_kv::Published::Stale { stored }) => {
+                    written = false;
+                    refused.push(format!(
+                        "{}: {alias} holds fencing token {stored}, newer than {token} ({master})",
+                        report.store
+                    ));
+                }
+                Err(e) => {
+                    written = false;
+                    refused.push(format!("{alias}: {e}"));
+                }
+            }
+        }
+        if written {
+            submitted += 1;
+        }
+    }
+    if refused.is_empty() {
+        ok(format!("Submitted {submitted} masters"), pairs)
+    } else {
+        Err(ApiError::FailedWith {
+            message: format!(
+                "Submitted {submitted} masters; not submitted: {}",
+                refused.join("; ")
+            ),
+            details: Box::new(serde_json::to_value(&pairs).unwrap_or_default()),
+        })
+    }
 }
 
 async fn kv_all(State(gw): S) -> ApiResult {

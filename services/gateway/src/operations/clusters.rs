@@ -213,25 +213,21 @@ pub(crate) struct KeyValueJson {
 
 /// The pairs orchestrator writes to KV stores for a cluster's master
 /// (`mysql/master/<alias>` and its `/hostname`, `/port` sub-keys).
-pub(crate) fn master_key_values(cat: &Catalog, cluster: &InstanceKey) -> Vec<KeyValueJson> {
+pub(crate) fn master_key_values(
+    cat: &Catalog,
+    cluster: &InstanceKey,
+    prefix: &str,
+) -> Vec<KeyValueJson> {
     let Some(master) = cat.master_of(cluster) else {
         return Vec::new();
     };
-    let base = format!("mysql/master/{}", cat.cluster_alias(cluster));
-    vec![
-        KeyValueJson {
-            Key: base.clone(),
-            Value: master.to_string(),
-        },
-        KeyValueJson {
-            Key: format!("{base}/hostname"),
-            Value: master.hostname().to_string(),
-        },
-        KeyValueJson {
-            Key: format!("{base}/port"),
-            Value: master.port().to_string(),
-        },
-    ]
+    orc_kv::master_pairs(prefix, &cat.cluster_alias(cluster), &master)
+        .into_iter()
+        .map(|(key, value)| KeyValueJson {
+            Key: key,
+            Value: value,
+        })
+        .collect()
 }
 
 /// Instances with problems that are not downtimed, in `cluster` (`None`: all).

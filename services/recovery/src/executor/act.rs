@@ -223,12 +223,47 @@ impl Executor {
                 self.downtime(on, Some((reason.clone(), until))).await
             }
             Action::EndDowntime(k) => self.downtime(k, None).await,
+            Action::PublishMaster(k) => self.publish_master(k).await,
             Action::Hooks(stage) => {
                 let ctx = self.hook_context();
                 crate::hooks::run(&self.cfg, *stage, &ctx, Some(&*self.notes))
                     .await
                     .map_err(|e| StepError::Failed(e.to_string()))
             }
+        }
+    }
+
+    /// Publishes `master` in every KV store with the plan's fencing token;
+    /// each store's answer is a note. Fails when a store failed; a store
+    /// that holds a newer token (a later recovery published already) is
+    /// not a failure: nothing was overwritten, as it should be.
+    async fn publish_master(&self, master: &InstanceKey) -> Result<(), StepError> {
+        if self.cfg.kv.is_empty() {
+            self.note("no KV store configured (EtcdAddress): master not published".into());
+            return Ok(());
+        }
+        let alias = self.hook_context().cluster_alias;
+        let token = self.lease.token();
+        let mut failed = Vec::new();
+        for r in self.cfg.kv.publish(&alias, master, token).await {
+            match r.result {
+                Ok(orc_kv::Published::Written) => self.note(format!(
+                    "{}: {}{alias} = {master} (fencing token {token})",
+                    r.store,
+                    self.cfg.kv.prefix()
+                )),
+                Ok(orc_kv::Published::Stale { stored }) => self.note(format!(
+                    "{}: {}{alias} not written: it holds fencing token {stored}, newer than ours ({token})",
+                    r.store,
+                    self.cfg.kv.prefix()
+                )),
+                Err(e) => failed.push(e.to_string()),
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(StepError::Failed(failed.join("; ")))
         }
     }
 
