@@ -10,6 +10,7 @@
 pub mod pki;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orchestrator::roles::{self, Roles};
@@ -551,5 +552,64 @@ mod tests {
             summarize(&[ms(4), ms(1), ms(2), ms(3)]).0,
             Duration::from_micros(2500)
         );
+    }
+}
+
+/// Which of `names` answer, each within 300 ms (a frozen or dead server does
+/// not count), as writable masters: `read_only` off and no replication
+/// configured.
+pub async fn writable_masters(sb: &orc_testkit::Sandbox, names: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in names {
+        let probe = async {
+            let ro = sb.sql(name, "SELECT @@global.read_only").await.ok()?;
+            let ro = ro.first()?.at(0)? == "1";
+            let replica = sb.replica_status(name).await.ok()?.is_some();
+            Some(!ro && !replica)
+        };
+        if let Ok(Some(true)) = tokio::time::timeout(Duration::from_millis(300), probe).await {
+            out.push((*name).to_string());
+        }
+    }
+    out
+}
+
+/// Moments (when the sample ended) at which two or more servers answered
+/// as writable masters, with their names.
+pub type SplitBrains = Vec<(Instant, Vec<String>)>;
+
+/// Samples servers of a sandbox every 100 ms, with fresh connections, for
+/// two writable masters at once, until [`SplitBrain::finish`].
+#[derive(Debug)]
+pub struct SplitBrain {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<SplitBrains>,
+}
+
+impl SplitBrain {
+    /// Starts sampling `names` of `sb`.
+    pub fn sample(sb: Arc<orc_testkit::Sandbox>, names: &[&str]) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let names: Vec<String> = names.iter().map(|n| (*n).to_string()).collect();
+        let task = tokio::spawn(async move {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let mut bad = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let w = writable_masters(&sb, &names).await;
+                if w.len() > 1 {
+                    bad.push((Instant::now(), w));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            bad
+        });
+        Self { stop, task }
+    }
+
+    /// Stops sampling; returns the samples that found two or more.
+    pub async fn finish(self) -> SplitBrains {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap_or_default()
     }
 }

@@ -137,11 +137,13 @@ async fn a_master_frozen_for_less_than_slave_net_timeout_is_never_declared_dead(
 #[tokio::test]
 async fn probers_cut_off_from_a_replicating_master_see_it_unreachable_never_dead() {
     let alt = Ipv4Addr::new(127, 0, 0, 2);
-    let sb = SandboxBuilder::master_with_replicas(2)
-        .listen_also_on(alt)
-        .start()
-        .await
-        .unwrap();
+    let sb = std::sync::Arc::new(
+        SandboxBuilder::master_with_replicas(2)
+            .listen_also_on(alt)
+            .start()
+            .await
+            .unwrap(),
+    );
     let port = sb.instance("m").unwrap().port();
     // The probers reach the master at 127.0.0.2; replicas at 127.0.0.1.
     let orc = orc_on(
@@ -152,6 +154,7 @@ async fn probers_cut_off_from_a_replicating_master_see_it_unreachable_never_dead
     .await
     .unwrap();
     let mut findings = follow_findings(&orc).await.unwrap();
+    let split_brain = integration_tests::SplitBrain::sample(sb.clone(), &["m", "r1", "r2"]);
     let firewall = Firewall::block(alt, port).unwrap();
     let cut = Instant::now();
     let seen = findings_until(&mut findings, Duration::from_secs(15), |f| {
@@ -196,6 +199,8 @@ async fn probers_cut_off_from_a_replicating_master_see_it_unreachable_never_dead
     })
     .await
     .expect("healthy again once the partition heals");
+    let two = split_brain.finish().await;
+    assert!(two.is_empty(), "two writable masters: {two:?}");
     orc.stop().await.unwrap();
 }
 

@@ -4,9 +4,10 @@
 //! cluster node changes nothing visible.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integration_tests::{Orc, PROBER_ONLY, eventually, settled_master, test_config};
+use integration_tests::{Orc, PROBER_ONLY, SplitBrain, eventually, settled_master, test_config};
 use orc_testkit::{NatsCluster, NatsServer, Sandbox, SandboxBuilder};
 use orchestrator::roles::Roles;
 
@@ -19,17 +20,19 @@ const CONTROL: Roles = Roles {
 
 /// Analyzer, recovery and gateway on one runtime and `probers` probers,
 /// each its own, all over `nats`, with a 1+3 sandbox discovered.
-async fn cluster(nats: &NatsServer, probers: usize) -> (Sandbox, Orc, Vec<Orc>) {
+async fn cluster(nats: &NatsServer, probers: usize) -> (Arc<Sandbox>, Orc, Vec<Orc>) {
     cluster_on(&nats.url(), 1, probers).await
 }
 
 /// [`cluster`] over the NATS servers at `url`, streams and buckets with
 /// `replicas`.
-async fn cluster_on(url: &str, replicas: u32, probers: usize) -> (Sandbox, Orc, Vec<Orc>) {
-    let sb = SandboxBuilder::master_with_replicas(3)
-        .start()
-        .await
-        .unwrap();
+async fn cluster_on(url: &str, replicas: u32, probers: usize) -> (Arc<Sandbox>, Orc, Vec<Orc>) {
+    let sb = Arc::new(
+        SandboxBuilder::master_with_replicas(3)
+            .start()
+            .await
+            .unwrap(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&dir.path().join("o.sqlite3"), 1.0);
     config["RecoverMasterClusterFilters"] = serde_json::json!(["*"]);
@@ -64,8 +67,9 @@ async fn cluster_on(url: &str, replicas: u32, probers: usize) -> (Sandbox, Orc, 
 }
 
 /// kill -9 of the master; returns how long until every survivor replicated
-/// from a new writable master.
-async fn kill_and_converge(sb: &Sandbox) -> Duration {
+/// from a new writable master. Never two writable masters meanwhile.
+async fn kill_and_converge(sb: &Arc<Sandbox>) -> Duration {
+    let split_brain = SplitBrain::sample(sb.clone(), &["m", "r1", "r2", "r3"]);
     let killed = Instant::now();
     sb.kill("m").unwrap();
     eventually(Duration::from_secs(30), || {
@@ -73,7 +77,11 @@ async fn kill_and_converge(sb: &Sandbox) -> Duration {
     })
     .await
     .expect("a new master with every survivor replicating from it");
-    killed.elapsed()
+    let took = killed.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let two = split_brain.finish().await;
+    assert!(two.is_empty(), "two writable masters: {two:?}");
+    took
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

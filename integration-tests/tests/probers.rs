@@ -43,11 +43,13 @@ async fn owners(bus: &NatsBus, window: Duration) -> BTreeMap<InstanceKey, BTreeS
 
 #[tokio::test]
 async fn when_a_prober_dies_another_probes_its_instances_within_seconds() {
-    let sb = SandboxBuilder::master_with_replicas(3)
-        .replica("c1", "r1")
-        .start()
-        .await
-        .unwrap();
+    let sb = std::sync::Arc::new(
+        SandboxBuilder::master_with_replicas(3)
+            .replica("c1", "r1")
+            .start()
+            .await
+            .unwrap(),
+    );
     let nats = NatsServer::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let core = Orc::start_with(
@@ -97,6 +99,8 @@ async fn when_a_prober_dies_another_probes_its_instances_within_seconds() {
 
     let mut sub = watcher.subscribe(subjects::SNAPSHOT).await.unwrap();
     watcher.flush().await.unwrap();
+    let split_brain =
+        integration_tests::SplitBrain::sample(sb.clone(), &["m", "r1", "r2", "r3", "c1"]);
     victim.crash();
     let killed = Instant::now();
     let mut adopted = BTreeSet::new();
@@ -120,6 +124,8 @@ async fn when_a_prober_dies_another_probes_its_instances_within_seconds() {
     );
     integration_tests::chaos_figure(took);
     assert!(took <= Duration::from_secs(5), "took {took:?}");
+    let two = split_brain.finish().await;
+    assert!(two.is_empty(), "two writable masters: {two:?}");
     survivor.stop().await.unwrap();
     core.stop().await.unwrap();
 }

@@ -28,10 +28,12 @@ fn recover_all() -> serde_json::Value {
 
 #[tokio::test]
 async fn a_killed_master_is_replaced_and_nothing_is_lost() {
-    let sb = SandboxBuilder::master_with_replicas(4)
-        .start()
-        .await
-        .unwrap();
+    let sb = std::sync::Arc::new(
+        SandboxBuilder::master_with_replicas(4)
+            .start()
+            .await
+            .unwrap(),
+    );
     let master = sb.key("m").unwrap();
     let orc = orc_on(&sb, &master, recover_all()).await.unwrap();
     sb.exec(
@@ -41,6 +43,8 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
     .await
     .unwrap();
     sb.wait_replicated(Duration::from_secs(5)).await.unwrap();
+    let split_brain =
+        integration_tests::SplitBrain::sample(sb.clone(), &["m", "r1", "r2", "r3", "r4"]);
     sb.kill("m").unwrap();
     let killed = std::time::Instant::now();
 
@@ -69,6 +73,8 @@ async fn a_killed_master_is_replaced_and_nothing_is_lost() {
         .await
         .unwrap_or_else(|| panic!("{name} has the write made after the failover"));
     }
+    let two = split_brain.finish().await;
+    assert!(two.is_empty(), "two writable masters: {two:?}");
 
     // The audit: one successful recovery of the old master, nothing lost.
     let recoveries = eventually(Duration::from_secs(5), || async {
@@ -181,10 +187,12 @@ async fn recovery_services_fail_over_once(services: usize) {
         .start()
         .await
         .unwrap();
-    let sb = SandboxBuilder::master_with_replicas(2)
-        .start()
-        .await
-        .unwrap();
+    let sb = std::sync::Arc::new(
+        SandboxBuilder::master_with_replicas(2)
+            .start()
+            .await
+            .unwrap(),
+    );
     let master = sb.key("m").unwrap();
     let store = json!({
         "BackendDB": "mysql",
@@ -219,6 +227,7 @@ async fn recovery_services_fail_over_once(services: usize) {
                 .unwrap(),
         );
     }
+    let split_brain = integration_tests::SplitBrain::sample(sb.clone(), &["m", "r1", "r2"]);
     sb.kill("m").unwrap();
     let new_master = eventually(Duration::from_secs(15), || {
         settled_master(&sb, &["r1", "r2"])
@@ -227,6 +236,8 @@ async fn recovery_services_fail_over_once(services: usize) {
     .expect("recovered");
     // Give the other services every chance to act a second time.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let two = split_brain.finish().await;
+    assert!(two.is_empty(), "two writable masters: {two:?}");
     let list = orc.recoveries().await;
     assert_eq!(list.len(), 1, "exactly one recovery: {list:#?}");
     assert_eq!(
@@ -652,10 +663,12 @@ async fn no_automated_failover_while_the_backend_is_down_then_it_runs() {
         .start()
         .await
         .unwrap();
-    let sb = SandboxBuilder::master_with_replicas(2)
-        .start()
-        .await
-        .unwrap();
+    let sb = std::sync::Arc::new(
+        SandboxBuilder::master_with_replicas(2)
+            .start()
+            .await
+            .unwrap(),
+    );
     let master = sb.key("m").unwrap();
     let config = json!({
         "BackendDB": "mysql",
@@ -679,6 +692,7 @@ async fn no_automated_failover_while_the_backend_is_down_then_it_runs() {
         .unwrap();
     bus.flush().await.unwrap();
 
+    let split_brain = integration_tests::SplitBrain::sample(sb.clone(), &["m", "r1", "r2"]);
     backend.kill("backend").unwrap();
     sb.kill("m").unwrap();
     let refused = tokio::time::timeout(Duration::from_secs(20), async {
@@ -721,6 +735,8 @@ async fn no_automated_failover_while_the_backend_is_down_then_it_runs() {
     })
     .await
     .expect("the failover runs once the store answers again");
+    let two = split_brain.finish().await;
+    assert!(two.is_empty(), "two writable masters: {two:?}");
     let list = orc.ended_recoveries().await;
     assert_eq!(list.len(), 1, "{list:#?}");
     assert_eq!(
