@@ -555,17 +555,29 @@ mod tests {
     }
 }
 
-/// Which of `names` answer, each within 300 ms (a frozen or dead server does
-/// not count), as writable masters: `read_only` off and no replication
-/// configured.
+/// Which of `names` answer, each within 300 ms (a frozen, dead or cut-off
+/// server does not count), as writable masters: `read_only` off and no
+/// replication configured. Asked as a client would, over TCP on
+/// 127.0.0.1 with a fresh connection (a server cut off by the firewall is
+/// cut off from this sampler too; the unix socket would not be).
 pub async fn writable_masters(sb: &orc_testkit::Sandbox, names: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for name in names {
+        let Ok(instance) = sb.instance(name) else {
+            continue;
+        };
+        let mut opts = instance.tcp_options(
+            std::net::Ipv4Addr::LOCALHOST,
+            orchestrator::sandbox::TOPOLOGY_USER,
+            orchestrator::sandbox::TOPOLOGY_PASSWORD,
+        );
+        opts.connect_timeout = Duration::from_millis(300);
+        opts.read_timeout = Duration::from_millis(300);
         let probe = async {
-            let ro = sb.sql(name, "SELECT @@global.read_only").await.ok()?;
-            let ro = ro.first()?.at(0)? == "1";
-            let replica = sb.replica_status(name).await.ok()?.is_some();
-            Some(!ro && !replica)
+            let mut s = orc_mysql::Session::connect(&opts).await.ok()?;
+            let ro = s.query_value("SELECT @@global.read_only").await.ok()??;
+            let replica = !s.query("SHOW SLAVE STATUS").await.ok()?.is_empty();
+            Some(ro.trim() == "0" && !replica)
         };
         if let Ok(Some(true)) = tokio::time::timeout(Duration::from_millis(300), probe).await {
             out.push((*name).to_string());

@@ -136,10 +136,11 @@ async fn a_master_cut_off_from_everyone_is_replaced_and_fenced_when_it_returns()
         .iter()
         .map(|(at, w)| (at.saturating_duration_since(healed), w))
         .collect();
-    // Never while cut off. Once the network heals, a client's new
-    // connection races fencing's (the old master's socket buffers held
-    // nothing for it: TCP's retransmission backoff is seconds by then); the
-    // window is reported, and bounded by one fencing attempt.
+    // Never while cut off (the sampler is a client over TCP: cut off too).
+    // Once the network heals, a client's new connection races fencing's
+    // (the fence line's statement waits on TCP's retransmission backoff,
+    // seconds by then); the window is reported, and bounded by one
+    // fencing attempt.
     assert!(
         two.iter().all(|(at, _)| *at >= healed),
         "two writable masters before the partition healed: {after_heal:?}"
