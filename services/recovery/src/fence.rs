@@ -28,16 +28,19 @@ use orc_runtime::wall_clock;
 
 use crate::Ctx;
 
-/// How often returning old masters are looked for, and a new connection
-/// attempt is started towards each one that is still away.
+/// How often returning old masters are looked for.
 pub const EVERY: Duration = Duration::from_millis(500);
+
+/// Between two new connection attempts towards a server still away: each
+/// pass starts [`EVERY`] / `STAGGER` attempts, this far apart.
+const STAGGER: Duration = Duration::from_millis(100);
 
 /// How long one attempt waits for a server to answer. Attempts overlap: a
 /// hung server's pending connections are served first thing when it
 /// resumes, and across a partition a fresh attempt is never more than
-/// [`EVERY`] old when the network heals (an old attempt only retries its
-/// handshake on the kernel's backoff).
-const ATTEMPT: Duration = Duration::from_secs(5);
+/// [`STAGGER`] old when the network heals (an old attempt only retries its
+/// handshake on the kernel's backoff, a second and more).
+const ATTEMPT: Duration = Duration::from_secs(1);
 
 /// At most this many attempts towards one server at once.
 const MAX_IN_FLIGHT: usize = 10;
@@ -167,14 +170,19 @@ pub(crate) async fn pass(ctx: &Arc<Ctx>, fencer: &Arc<Fencer>) {
                 fencer2.end(&key2);
             });
         }
-        let Some(lock) = fencer.begin(&key, true) else {
-            continue;
-        };
-        let (ctx2, fencer2) = (ctx.clone(), fencer.clone());
-        ctx.tracker.spawn(async move {
-            attempt(&ctx2, &key, &meta, &lock).await;
-            fencer2.end(&key);
-        });
+        let staggered = u32::try_from(EVERY.as_millis() / STAGGER.as_millis()).unwrap_or(1);
+        for i in 0..staggered {
+            let Some(lock) = fencer.begin(&key, true) else {
+                break;
+            };
+            let (ctx2, fencer2, key2, meta2) =
+                (ctx.clone(), fencer.clone(), key.clone(), meta.clone());
+            ctx.tracker.spawn(async move {
+                tokio::time::sleep(STAGGER * i).await;
+                attempt(&ctx2, &key2, &meta2, &lock).await;
+                fencer2.end(&key2);
+            });
+        }
     }
 }
 
