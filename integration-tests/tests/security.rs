@@ -530,6 +530,28 @@ async fn announced_api(child: &mut tokio::process::Child) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_written_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(&dir.path().join("o.sqlite3"), 1.0);
+    write_config(dir.path(), &config);
+    let log = dir.path().join("stderr.log");
+    let mut child = tokio::process::Command::new(workspace_binary("orchestrator"))
+        .arg("http")
+        .current_dir(dir.path())
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let _api = announced_api(&mut child).await;
+    child.kill().await.unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(" INFO "), "something was logged: {text}");
+    assert!(!text.contains('\u{1b}'), "colour codes in a file: {text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_configuration_file_is_read_and_sighup_reloads_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&dir.path().join("o.sqlite3"), 1.0);
