@@ -91,6 +91,13 @@ async fn cluster(file_positions: bool) -> Sandbox {
     if file_positions {
         b = b.file_positions();
     }
+    // Nothing here is about failure detection: a slave_net_timeout of 10 s
+    // (the sandbox's 2 s is for fast detection) keeps a loaded machine's
+    // late heartbeat from reconnecting an IO thread between a dry run and
+    // its check.
+    for r in ["r1", "r2", "r3", "c1"] {
+        b = b.option(r, "slave_net_timeout", "10");
+    }
     b.start().await.unwrap()
 }
 
