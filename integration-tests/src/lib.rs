@@ -8,6 +8,7 @@
 //! running in-process on port 0, and small measuring helpers.
 
 pub mod pki;
+pub mod process;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -28,6 +28,36 @@ pub struct Message {
     pub reply: Option<String>,
     /// The payload.
     pub payload: Bytes,
+    /// The sender's trace context (`traceparent`, `tracestate`), carried in
+    /// NATS headers; empty when the sender exported no trace.
+    pub trace: Vec<(String, String)>,
+}
+
+impl Message {
+    /// The trace context as pairs for `orc_telemetry::propagation::set_parent`.
+    pub fn trace_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.trace.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// The current span's trace context (sent with durable messages and
+/// requests).
+fn current_trace() -> Vec<(String, String)> {
+    orc_telemetry::propagation::current_context()
+}
+
+/// The trace context among NATS headers.
+fn trace_of(headers: Option<&async_nats::HeaderMap>) -> Vec<(String, String)> {
+    let Some(h) = headers else {
+        return Vec::new();
+    };
+    [
+        orc_telemetry::propagation::TRACEPARENT,
+        orc_telemetry::propagation::TRACESTATE,
+    ]
+    .into_iter()
+    .filter_map(|k| h.get(k).map(|v| (k.to_string(), v.as_str().to_string())))
+    .collect()
 }
 
 /// A stream of messages; dropping it unsubscribes.
@@ -115,6 +145,7 @@ impl Subscription {
                 sub.next().await.map(|m| Message {
                     subject: m.subject.to_string(),
                     reply: m.reply.map(|r| r.to_string()),
+                    trace: trace_of(m.headers.as_ref()),
                     payload: m.payload,
                 })
             }

@@ -122,6 +122,7 @@ impl Bus for LocalBus {
             subject: subject.to_string(),
             reply: None,
             payload,
+            trace: Vec::new(),
         });
         Ok(())
     }
@@ -149,6 +150,7 @@ impl Bus for LocalBus {
             subject: subject.to_string(),
             reply: Some(inbox),
             payload,
+            trace: crate::current_trace(),
         });
         if delivered == 0 {
             return Err(Error::NoResponders {
@@ -184,6 +186,7 @@ impl Bus for LocalBus {
             subject: subject.to_string(),
             reply: None,
             payload,
+            trace: crate::current_trace(),
         };
         let followers = {
             let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());

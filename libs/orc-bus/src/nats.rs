@@ -246,6 +246,9 @@ impl Bus for NatsBus {
         };
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", id);
+        for (k, v) in crate::current_trace() {
+            headers.insert(k.as_str(), v.as_str());
+        }
         let ack = self
             .jetstream
             .publish_with_headers(subject.to_string(), headers, payload)
@@ -395,9 +398,17 @@ impl Bus for NatsBus {
         payload: Bytes,
         timeout: Duration,
     ) -> Result<Bytes, Error> {
-        let request = async_nats::Request::new()
+        let mut request = async_nats::Request::new()
             .payload(payload)
             .timeout(Some(timeout));
+        let trace = crate::current_trace();
+        if !trace.is_empty() {
+            let mut headers = async_nats::HeaderMap::new();
+            for (k, v) in trace {
+                headers.insert(k.as_str(), v.as_str());
+            }
+            request = request.headers(headers);
+        }
         match self.client.send_request(subject.to_string(), request).await {
             Ok(msg) => Ok(msg.payload),
             Err(e) => Err(match e.kind() {
@@ -591,6 +602,7 @@ impl Durable {
                         subject: m.subject.to_string(),
                         reply: None,
                         payload: m.payload.clone(),
+                        trace: crate::trace_of(m.headers.as_ref()),
                     });
                 }
                 Some(Err(e)) => {

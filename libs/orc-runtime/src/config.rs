@@ -469,6 +469,22 @@ pub struct Config {
     /// `ProberMembershipTtlMilliseconds` (ours): a prober silent this long is dead.
     #[serde(rename = "ProberMembershipTtlMilliseconds")]
     pub prober_membership_ttl_milliseconds: u64,
+
+    // --- ours: telemetry ---
+    /// `LogFormat` (ours): `text` (default; coloured only on a terminal)
+    /// or `json` (one JSON object per line).
+    #[serde(rename = "LogFormat")]
+    pub log_format: String,
+    /// `OtlpEndpoint` (ours): OTLP/gRPC collector (`http://host:4317`)
+    /// spans are exported to; empty: no export.
+    #[serde(rename = "OtlpEndpoint")]
+    pub otlp_endpoint: String,
+    /// `MetricsListenAddress` (ours): where a process without the gateway
+    /// (a prober, analyzer or recovery process) serves `/metrics` and
+    /// `/health`; empty: nowhere. The gateway serves them on
+    /// `ListenAddress`.
+    #[serde(rename = "MetricsListenAddress")]
+    pub metrics_listen_address: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -628,6 +644,9 @@ impl Default for Config {
             // heartbeat be up to 1.5 s late without a membership change.
             prober_heartbeat_milliseconds: 1000,
             prober_membership_ttl_milliseconds: 2500,
+            log_format: String::new(),
+            otlp_endpoint: String::new(),
+            metrics_listen_address: String::new(),
         }
     }
 }
@@ -902,6 +921,24 @@ impl Config {
                     "EtcdAddress: {a:?} is not an http://host:port endpoint"
                 ));
             }
+        }
+        self.log_format.parse::<orc_telemetry::LogFormat>()?;
+        if !self.otlp_endpoint.is_empty() {
+            let endpoint = ["http://", "https://"].iter().any(|scheme| {
+                self.otlp_endpoint
+                    .strip_prefix(scheme)
+                    .is_some_and(|rest| !rest.is_empty())
+            });
+            if !endpoint {
+                return Err(format!(
+                    "OtlpEndpoint: {:?} is not an http(s)://host:port endpoint",
+                    self.otlp_endpoint
+                ));
+            }
+        }
+        if !self.metrics_listen_address.is_empty() {
+            parse_listen_address(&self.metrics_listen_address)
+                .map_err(|e| format!("MetricsListenAddress: {e}"))?;
         }
         if !(1..=5).contains(&self.nats_replicas) {
             return Err(format!(

@@ -3,7 +3,7 @@
 //! It owns [`Config`] (orchestrator's JSON keys accepted as they are, plus
 //! ours; unknown keys reported, never silently ignored; validated at
 //! start-up), the exit code for bad configuration ([`EXIT_BAD_CONFIG`]),
-//! logging set-up ([`init_tracing`]) and the shutdown token that SIGTERM and
+//! logging and telemetry set-up ([`init_tracing`], [`init_telemetry`]) and the shutdown token that SIGTERM and
 //! SIGINT cancel ([`shutdown_on_signals`]), configuration reload on SIGHUP
 //! ([`reload`], [`reload_on_sighup`]), TLS material ([`tls`]), host name
 //! resolution of discovered keys ([`resolve`]) and the discovery filters
@@ -37,19 +37,25 @@ pub enum Error {
     },
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`); coloured only
-/// when stderr is a terminal and `NO_COLOR` is not set (a file, a pipe or
-/// journald gets plain text).
+/// Logs to stderr in plain text, filtered by `RUST_LOG` (default `info`),
+/// coloured only on a terminal: for commands that read no configuration.
+/// Servers call [`init_telemetry`] once their configuration is read.
 pub fn init_tracing() {
-    use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(colour)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = orc_telemetry::init(&orc_telemetry::Settings::default());
+}
+
+/// Sets up logs (`LogFormat`), metrics and trace export (`OtlpEndpoint`)
+/// for a process running `service`.
+pub fn init_telemetry(
+    config: &Config,
+    service: &str,
+) -> Result<orc_telemetry::Telemetry, orc_telemetry::Error> {
+    orc_telemetry::init(&orc_telemetry::Settings {
+        log_format: config.log_format.parse().unwrap_or_default(),
+        default_filter: String::new(),
+        otlp_endpoint: (!config.otlp_endpoint.is_empty()).then(|| config.otlp_endpoint.clone()),
+        service_name: service.to_string(),
+    })
 }
 
 /// A token cancelled on SIGTERM or SIGINT.

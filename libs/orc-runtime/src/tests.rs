@@ -187,6 +187,12 @@ fn keys_that_guard_access_work_or_stop_start_up() {
             r#"{"NatsReplicas":0}"#,
             "NatsReplicas must be between 1 and 5",
         ),
+        (r#"{"LogFormat":"xml"}"#, "LogFormat must be"),
+        (r#"{"OtlpEndpoint":"collector:4317"}"#, "OtlpEndpoint"),
+        (
+            r#"{"MetricsListenAddress":"nowhere"}"#,
+            "MetricsListenAddress",
+        ),
         (
             r#"{"NatsReplicas":7}"#,
             "NatsReplicas must be between 1 and 5",

@@ -14,7 +14,9 @@ pub mod view;
 mod writer;
 
 use std::sync::Arc;
+
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use orc_bus::{Bus, Message, subjects};
 use orc_model::{InstanceKey, InstanceSnapshot};
@@ -197,7 +199,12 @@ pub async fn run(
                     .ok()
                     .and_then(|w| InstanceSnapshot::try_from(&w).ok());
                 if let Some(snap) = snap {
-                    let got = view.ingest(&snap, wall_clock());
+                    let now = wall_clock();
+                    orc_telemetry::metrics::bus_lag(
+                        "snapshots",
+                        now.since(snap.observed_at).as_secs_f64(),
+                    );
+                    let got = view.ingest(&snap, now);
                     if !got.discovered.is_empty() {
                         tracing::debug!(from = %snap.key, new = ?got.discovered, "discovered instances");
                     }
@@ -208,7 +215,7 @@ pub async fn run(
                             // now, not at the next flush.
                             flush_now(&mut view, &write_tx).await;
                         }
-                        act(&cfg, &bus, &tracker, emits, probes).await;
+                        act_in_view(&cfg, &bus, &tracker, &view, emits, probes).await;
                     }
                 }
             }
@@ -258,7 +265,7 @@ pub async fn run(
                     Ok(m) => {
                         metadata = m;
                         let (emits, probes) = detector.evaluate(&view, &metadata, wall_clock());
-                        act(&cfg, &bus, &tracker, emits, probes).await;
+                        act_in_view(&cfg, &bus, &tracker, &view, emits, probes).await;
                     }
                     Err(e) => tracing::warn!(error = %e, "operator metadata not reloaded"),
                 }
@@ -300,7 +307,8 @@ pub async fn run(
                 if !emits.is_empty() {
                     flush_now(&mut view, &write_tx).await;
                 }
-                act(&cfg, &bus, &tracker, emits, probes).await;
+                record_staleness(&view, wall_clock());
+                act_in_view(&cfg, &bus, &tracker, &view, emits, probes).await;
                 end_lost_in_recovery(&store, &*bus, &view, &mut metadata).await;
             }
             _ = flush_tick.tick() => {
@@ -393,6 +401,40 @@ async fn flush_now(view: &mut View, write_tx: &mpsc::Sender<writer::Job>) {
     }
 }
 
+/// Records how old each instance's newest snapshot is (fleet-wide
+/// distribution and the oldest).
+fn record_staleness(view: &View, now: orc_model::Timestamp) {
+    let ages = view
+        .states()
+        .values()
+        .filter_map(|s| s.last_checked.map(|at| now.since(at).as_secs_f64()));
+    orc_telemetry::metrics::snapshot_staleness(ages);
+}
+
+/// [`act`], recording each finding's metrics with what the view knows of
+/// the failed server.
+async fn act_in_view(
+    cfg: &AnalyzerConfig,
+    bus: &Arc<dyn Bus>,
+    tracker: &TaskTracker,
+    view: &View,
+    emits: Vec<detection::Emit>,
+    probes: Vec<InstanceKey>,
+) {
+    let now = wall_clock();
+    for e in &emits {
+        // From the first failed observation of the server (its prober's
+        // watch connection breaks at once when it dies) to the finding.
+        let since = view.get(&e.analysis.key).and_then(|s| {
+            s.failing_since
+                .or(s.last_seen)
+                .map(|at| now.since(at).as_secs_f64())
+        });
+        orc_telemetry::metrics::finding(e.analysis.code.as_str(), since);
+    }
+    act(cfg, bus, tracker, emits, probes).await;
+}
+
 async fn act(
     cfg: &AnalyzerConfig,
     bus: &Arc<dyn Bus>,
@@ -431,9 +473,23 @@ async fn act(
             wall_clock(),
         );
         let bus = bus.clone();
-        tracker.spawn(async move {
-            publish_finding(&*bus, &finding).await;
-        });
+        // The root of a recovery's trace: the verdict, then its
+        // publication; the recovery service continues it from the
+        // finding's headers.
+        let span = tracing::info_span!(
+            "verdict",
+            cluster = %a.cluster,
+            instance = %a.key,
+            analysis = %a.code,
+            incident = %e.incident_id,
+            actionable = a.is_actionable,
+        );
+        tracker.spawn(
+            async move {
+                publish_finding(&*bus, &finding).await;
+            }
+            .instrument(span),
+        );
     }
 }
 

@@ -92,10 +92,13 @@ pub fn router(gw: Arc<Gateway>, prefix: &str) -> Router {
         .merge(audit::routes())
         .merge(topology::routes())
         .merge(audit::general_routes())
+        .route_layer(axum::middleware::from_fn(crate::telemetry::http_middleware))
         .fallback(not_found)
         .with_state(gw);
     let base = prefix.trim_end_matches('/');
-    Router::new().nest(&format!("{base}/api"), api)
+    Router::new()
+        .nest(&format!("{base}/api"), api)
+        .route(&format!("{base}/metrics"), get(crate::telemetry::metrics))
 }
 
 /// Strips one trailing `/` (orchestrator's routes accept it).

@@ -17,6 +17,7 @@ mod http;
 pub mod leadership;
 mod operations;
 pub mod routes;
+pub mod telemetry;
 pub mod tls;
 
 use std::sync::Arc;
@@ -302,6 +303,7 @@ pub async fn run(
         orc_proto::v1::operator_server::OperatorServer::new(grpc::GrpcApi { gw: gw.clone() });
     let grpc_shutdown = shutdown.clone();
     let routes = tonic::transport::Server::builder()
+        .layer(telemetry::GrpcTelemetryLayer)
         .layer(access::GrpcAccessLayer {
             control: cfg.access.clone(),
         })

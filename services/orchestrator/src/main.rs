@@ -134,12 +134,7 @@ fn config_source(path: Option<&PathBuf>) -> ConfigSource {
 fn load_config(source: &ConfigSource) -> Result<Config, ExitCode> {
     match source.load() {
         Ok((config, report)) => {
-            for file in &source.files {
-                tracing::info!(file = %file.display(), "configuration read");
-            }
-            for w in report.warnings() {
-                tracing::warn!("{w}");
-            }
+            log_load(source, &report);
             Ok(config)
         }
         Err(e) => {
@@ -149,12 +144,41 @@ fn load_config(source: &ConfigSource) -> Result<Config, ExitCode> {
     }
 }
 
-async fn run_roles(path: Option<&PathBuf>, roles: Roles, nats: Option<String>) -> ExitCode {
+fn log_load(source: &ConfigSource, report: &orc_runtime::LoadReport) {
+    for file in &source.files {
+        tracing::info!(file = %file.display(), "configuration read");
+    }
+    for w in report.warnings() {
+        tracing::warn!("{w}");
+    }
+}
+
+async fn run_roles(
+    path: Option<&PathBuf>,
+    roles: Roles,
+    nats: Option<String>,
+    service: &str,
+) -> ExitCode {
     let source = config_source(path);
-    let config = match load_config(&source) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let (config, report) = match source.load() {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            orc_runtime::init_tracing();
+            eprintln!("orchestrator: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
     };
+    let telemetry = match orc_runtime::init_telemetry(&config, service) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("orchestrator: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    log_load(&source, &report);
+    if telemetry.exports_traces() {
+        tracing::info!(endpoint = %config.otlp_endpoint, "exporting traces over OTLP");
+    }
     let scheme = if config.use_ssl { "https" } else { "http" };
     let shutdown = orc_runtime::shutdown_on_signals();
     let result = roles::run_from(config, Some(source), roles, nats, shutdown, |bound| {
@@ -169,6 +193,8 @@ async fn run_roles(path: Option<&PathBuf>, roles: Roles, nats: Option<String>) -
         let _ = out.flush();
     })
     .await;
+    // Pending spans go out before the process ends (blocking: off the runtime).
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -179,7 +205,6 @@ async fn run_roles(path: Option<&PathBuf>, roles: Roles, nats: Option<String>) -
 }
 
 fn main() -> ExitCode {
-    orc_runtime::init_tracing();
     // orchestrator's own flags take one dash (`-config FILE`).
     let argv = std::env::args().map(|a| match a.as_str() {
         "-config" => "--config".to_string(),
@@ -212,6 +237,19 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let config = cli.config.as_ref();
+    // Servers set up logging once their configuration is read (its
+    // `LogFormat`, `OtlpEndpoint`); the other commands log plain text.
+    let serves = matches!(
+        cli.command,
+        Command::Serve { .. }
+            | Command::Prober { .. }
+            | Command::Analyzer { .. }
+            | Command::Recovery { .. }
+            | Command::Gateway { .. }
+    );
+    if !serves {
+        orc_runtime::init_tracing();
+    }
     let only = |prober, analyzer, recovery, gateway| Roles {
         prober,
         analyzer,
@@ -219,18 +257,44 @@ async fn run(cli: Cli) -> ExitCode {
         gateway,
     };
     let result = match cli.command {
-        Command::Serve { nats } => return run_roles(config, Roles::ALL, nats).await,
+        Command::Serve { nats } => {
+            return run_roles(config, Roles::ALL, nats, "orchestrator").await;
+        }
         Command::Prober { nats } => {
-            return run_roles(config, only(true, false, false, false), nats).await;
+            return run_roles(
+                config,
+                only(true, false, false, false),
+                nats,
+                "orchestrator-prober",
+            )
+            .await;
         }
         Command::Analyzer { nats } => {
-            return run_roles(config, only(false, true, false, false), nats).await;
+            return run_roles(
+                config,
+                only(false, true, false, false),
+                nats,
+                "orchestrator-analyzer",
+            )
+            .await;
         }
         Command::Recovery { nats } => {
-            return run_roles(config, only(false, false, true, false), nats).await;
+            return run_roles(
+                config,
+                only(false, false, true, false),
+                nats,
+                "orchestrator-recovery",
+            )
+            .await;
         }
         Command::Gateway { nats } => {
-            return run_roles(config, only(false, false, false, true), nats).await;
+            return run_roles(
+                config,
+                only(false, false, false, true),
+                nats,
+                "orchestrator-gateway",
+            )
+            .await;
         }
         Command::Analyze { instances, json } => {
             let config = match load_config(&config_source(config)) {

@@ -197,6 +197,22 @@ pub async fn run_from(
     };
 
     let mut tasks = tokio::task::JoinSet::new();
+    // The gateway serves /metrics on its own port; a process without it
+    // serves them on MetricsListenAddress when one is set.
+    if !roles.gateway && !config.metrics_listen_address.is_empty() {
+        let listener = bind(&config.metrics_listen_address).await?;
+        let address = listener.local_addr().ok();
+        tracing::info!(address = ?address, "metrics on /metrics");
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            (
+                "metrics",
+                orc_telemetry::serve(listener, async move { stop.cancelled().await })
+                    .await
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
     if roles.analyzer
         && let Some(store) = store.clone()
     {

@@ -250,6 +250,7 @@ fn assign(
         workers.insert(key.clone(), Worker { wake, stop });
     }
     worker::set_owned(workers.len());
+    orc_telemetry::metrics::instances_probed(workers.len());
 }
 
 async fn publish_heartbeat(

@@ -188,7 +188,10 @@ fn compact(
 
 async fn probe_once(cfg: &ProberConfig, probe: &mut InstanceProbe) -> InstanceSnapshot {
     let started_at = wall_clock();
+    let clock = std::time::Instant::now();
     let result = probe.probe(&cfg.probe).await;
+    let ok = !matches!(result, ProbeResult::Failed(_));
+    orc_telemetry::metrics::probe(&probe.key().to_string(), clock.elapsed().as_secs_f64(), ok);
     let (outcome, mut data) = match result {
         ProbeResult::Ok(d) => (ProbeOutcome::Ok, Some(d)),
         ProbeResult::Partial(d, e) => (ProbeOutcome::Partial(e), Some(d)),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use orc_bus::Message;
 use orc_model::{InstanceKey, RecoveryRecord};
@@ -76,8 +77,10 @@ fn brief_error(e: BriefError) -> wire::RecoveryCommandReply {
 
 /// Answers one command message.
 pub(crate) async fn handle(ctx: &Arc<Ctx>, msg: Message) {
+    let span = tracing::info_span!("recovery_command");
+    orc_telemetry::propagation::set_parent(&span, msg.trace_pairs());
     let reply = match orc_bus::decode::<wire::RecoveryCommand>(&msg.subject, &msg.payload) {
-        Ok(cmd) => answer(ctx, cmd).await,
+        Ok(cmd) => answer(ctx, cmd).instrument(span).await,
         Err(e) => failure("invalid", e.to_string()),
     };
     let _ = ctx.bus.respond(&msg, orc_bus::encode(&reply)).await;
@@ -171,6 +174,8 @@ async fn answer(ctx: &Arc<Ctx>, cmd: wire::RecoveryCommand) -> wire::RecoveryCom
         command: hint(kind).to_string(),
         received_at: wall_clock(),
     };
+    // A child of the command's span (the operator's request).
+    ctx.open_trace(&trigger, wall_clock(), []);
     let (tx, rx) = oneshot::channel();
     put(
         &ctx.requests,

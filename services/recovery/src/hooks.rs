@@ -7,6 +7,7 @@
 //! waited for. Every start and end is a recovery step.
 
 use std::process::Stdio;
+use tracing::Instrument as _;
 
 use orc_recovery_fsm::{HookContext, HookStage};
 use tokio::process::Command;
@@ -45,6 +46,22 @@ pub async fn run(
     journal: Option<&dyn Notes>,
 ) -> Result<(), HookFailed> {
     let commands = cfg.hooks(stage);
+    if commands.is_empty() {
+        return Ok(());
+    }
+    let span = tracing::info_span!("hooks", stage = stage.config_key(), count = commands.len());
+    run_stage(cfg, stage, ctx, journal, commands)
+        .instrument(span)
+        .await
+}
+
+async fn run_stage(
+    cfg: &RecoveryConfig,
+    stage: HookStage,
+    ctx: &HookContext,
+    journal: Option<&dyn Notes>,
+    commands: &[String],
+) -> Result<(), HookFailed> {
     let key = stage.config_key();
     for (index, raw) in commands.iter().enumerate() {
         let expansion = ctx.expand_reporting(raw);

@@ -48,6 +48,7 @@ use orc_store::Store;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 pub use config::RecoveryConfig;
 
@@ -81,7 +82,17 @@ pub(crate) struct Ctx {
     pub briefs: Mutex<HashMap<String, Brief>>,
     pub findings: Mutex<HashMap<String, Analysis>>,
     pub detections: Mutex<HashMap<String, watch::Receiver<bool>>>,
+    pub traces: Mutex<Traces>,
     pub tracker: TaskTracker,
+}
+
+/// The span of each incident being handled (the root of its recovery's
+/// trace in this process: a child of the analyzer's verdict, or of the
+/// operator's request), and which incident each cluster is handling.
+#[derive(Default)]
+pub(crate) struct Traces {
+    by_incident: HashMap<String, (tracing::Span, orc_model::Timestamp)>,
+    by_cluster: HashMap<String, String>,
 }
 
 fn take<K: std::hash::Hash + Eq, V>(m: &Mutex<HashMap<K, V>>, k: &K) -> Option<V> {
@@ -99,6 +110,71 @@ impl Ctx {
         let _ = self.events.send(event);
     }
 
+    /// Opens the span of `t` (child of the remote context in `parent`);
+    /// `detected_at` starts the finding→recovered clock.
+    pub(crate) fn open_trace<'a>(
+        &self,
+        t: &Trigger,
+        detected_at: orc_model::Timestamp,
+        parent: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        let span = tracing::info_span!(
+            "recovery",
+            recovery_id = tracing::field::Empty,
+            incident = %t.incident,
+            cluster = %t.cluster,
+            instance = %t.instance,
+            analysis = %t.code,
+        );
+        orc_telemetry::propagation::set_parent(&span, parent);
+        if let Ok(mut traces) = self.traces.lock() {
+            traces
+                .by_incident
+                .insert(t.incident.clone(), (span, detected_at));
+            traces
+                .by_cluster
+                .entry(t.cluster.clone())
+                .or_insert_with(|| t.incident.clone());
+        }
+    }
+
+    /// The span of an incident (a disabled span when it has none).
+    pub(crate) fn trace_of(&self, incident: &str) -> tracing::Span {
+        self.traces
+            .lock()
+            .ok()
+            .and_then(|t| t.by_incident.get(incident).map(|(s, _)| s.clone()))
+            .unwrap_or_else(tracing::Span::none)
+    }
+
+    /// When an incident's failure was detected.
+    pub(crate) fn detected_at(&self, incident: &str) -> Option<orc_model::Timestamp> {
+        self.traces
+            .lock()
+            .ok()?
+            .by_incident
+            .get(incident)
+            .map(|(_, at)| *at)
+    }
+
+    fn trace_of_cluster(&self, cluster: &str) -> tracing::Span {
+        let incident = self
+            .traces
+            .lock()
+            .ok()
+            .and_then(|t| t.by_cluster.get(cluster).cloned());
+        incident.map_or_else(tracing::Span::none, |i| self.trace_of(&i))
+    }
+
+    /// Ends an incident's span; returns when it was detected.
+    fn close_trace(&self, t: &Trigger) -> Option<orc_model::Timestamp> {
+        let mut traces = self.traces.lock().ok()?;
+        if traces.by_cluster.get(&t.cluster) == Some(&t.incident) {
+            traces.by_cluster.remove(&t.cluster);
+        }
+        traces.by_incident.remove(&t.incident).map(|(_, at)| at)
+    }
+
     /// The lease held for a cluster.
     pub(crate) fn lease(&self, cluster: &str) -> Option<LeaseKeeper> {
         self.leases.lock().ok()?.get(cluster).cloned()
@@ -107,7 +183,9 @@ impl Ctx {
     fn trigger_from_finding(&self, msg: &orc_bus::Message) -> Option<Trigger> {
         let f = orc_bus::decode::<wire::Finding>(&msg.subject, &msg.payload).ok()?;
         let now = wall_clock();
-        let age = now.since(orc_model::Timestamp::from_millis(f.detected_at_ms));
+        let detected_at = orc_model::Timestamp::from_millis(f.detected_at_ms);
+        let age = now.since(detected_at);
+        orc_telemetry::metrics::bus_lag("findings", age.as_secs_f64());
         if age > self.cfg.max_finding_age {
             return None;
         }
@@ -124,7 +202,7 @@ impl Ctx {
             .as_ref()
             .and_then(|k| InstanceKey::try_from(k).ok())?;
         put(&self.findings, f.incident_id.clone(), analysis);
-        Some(Trigger {
+        let trigger = Trigger {
             incident: f.incident_id,
             detection_id: f.detection_id,
             cluster: f.cluster,
@@ -136,7 +214,9 @@ impl Ctx {
             skippable: f.skippable,
             command: String::new(),
             received_at: now,
-        })
+        };
+        self.open_trace(&trigger, detected_at, msg.trace_pairs());
+        Some(trigger)
     }
 
     fn perform(self: &Arc<Self>, actions: Vec<Action>) {
@@ -146,33 +226,50 @@ impl Ctx {
                 Action::RegisterDetection(t) => {
                     let (done, wait) = watch::channel(false);
                     put(&self.detections, t.incident.clone(), wait);
-                    self.tracker.spawn(async move {
-                        ctx.register_detection(&t).await;
-                        let _ = done.send(true);
-                    });
+                    let span =
+                        tracing::info_span!(parent: &self.trace_of(&t.incident), "detection");
+                    self.tracker.spawn(
+                        async move {
+                            ctx.register_detection(&t).await;
+                            let _ = done.send(true);
+                        }
+                        .instrument(span),
+                    );
                 }
                 Action::AcquireLease { cluster } => {
+                    let span =
+                        tracing::info_span!(parent: &self.trace_of_cluster(&cluster), "lease");
                     self.tracker
-                        .spawn(async move { ctx.acquire(cluster).await });
+                        .spawn(async move { ctx.acquire(cluster).await }.instrument(span));
                 }
                 Action::Admit { trigger, .. } => {
-                    self.tracker.spawn(async move {
-                        let admission = ctx.admit(&trigger).await;
-                        ctx.send(Event::Admitted {
-                            cluster: trigger.cluster.clone(),
-                            admission,
-                        });
-                    });
+                    let span =
+                        tracing::info_span!(parent: &self.trace_of(&trigger.incident), "admission");
+                    self.tracker.spawn(
+                        async move {
+                            let admission = ctx.admit(&trigger).await;
+                            ctx.send(Event::Admitted {
+                                cluster: trigger.cluster.clone(),
+                                admission,
+                            });
+                        }
+                        .instrument(span),
+                    );
                 }
                 Action::Run { trigger, .. } => {
-                    self.tracker.spawn(async move {
-                        procedures::run(&ctx, &trigger).await;
-                        take(&ctx.findings, &trigger.incident);
-                        take(&ctx.detections, &trigger.incident);
-                        ctx.send(Event::Finished {
-                            cluster: trigger.cluster.clone(),
-                        });
-                    });
+                    let span = self.trace_of(&trigger.incident);
+                    self.tracker.spawn(
+                        async move {
+                            procedures::run(&ctx, &trigger).await;
+                            take(&ctx.findings, &trigger.incident);
+                            take(&ctx.detections, &trigger.incident);
+                            ctx.close_trace(&trigger);
+                            ctx.send(Event::Finished {
+                                cluster: trigger.cluster.clone(),
+                            });
+                        }
+                        .instrument(span),
+                    );
                 }
                 Action::RecordBlocked {
                     trigger,
@@ -186,6 +283,7 @@ impl Ctx {
                         "recovery blocked by an earlier one (RecoveryPeriodBlockSeconds); acknowledge it to allow this one"
                     );
                     take(&self.briefs, &trigger.incident);
+                    self.close_trace(&trigger);
                     self.tracker.spawn(async move {
                         let b = orc_model::BlockedRecovery {
                             failed: trigger.instance.clone(),
@@ -201,6 +299,9 @@ impl Ctx {
                 }
                 Action::Skipped { trigger, reason } => {
                     take(&self.briefs, &trigger.incident);
+                    let span = self.trace_of(&trigger.incident);
+                    let _entered = span.enter();
+                    self.close_trace(&trigger);
                     if let SkipReason::FactsUnreadable(_) = &reason
                         && !trigger.forced
                     {
@@ -258,6 +359,7 @@ impl Ctx {
         {
             Ok(Some(l)) => {
                 let token = l.revision;
+                orc_telemetry::metrics::lease_taken(spec.bucket);
                 let keeper = LeaseKeeper::start(self.bus.clone(), spec, l);
                 put(&self.leases, cluster.clone(), keeper);
                 self.send(Event::LeaseGranted { cluster, token });
@@ -433,6 +535,7 @@ pub async fn run(
         briefs: Mutex::new(HashMap::new()),
         findings: Mutex::new(HashMap::new()),
         detections: Mutex::new(HashMap::new()),
+        traces: Mutex::new(Traces::default()),
         tracker: tracker.clone(),
     });
     let mut book = RecoveryBook::new(BookPolicy {

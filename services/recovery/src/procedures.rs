@@ -6,6 +6,7 @@
 //! decides nothing about the topology.
 
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 use orc_analysis::{Analysis, AnalysisCode};
 use orc_bus::subjects;
@@ -308,8 +309,21 @@ async fn operator_detection(
 }
 
 /// Ends a recovery: journal flushed, event published.
-async fn close(ctx: &Ctx, journal: Journal, successful: bool, plan: Option<Plan>) -> Ended {
+async fn close(
+    ctx: &Ctx,
+    t: &Trigger,
+    journal: Journal,
+    successful: bool,
+    plan: Option<Plan>,
+) -> Ended {
     let record = journal.finish(successful).await;
+    let detected_at = ctx.detected_at(&t.incident);
+    orc_telemetry::metrics::recovery_ended(
+        &record.analysis,
+        record.is_successful,
+        detected_at.map(|at| wall_clock().since(at).as_secs_f64()),
+    );
+
     publish_event(ctx, &record, "finished").await;
     Ended::Recorded(Box::new(record), plan.map(Box::new))
 }
@@ -335,7 +349,11 @@ async fn recover(
         }
         _ => (None, Wait::No),
     };
-    let facts = match facts::read(cfg, &ctx.store, brief, dead.as_ref(), wait, wall_clock()).await {
+    let choice = tracing::info_span!("candidate_choice", successor = tracing::field::Empty);
+    let facts = match facts::read(cfg, &ctx.store, brief, dead.as_ref(), wait, wall_clock())
+        .instrument(choice.clone())
+        .await
+    {
         Ok(f) => f,
         Err(e) => {
             return Ended::Refused(
@@ -345,7 +363,11 @@ async fn recover(
         }
     };
     let policy = facts::policy(cfg, &facts);
-    let planned = orc_planner::plan(&facts.topology, intent.clone(), &policy);
+    let planned = choice.in_scope(|| orc_planner::plan(&facts.topology, intent.clone(), &policy));
+    if let Ok(Some(successor)) = planned.as_ref().map(|p| p.successor.as_ref()) {
+        choice.record("successor", tracing::field::display(successor));
+    }
+    drop(choice);
     let takeover = matches!(intent, Intent::GracefulTakeover { .. });
     if takeover && let Err(e) = &planned {
         return Ended::Refused(refusal_kind(e), e.to_string());
@@ -356,6 +378,9 @@ async fn recover(
             | Intent::IntermediateMasterFailover { lite: true, .. }
     );
     let mut record = new_record(ctx, t, brief, &analysis, lease, recorded_kind);
+    // Every log line of the recovery from here on carries its id.
+    ctx.trace_of(&t.incident)
+        .record("recovery_id", record.uid.as_str());
     if let Ok(p) = &planned {
         record.recovery_type = recovery_type(p);
         record.decision_json = orc_proto::plan::recorded_json(p).to_string();
@@ -414,7 +439,7 @@ async fn recover(
                 )
                 .await;
             }
-            return close(ctx, journal, false, None).await;
+            return close(ctx, t, journal, false, None).await;
         }
     };
     for note in &plan.notes {
@@ -435,7 +460,12 @@ async fn recover(
         facts.credentials.clone(),
     )
     .with_connections(facts.take_connections());
-    let outcome = executor.run(&plan).await;
+    let outcome = executor
+        .run(&plan)
+        .instrument(
+            tracing::info_span!("plan", summary = %plan.summary, phases = plan.phases.len()),
+        )
+        .await;
     for e in &outcome.errors {
         journal.error(e.clone());
     }
@@ -489,7 +519,7 @@ async fn recover(
     if let Some(why) = &outcome.stopped {
         journal.error(format!("stopped: {why}"));
     }
-    close(ctx, journal, successful, Some(plan)).await
+    close(ctx, t, journal, successful, Some(plan)).await
 }
 
 fn recovery_type(plan: &Plan) -> String {

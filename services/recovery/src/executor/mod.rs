@@ -33,6 +33,7 @@ use orc_planner::{Lane, Plan, Step, Topology};
 use orc_recovery_fsm::HookContext;
 use orc_store::Store;
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use crate::config::RecoveryConfig;
 use crate::journal::Notes;
@@ -201,11 +202,14 @@ impl Executor {
                 if lane.background {
                     let me = self.clone();
                     let lane = lane.clone();
-                    tokio::spawn(async move {
-                        if let LaneEnd::Failed(why) = me.run_lane(&lane).await {
-                            me.note(format!("{}: {why}", lane.label));
+                    tokio::spawn(
+                        async move {
+                            if let LaneEnd::Failed(why) = me.run_lane(&lane).await {
+                                me.note(format!("{}: {why}", lane.label));
+                            }
                         }
-                    });
+                        .in_current_span(),
+                    );
                 } else {
                     waited.push(lane);
                 }
@@ -280,6 +284,18 @@ impl Executor {
     }
 
     async fn run_step(&self, conns: &mut Conns, step: &Step) -> Result<(), StepError> {
+        let span = tracing::info_span!("step", step = %step, error = tracing::field::Empty);
+        let result = self
+            .run_step_inner(conns, step)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &result {
+            span.record("error", tracing::field::display(e));
+        }
+        result
+    }
+
+    async fn run_step_inner(&self, conns: &mut Conns, step: &Step) -> Result<(), StepError> {
         if step.action.changes_a_server() {
             self.lease
                 .fence()
