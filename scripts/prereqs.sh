@@ -5,6 +5,7 @@
 #   - nats-server (the distribution's; tests prefer a 2.10+ one from PyPI)
 #   - nftables (fault injection in the failure-detection tests)
 #   - etcd-server (master publication tests)
+#   - chromium, chromium-driver (the web UI's browser test)
 
 _orc_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -39,6 +40,10 @@ orc_ensure_servers() {
   if ! _orc_have etcd; then
     echo "prereqs: installing etcd-server (master publication tests)" >&2
     _orc_apt_install etcd-server || true
+  fi
+  if ! _orc_have chromedriver; then
+    echo "prereqs: installing chromium and chromium-driver (web UI test)" >&2
+    _orc_apt_install chromium chromium-driver || true
   fi
   if ! _orc_have nft; then
     echo "prereqs: installing nftables" >&2

@@ -110,16 +110,18 @@ impl InstanceRepo<'_> {
     /// One instance.
     pub async fn get(&self, key: &InstanceKey) -> Result<Option<StoredInstance>, Error> {
         let store = self.store;
-        let row: Option<RowTuple> = crate::on_pool!(store, pool => store
+        // fetch_all, never fetch_optional: a statement left on a row keeps
+        // SQLite's read transaction (a stale snapshot) on its connection.
+        let rows: Vec<RowTuple> = crate::on_pool!(store, pool => store
             .bounded(
                 "reading instance",
                 sqlx::query_as(SELECT_ONE)
                     .bind(key.hostname())
                     .bind(i64::from(key.port()))
-                    .fetch_optional(pool),
+                    .fetch_all(pool),
             )
             .await?);
-        row.map(decode).transpose()
+        rows.into_iter().next().map(decode).transpose()
     }
 
     /// Every instance.

@@ -50,16 +50,16 @@ impl MetadataRepo<'_> {
 
     async fn raw(&self, key: &InstanceKey) -> Result<Option<String>, Error> {
         let store = self.store;
-        let row: Option<(String,)> = crate::on_pool!(store, pool => store
+        let rows: Vec<(String,)> = crate::on_pool!(store, pool => store
             .bounded(
                 "reading metadata",
                 sqlx::query_as("SELECT metadata_json FROM instance_metadata WHERE hostname = ? AND port = ?")
                     .bind(key.hostname())
                     .bind(i64::from(key.port()))
-                    .fetch_optional(pool),
+                    .fetch_all(pool),
             )
             .await?);
-        Ok(row.map(|(j,)| j))
+        Ok(rows.into_iter().next().map(|(j,)| j))
     }
 
     /// Replaces one instance's metadata.

@@ -68,12 +68,13 @@ impl RecoveryRepo<'_> {
                 },
             )
             .await?);
-        let id: i64 = crate::on_pool!(store, pool => store
+        let ids: Vec<i64> = crate::on_pool!(store, pool => store
             .bounded(
                 "reading recovery id",
-                sqlx::query_scalar("SELECT id FROM topology_recovery WHERE uid = ?").bind(&record.uid).fetch_one(pool),
+                sqlx::query_scalar("SELECT id FROM topology_recovery WHERE uid = ?").bind(&record.uid).fetch_all(pool),
             )
             .await?);
+        let id = ids.into_iter().next().unwrap_or_default();
         let stored = RecoveryRecord {
             id,
             ..record.clone()
@@ -248,15 +249,15 @@ impl RecoveryRepo<'_> {
     /// whether it was new.
     pub async fn register_detection(&self, d: &DetectionRecord) -> Result<bool, Error> {
         let store = self.store;
-        let exists: Option<i64> = crate::on_pool!(store, pool => store
+        let exists: Vec<i64> = crate::on_pool!(store, pool => store
             .bounded(
                 "reading detection",
                 sqlx::query_scalar("SELECT id FROM topology_failure_detection WHERE detection_id = ?")
                     .bind(&d.detection_id)
-                    .fetch_optional(pool),
+                    .fetch_all(pool),
             )
             .await?);
-        if exists.is_some() {
+        if !exists.is_empty() {
             return Ok(false);
         }
         let body = json(&d.detection_id, d)?;
@@ -358,13 +359,13 @@ impl RecoveryRepo<'_> {
     /// Whether automated recoveries are globally disabled.
     pub async fn globally_disabled(&self) -> Result<bool, Error> {
         let store = self.store;
-        let n: i64 = crate::on_pool!(store, pool => store
+        let n: Vec<i64> = crate::on_pool!(store, pool => store
             .bounded(
                 "reading global recovery switch",
-                sqlx::query_scalar("SELECT COUNT(*) FROM global_recovery_disable").fetch_one(pool),
+                sqlx::query_scalar("SELECT COUNT(*) FROM global_recovery_disable").fetch_all(pool),
             )
             .await?);
-        Ok(n > 0)
+        Ok(n.first().is_some_and(|n| *n > 0))
     }
 
     /// Disables or enables automated recoveries everywhere.

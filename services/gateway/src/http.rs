@@ -92,6 +92,8 @@ pub fn router(gw: Arc<Gateway>, prefix: &str) -> Router {
         .merge(audit::routes())
         .merge(topology::routes())
         .merge(audit::general_routes())
+        .route("/ui/whoami", get(crate::ui::whoami))
+        .route("/ui/events", get(crate::ui::events))
         .route_layer(axum::middleware::from_fn(crate::telemetry::http_middleware))
         .fallback(not_found)
         .with_state(gw);
@@ -99,6 +101,9 @@ pub fn router(gw: Arc<Gateway>, prefix: &str) -> Router {
     Router::new()
         .nest(&format!("{base}/api"), api)
         .route(&format!("{base}/metrics"), get(crate::telemetry::metrics))
+        .route(&format!("{base}/"), get(crate::ui::page))
+        .route(&format!("{base}/ui/app.js"), get(crate::ui::script))
+        .route(&format!("{base}/ui/style.css"), get(crate::ui::style))
 }
 
 /// Strips one trailing `/` (orchestrator's routes accept it).

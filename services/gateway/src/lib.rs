@@ -19,6 +19,7 @@ mod operations;
 pub mod routes;
 pub mod telemetry;
 pub mod tls;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,6 +166,8 @@ pub struct Gateway {
     pub(crate) resolver: Arc<orc_runtime::resolve::Resolver>,
     pub(crate) recovery_ignore_hostname_filters: Vec<String>,
     pub(crate) kv: orc_kv::Publisher,
+    /// The web UI's change feed.
+    pub(crate) ui_feed: tokio::sync::broadcast::Sender<String>,
 }
 
 /// Listeners the gateway serves on.
@@ -228,9 +231,11 @@ pub async fn run(
         resolver: cfg.resolver.clone(),
         recovery_ignore_hostname_filters: cfg.recovery_ignore_hostname_filters.clone(),
         kv: cfg.kv.clone(),
+        ui_feed: tokio::sync::broadcast::channel(256).0,
     });
     tracing::info!(http = ?http_addr, grpc = ?grpc_addr, tls = cfg.tls.is_some(), "gateway listening");
-    let leading = tokio::spawn(leadership.run(bus, shutdown.clone()));
+    let leading = tokio::spawn(leadership.run(bus.clone(), shutdown.clone()));
+    gw.tasks.spawn(ui::watch(gw.clone(), bus, shutdown.clone()));
 
     let api_base = format!("{}/api", cfg.url_prefix.trim_end_matches('/'));
     let router =

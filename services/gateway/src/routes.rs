@@ -337,7 +337,7 @@ pub const ROUTES: &[Route] = &[
 ];
 
 /// Routes of ours, beyond orchestrator's catalogue.
-pub const OURS: &[Route] = &[];
+pub const OURS: &[Route] = &[read("ui/whoami"), read("ui/events")];
 
 /// The first path segment of a route (`"relocate"` for
 /// `"relocate/:host/:port/..."`).
