@@ -45,6 +45,27 @@ pub const GRPC_DURATION: &str = "orchestrator_grpc_request_duration_seconds";
 /// Instances this process probes (gauge).
 pub const INSTANCES_PROBED: &str = "orchestrator_instances_probed";
 
+/// Every metric name.
+pub const ALL: &[&str] = &[
+    PROBE_DURATION,
+    PROBE_LAST_DURATION,
+    PROBES,
+    PROBE_ERRORS,
+    SNAPSHOT_STALENESS,
+    SNAPSHOT_STALENESS_MAX,
+    FINDINGS,
+    CRASH_TO_FINDING,
+    RECOVERIES,
+    FINDING_TO_RECOVERED,
+    LEASE_HOLDER_CHANGES,
+    BUS_LAG,
+    HTTP_REQUESTS,
+    HTTP_DURATION,
+    GRPC_REQUESTS,
+    GRPC_DURATION,
+    INSTANCES_PROBED,
+];
+
 /// Every histogram with its buckets (seconds).
 pub const HISTOGRAM_BUCKETS: &[(&str, &[f64])] = &[
     (
