@@ -41,13 +41,17 @@ orc_ensure_servers() {
     echo "prereqs: installing etcd-server (master publication tests)" >&2
     _orc_apt_install etcd-server || true
   fi
-  if ! _orc_have chromedriver; then
-    echo "prereqs: installing chromium and chromium-driver (web UI test)" >&2
-    _orc_apt_install chromium chromium-driver || true
-  fi
   if ! _orc_have nft; then
     echo "prereqs: installing nftables" >&2
     _orc_apt_install nftables || true
+  fi
+}
+
+# Headless Chromium and its WebDriver for the web UI's browser test.
+orc_ensure_browser() {
+  if ! _orc_have chromedriver; then
+    echo "prereqs: installing chromium and chromium-driver (web UI test)" >&2
+    _orc_apt_install chromium chromium-driver || true
   fi
 }
 

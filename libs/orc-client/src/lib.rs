@@ -82,6 +82,9 @@ pub struct Env {
     pub client_cert: Option<PathBuf>,
     /// `ORC_CLIENT_KEY` (ours): PEM private key of the client certificate.
     pub client_key: Option<PathBuf>,
+    /// `ORC_CLIENT_PROGRESS` (ours): show progress of long operations on
+    /// stderr (default: when stderr is a terminal; `0` turns it off).
+    pub progress: bool,
 }
 
 impl std::fmt::Debug for Env {
@@ -138,8 +141,13 @@ impl Env {
     /// Reads the process environment, with [`SITE_PROFILE`]'s assignments
     /// for what the environment does not set (as the bash client sources it).
     pub fn from_process() -> Self {
+        use std::io::IsTerminal as _;
         let site = std::fs::read_to_string(SITE_PROFILE).unwrap_or_default();
-        Self::from_lookup(|k| std::env::var(k).ok(), &site)
+        let mut env = Self::from_lookup(|k| std::env::var(k).ok(), &site);
+        if std::env::var_os("ORC_CLIENT_PROGRESS").is_none() {
+            env.progress = std::io::stderr().is_terminal();
+        }
+        env
     }
 
     /// Reads variables through `lookup`, then the `site` profile's text.
@@ -166,6 +174,7 @@ impl Env {
             insecure: var("ORC_CLIENT_INSECURE").is_some_and(|v| is_true(&v)),
             client_cert: var("ORC_CLIENT_CERT").map(PathBuf::from),
             client_key: var("ORC_CLIENT_KEY").map(PathBuf::from),
+            progress: var("ORC_CLIENT_PROGRESS").is_some_and(|v| is_true(&v)),
         }
     }
 
@@ -439,13 +448,94 @@ pub async fn select_api(env: &Env, args: &Args) -> Result<Api, Failure> {
 
 /// Runs orchestrator-client with `argv` (without the program name); returns the exit status.
 pub async fn run(argv: &[String], env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    match commands::execute(argv, env, out).await {
+    let command = command_of(argv);
+    let done = if env.progress && LONG_COMMANDS.contains(&command.as_str()) {
+        with_progress(&command, commands::execute(argv, env, out), err).await
+    } else {
+        commands::execute(argv, env, out).await
+    };
+    match done {
         Ok(()) => 0,
         Err(Failure(message)) => {
             if !message.is_empty() {
                 let _ = writeln!(err, "{message}");
             }
             1
+        }
+    }
+}
+
+/// Commands that can take long (they move several servers, or wait for a
+/// replica to catch up): progress is shown while they run.
+pub const LONG_COMMANDS: &[&str] = &[
+    "graceful-master-takeover",
+    "graceful-master-takeover-auto",
+    "force-master-failover",
+    "force-master-takeover",
+    "recover",
+    "recover-lite",
+    "relocate-replicas",
+    "relocate-slaves",
+    "regroup-replicas",
+    "regroup-slaves",
+    "move-up-replicas",
+    "move-up-slaves",
+    "repoint-replicas",
+    "repoint-slaves",
+    "take-master",
+    "make-co-master",
+    "move-replicas-gtid",
+    "move-slaves-gtid",
+    "match-replicas",
+    "match-slaves",
+];
+
+fn command_of(argv: &[String]) -> String {
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        if a == "-c" || a == "--command" || a == "-command" {
+            return it.next().cloned().unwrap_or_default();
+        }
+        if let Some(v) = a
+            .strip_prefix("--command=")
+            .or_else(|| a.strip_prefix("-c="))
+        {
+            return v.to_string();
+        }
+    }
+    String::new()
+}
+
+/// Runs `work`, writing `<command>: working… Ns` on `err` every second
+/// (one line, rewritten in place), then erasing it.
+async fn with_progress<F: std::future::Future<Output = Result<(), Failure>>>(
+    command: &str,
+    work: F,
+    err: &mut dyn Write,
+) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.tick().await;
+    tokio::pin!(work);
+    let mut shown = false;
+    loop {
+        tokio::select! {
+            done = &mut work => {
+                if shown {
+                    let _ = write!(err, "\r\x1b[K");
+                    let _ = err.flush();
+                }
+                return done;
+            }
+            _ = tick.tick() => {
+                let _ = write!(
+                    err,
+                    "\r{command}: working… {}s",
+                    started.elapsed().as_secs()
+                );
+                let _ = err.flush();
+                shown = true;
+            }
         }
     }
 }

@@ -440,3 +440,39 @@ async fn replication_analysis_lists_every_structure_warning() {
          127.0.0.1:22102 (cluster 127.0.0.1:22101): NoFailoverSupportStructureWarning, NoLoggingReplicasStructureWarning\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_operations_show_progress_on_stderr_only_when_asked() {
+    let api = FakeApi::http(Arc::new(|_| {
+        // A regroup that takes a while.
+        std::thread::sleep(std::time::Duration::from_millis(2300));
+        (
+            500,
+            json!({"Code": "ERROR", "Message": "regroup refused", "Details": null}).to_string(),
+        )
+    }))
+    .await;
+    let mut e = env(&api.url("http"));
+    e.progress = true;
+    let (code, out, err) = client(&e, &["-c", "regroup-replicas", "-i", "db1:3306"]).await;
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "progress never goes to stdout: {out:?}");
+    assert!(
+        err.matches("\rregroup-replicas: working… ").count() >= 1,
+        "{err:?}"
+    );
+    assert!(
+        err.contains("\r\u{1b}[K"),
+        "the progress line is erased: {err:?}"
+    );
+    assert!(err.contains("regroup refused"), "{err:?}");
+
+    // Off (a pipe, or ORC_CLIENT_PROGRESS=0): no progress at all.
+    e.progress = false;
+    let (_, _, err) = client(&e, &["-c", "regroup-replicas", "-i", "db1:3306"]).await;
+    assert!(!err.contains("working"), "{err:?}");
+    // And a quick command never shows any.
+    e.progress = true;
+    let (_, _, err) = client(&e, &["-c", "clusters"]).await;
+    assert!(!err.contains("working"), "{err:?}");
+}

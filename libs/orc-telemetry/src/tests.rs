@@ -99,10 +99,17 @@ fn the_dashboard_and_alert_rules_use_only_exported_metrics() {
     assert!(panels.len() >= 10, "the dashboard has its panels");
     for p in &panels {
         let targets = p["targets"].as_array().cloned().unwrap_or_default();
-        assert!(!targets.is_empty(), "panel {} queries something", p["title"]);
+        assert!(
+            !targets.is_empty(),
+            "panel {} queries something",
+            p["title"]
+        );
     }
     let alerts = deploy_file("prometheus/alerts.yml");
-    assert!(alerts.matches("- alert: ").count() >= 5, "alert rules exist");
+    assert!(
+        alerts.matches("- alert: ").count() >= 5,
+        "alert rules exist"
+    );
     let scrape = deploy_file("prometheus/prometheus.yml");
     assert!(scrape.contains("alerts.yml") && scrape.contains("metrics_path: /metrics"));
     let mut used = names_in(&dashboard);
@@ -119,6 +126,9 @@ fn the_dashboard_and_alert_rules_use_only_exported_metrics() {
         if *name == metrics::PROBE_LAST_DURATION {
             continue; // per instance, for drill-down queries
         }
-        assert!(used.iter().any(|u| u == name), "{name} is on no panel or alert");
+        assert!(
+            used.iter().any(|u| u == name),
+            "{name} is on no panel or alert"
+        );
     }
 }
