@@ -5,7 +5,7 @@
 #   - nats-server (the distribution's; tests prefer a 2.10+ one from PyPI)
 #   - nftables (fault injection in the failure-detection tests)
 #   - etcd-server (master publication tests)
-#   - chromium, chromium-driver (the web UI's browser test)
+#   - chromium, chromium-driver, haproxy (test tools: orc_ensure_test_tools)
 
 _orc_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -47,11 +47,19 @@ orc_ensure_servers() {
   fi
 }
 
-# Headless Chromium and its WebDriver for the web UI's browser test.
-orc_ensure_browser() {
+# Test tools beyond the servers: headless Chromium and its WebDriver (the
+# web UI's browser test), HAProxy (the deployed stack's leader-following
+# proxy).
+orc_ensure_test_tools() {
   if ! _orc_have chromedriver; then
     echo "prereqs: installing chromium and chromium-driver (web UI test)" >&2
     _orc_apt_install chromium chromium-driver || true
+  fi
+  if ! _orc_have haproxy; then
+    echo "prereqs: installing haproxy (stack test)" >&2
+    _orc_apt_install haproxy || true
+    # Only the tests run it, on their own ports.
+    (systemctl disable --now haproxy >/dev/null 2>&1 || service haproxy stop >/dev/null 2>&1) || true
   fi
 }
 

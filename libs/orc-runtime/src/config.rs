@@ -42,7 +42,8 @@ pub struct Config {
     /// `AuthUserHeader`). `token` and `oauth` stop start-up.
     #[serde(rename = "AuthenticationMethod")]
     pub authentication_method: String,
-    /// `HTTPAuthUser`.
+    /// `HTTPAuthUser`: the user (with `HTTPAuthPassword`) that `basic` and
+    /// `multi` authentication require; under `multi` it may not be `readonly`.
     #[serde(rename = "HTTPAuthUser")]
     pub http_auth_user: String,
     /// `HTTPAuthPassword` (`${ENV}` expanded).
@@ -88,19 +89,23 @@ pub struct Config {
     /// `BackendDB`: `sqlite` (default here) or `mysql`.
     #[serde(rename = "BackendDB")]
     pub backend_db: String,
-    /// `SQLite3DataFile`.
+    /// `SQLite3DataFile`: the SQLite backend's file, created if missing, when
+    /// `BackendDB` is `sqlite` (default `orchestrator.sqlite3`).
     #[serde(rename = "SQLite3DataFile")]
     pub sqlite3_data_file: String,
-    /// `MySQLOrchestratorHost`.
+    /// `MySQLOrchestratorHost`: host of the MySQL backend; required when
+    /// `BackendDB` is `mysql`.
     #[serde(rename = "MySQLOrchestratorHost")]
     pub mysql_orchestrator_host: String,
-    /// `MySQLOrchestratorPort`.
+    /// `MySQLOrchestratorPort`: port of the MySQL backend (3306).
     #[serde(rename = "MySQLOrchestratorPort")]
     pub mysql_orchestrator_port: u16,
-    /// `MySQLOrchestratorDatabase`.
+    /// `MySQLOrchestratorDatabase`: schema of the MySQL backend that holds
+    /// orchestrator's tables (default `orchestrator`).
     #[serde(rename = "MySQLOrchestratorDatabase")]
     pub mysql_orchestrator_database: String,
-    /// `MySQLOrchestratorUser`.
+    /// `MySQLOrchestratorUser`: user of the MySQL backend (the one in
+    /// `MySQLOrchestratorCredentialsConfigFile` wins when that is set).
     #[serde(rename = "MySQLOrchestratorUser")]
     pub mysql_orchestrator_user: String,
     /// `MySQLOrchestratorPassword` (`${ENV}` expanded).
@@ -109,45 +114,56 @@ pub struct Config {
     /// `MySQLOrchestratorCredentialsConfigFile` (`[client]` user/password).
     #[serde(rename = "MySQLOrchestratorCredentialsConfigFile")]
     pub mysql_orchestrator_credentials_config_file: String,
-    /// `MySQLOrchestratorReadTimeoutSeconds`.
+    /// `MySQLOrchestratorReadTimeoutSeconds`: limit on opening the backend
+    /// and on every call to it, SQLite included (default 30).
     #[serde(rename = "MySQLOrchestratorReadTimeoutSeconds")]
     pub mysql_orchestrator_read_timeout_seconds: f64,
     /// `MySQLOrchestratorUseMutualTLS`: reach the MySQL backend over TLS.
     #[serde(rename = "MySQLOrchestratorUseMutualTLS")]
     pub mysql_orchestrator_use_mutual_tls: bool,
-    /// `MySQLOrchestratorSSLCAFile`.
+    /// `MySQLOrchestratorSSLCAFile`: with `MySQLOrchestratorUseMutualTLS`, the
+    /// PEM authority the backend's certificate must chain to.
     #[serde(rename = "MySQLOrchestratorSSLCAFile")]
     pub mysql_orchestrator_ssl_ca_file: String,
-    /// `MySQLOrchestratorSSLCertFile`.
+    /// `MySQLOrchestratorSSLCertFile`: PEM client certificate presented to
+    /// the MySQL backend (with `MySQLOrchestratorSSLPrivateKeyFile`).
     #[serde(rename = "MySQLOrchestratorSSLCertFile")]
     pub mysql_orchestrator_ssl_cert_file: String,
-    /// `MySQLOrchestratorSSLPrivateKeyFile`.
+    /// `MySQLOrchestratorSSLPrivateKeyFile`: PEM private key of
+    /// `MySQLOrchestratorSSLCertFile`.
     #[serde(rename = "MySQLOrchestratorSSLPrivateKeyFile")]
     pub mysql_orchestrator_ssl_private_key_file: String,
-    /// `MySQLOrchestratorSSLSkipVerify`.
+    /// `MySQLOrchestratorSSLSkipVerify`: do not verify the MySQL backend's
+    /// certificate (encrypted, not authenticated).
     #[serde(rename = "MySQLOrchestratorSSLSkipVerify")]
     pub mysql_orchestrator_ssl_skip_verify: bool,
 
     // --- topology access ---
-    /// `MySQLTopologyUser`.
+    /// `MySQLTopologyUser`: user for probing and changing topology servers (the
+    /// one in `MySQLTopologyCredentialsConfigFile` wins when that is set).
     #[serde(rename = "MySQLTopologyUser")]
     pub mysql_topology_user: String,
     /// `MySQLTopologyPassword` (`${ENV}` expanded).
     #[serde(rename = "MySQLTopologyPassword")]
     pub mysql_topology_password: String,
-    /// `MySQLTopologyCredentialsConfigFile`.
+    /// `MySQLTopologyCredentialsConfigFile`: a my.cnf file whose `[client]`
+    /// user and password replace `MySQLTopologyUser`/`MySQLTopologyPassword`.
     #[serde(rename = "MySQLTopologyCredentialsConfigFile")]
     pub mysql_topology_credentials_config_file: String,
-    /// `MySQLConnectTimeoutSeconds`.
+    /// `MySQLConnectTimeoutSeconds`: limit on connecting to a topology
+    /// server (probes, operations, recoveries); default 2.
     #[serde(rename = "MySQLConnectTimeoutSeconds")]
     pub mysql_connect_timeout_seconds: f64,
-    /// `MySQLDiscoveryReadTimeoutSeconds`.
+    /// `MySQLDiscoveryReadTimeoutSeconds`: limit on each statement of a
+    /// probe; default 3 here (orchestrator: 10), to notice hung servers sooner.
     #[serde(rename = "MySQLDiscoveryReadTimeoutSeconds")]
     pub mysql_discovery_read_timeout_seconds: f64,
-    /// `MySQLTopologyReadTimeoutSeconds`.
+    /// `MySQLTopologyReadTimeoutSeconds`: limit on each statement of an
+    /// operation or recovery step on a topology server (default 600).
     #[serde(rename = "MySQLTopologyReadTimeoutSeconds")]
     pub mysql_topology_read_timeout_seconds: f64,
-    /// `DefaultInstancePort`.
+    /// `DefaultInstancePort`: port assumed for a host named without one
+    /// (seeds, API and command arguments); default 3306.
     #[serde(rename = "DefaultInstancePort")]
     pub default_instance_port: u16,
     /// `MySQLTopologyUseMutualTLS`: connect to topology servers over TLS,
@@ -159,13 +175,16 @@ pub struct Config {
     /// mutual TLS, connections are plain (as orchestrator's fallback).
     #[serde(rename = "MySQLTopologyUseMixedTLS")]
     pub mysql_topology_use_mixed_tls: bool,
-    /// `MySQLTopologySSLCAFile`.
+    /// `MySQLTopologySSLCAFile`: with `MySQLTopologyUseMutualTLS`, the PEM
+    /// authority topology servers' certificates must chain to.
     #[serde(rename = "MySQLTopologySSLCAFile")]
     pub mysql_topology_ssl_ca_file: String,
-    /// `MySQLTopologySSLCertFile`.
+    /// `MySQLTopologySSLCertFile`: PEM client certificate presented to
+    /// topology servers (with `MySQLTopologySSLPrivateKeyFile`).
     #[serde(rename = "MySQLTopologySSLCertFile")]
     pub mysql_topology_ssl_cert_file: String,
-    /// `MySQLTopologySSLPrivateKeyFile`.
+    /// `MySQLTopologySSLPrivateKeyFile`: PEM private key of
+    /// `MySQLTopologySSLCertFile`.
     #[serde(rename = "MySQLTopologySSLPrivateKeyFile")]
     pub mysql_topology_ssl_private_key_file: String,
     /// `MySQLTopologySSLSkipVerify`: do not verify the servers' certificates.
@@ -176,19 +195,24 @@ pub struct Config {
     /// `InstancePollSeconds` (fractions allowed).
     #[serde(rename = "InstancePollSeconds")]
     pub instance_poll_seconds: f64,
-    /// `DiscoverySeeds`.
+    /// `DiscoverySeeds`: `host[:port]` instances discovered at start-up, the
+    /// topology being crawled from them (unless discovery filters ignore them).
     #[serde(rename = "DiscoverySeeds")]
     pub discovery_seeds: Vec<String>,
-    /// `DiscoverByShowSlaveHosts`.
+    /// `DiscoverByShowSlaveHosts`: find replicas with `SHOW SLAVE HOSTS`
+    /// before the processlist; accepted, as this build always does so.
     #[serde(rename = "DiscoverByShowSlaveHosts")]
     pub discover_by_show_slave_hosts: bool,
-    /// `DiscoveryIgnoreHostnameFilters`.
+    /// `DiscoveryIgnoreHostnameFilters`: hosts never discovered: an IP
+    /// matches exactly, another entry is a regex searched in `host:port`.
     #[serde(rename = "DiscoveryIgnoreHostnameFilters")]
     pub discovery_ignore_hostname_filters: Vec<String>,
-    /// `DiscoveryIgnoreReplicaHostnameFilters`.
+    /// `DiscoveryIgnoreReplicaHostnameFilters`: replicas (matched the same
+    /// way) not followed from their master's list of replicas.
     #[serde(rename = "DiscoveryIgnoreReplicaHostnameFilters")]
     pub discovery_ignore_replica_hostname_filters: Vec<String>,
-    /// `DiscoveryIgnoreMasterHostnameFilters`.
+    /// `DiscoveryIgnoreMasterHostnameFilters`: masters (matched the same
+    /// way) not followed from a replica's source.
     #[serde(rename = "DiscoveryIgnoreMasterHostnameFilters")]
     pub discovery_ignore_master_hostname_filters: Vec<String>,
     /// `HostnameResolveMethod`: `default`/`none` (no-op), `cname` (the
@@ -212,37 +236,50 @@ pub struct Config {
     /// `ReplicationLagQuery` (synonym `SlaveLagQuery`).
     #[serde(rename = "ReplicationLagQuery", alias = "SlaveLagQuery")]
     pub replication_lag_query: String,
-    /// `DetectDataCenterQuery`.
+    /// `DetectDataCenterQuery`: single-value query run at every probe;
+    /// its answer is the server's data center (wins over `DataCenterPattern`).
     #[serde(rename = "DetectDataCenterQuery")]
     pub detect_data_center_query: String,
-    /// `DetectRegionQuery`.
+    /// `DetectRegionQuery`: as `DetectDataCenterQuery`, for the region (wins
+    /// over `RegionPattern`).
     #[serde(rename = "DetectRegionQuery")]
     pub detect_region_query: String,
-    /// `DetectPhysicalEnvironmentQuery`.
+    /// `DetectPhysicalEnvironmentQuery`: as `DetectDataCenterQuery`, for the
+    /// physical environment (wins over `PhysicalEnvironmentPattern`).
     #[serde(rename = "DetectPhysicalEnvironmentQuery")]
     pub detect_physical_environment_query: String,
-    /// `DetectInstanceAliasQuery`.
+    /// `DetectInstanceAliasQuery`: single-value query whose answer is the
+    /// server's alias (`InstanceAlias`, shown beside it in topologies).
     #[serde(rename = "DetectInstanceAliasQuery")]
     pub detect_instance_alias_query: String,
-    /// `DetectClusterAliasQuery`.
+    /// `DetectClusterAliasQuery`: single-value query; the answer on a
+    /// cluster's master is the cluster's alias, unless set by hand
+    /// (`set-cluster-alias`).
     #[serde(rename = "DetectClusterAliasQuery")]
     pub detect_cluster_alias_query: String,
-    /// `DetectClusterDomainQuery`.
+    /// `DetectClusterDomainQuery`: single-value query; the answer on a
+    /// cluster's master is its domain (`ClusterDomain`, passed to hooks).
     #[serde(rename = "DetectClusterDomainQuery")]
     pub detect_cluster_domain_query: String,
-    /// `DetectPromotionRuleQuery`.
+    /// `DetectPromotionRuleQuery`: single-value query whose answer (`must`
+    /// ... `must_not`) is the server's promotion rule unless one is registered.
     #[serde(rename = "DetectPromotionRuleQuery")]
     pub detect_promotion_rule_query: String,
-    /// `DetectSemiSyncEnforcedQuery`.
+    /// `DetectSemiSyncEnforcedQuery`: single-value query whose number is the
+    /// server's semi-sync priority (`SemiSyncPriority`; 0: asynchronous).
     #[serde(rename = "DetectSemiSyncEnforcedQuery")]
     pub detect_semi_sync_enforced_query: String,
-    /// `DataCenterPattern`.
+    /// `DataCenterPattern`: regex on the hostname whose first group is the
+    /// data center when `DetectDataCenterQuery` gives none.
     #[serde(rename = "DataCenterPattern")]
     pub data_center_pattern: String,
-    /// `RegionPattern`.
+    /// `RegionPattern`: regex on the hostname whose first group is the region
+    /// when `DetectRegionQuery` gives none.
     #[serde(rename = "RegionPattern")]
     pub region_pattern: String,
-    /// `PhysicalEnvironmentPattern`.
+    /// `PhysicalEnvironmentPattern`: regex on the hostname whose first group
+    /// is the physical environment when `DetectPhysicalEnvironmentQuery`
+    /// gives none.
     #[serde(rename = "PhysicalEnvironmentPattern")]
     pub physical_environment_pattern: String,
     /// `ClusterNameToAlias`: regex on cluster name → alias.
@@ -250,18 +287,24 @@ pub struct Config {
     pub cluster_name_to_alias: BTreeMap<String, String>,
 
     // --- thresholds ---
-    /// `ReasonableReplicationLagSeconds`.
+    /// `ReasonableReplicationLagSeconds`: lag above which a replica has the
+    /// `replication_lag` problem and counts as lagging in analysis (default 10).
     #[serde(rename = "ReasonableReplicationLagSeconds")]
     pub reasonable_replication_lag_seconds: i64,
-    /// `ReasonableMaintenanceReplicationLagSeconds`.
+    /// `ReasonableMaintenanceReplicationLagSeconds`: a takeover refuses a
+    /// replica lagging more; it also bounds catch-up waits in operations
+    /// (default 20).
     #[serde(rename = "ReasonableMaintenanceReplicationLagSeconds")]
     pub reasonable_maintenance_replication_lag_seconds: i64,
 
     // --- recovery scope shown in cluster info ---
-    /// `RecoverMasterClusterFilters`.
+    /// `RecoverMasterClusterFilters`: clusters whose failed masters are
+    /// recovered automatically (`*`, name, alias, `alias=`, `alias~=` or a
+    /// regex on the name); empty by default: none.
     #[serde(rename = "RecoverMasterClusterFilters")]
     pub recover_master_cluster_filters: Vec<String>,
-    /// `RecoverIntermediateMasterClusterFilters`.
+    /// `RecoverIntermediateMasterClusterFilters`: as
+    /// `RecoverMasterClusterFilters`, for failed intermediate masters.
     #[serde(rename = "RecoverIntermediateMasterClusterFilters")]
     pub recover_intermediate_master_cluster_filters: Vec<String>,
 
@@ -272,13 +315,17 @@ pub struct Config {
     /// `RecoveryIgnoreHostnameFilters`: analysis entries for matching hostnames are dropped.
     #[serde(rename = "RecoveryIgnoreHostnameFilters")]
     pub recovery_ignore_hostname_filters: Vec<String>,
-    /// `RecoverNonWriteableMaster`.
+    /// `RecoverNonWriteableMaster`: treat a read-only master with replicating
+    /// replicas as a failure to recover, by setting `read_only=0` on it.
     #[serde(rename = "RecoverNonWriteableMaster")]
     pub recover_non_writeable_master: bool,
-    /// `EnforceExactSemiSyncReplicas`.
+    /// `EnforceExactSemiSyncReplicas`: report a semi-sync master with more
+    /// semi-sync replicas than its wait count (detection only in this build).
     #[serde(rename = "EnforceExactSemiSyncReplicas")]
     pub enforce_exact_semi_sync_replicas: bool,
-    /// `ReasonableLockedSemiSyncMasterSeconds`.
+    /// `ReasonableLockedSemiSyncMasterSeconds`: how long a semi-sync master
+    /// short of replicas may make no progress before it is locked (0: use
+    /// `ReasonableReplicationLagSeconds`).
     #[serde(rename = "ReasonableLockedSemiSyncMasterSeconds")]
     pub reasonable_locked_semi_sync_master_seconds: f64,
     /// `HungMasterGraceSeconds` (ours): how long a server that does not
@@ -308,7 +355,8 @@ pub struct Config {
     /// `ProcessesShellCommand`: the shell hooks run in.
     #[serde(rename = "ProcessesShellCommand")]
     pub processes_shell_command: String,
-    /// `OnFailureDetectionProcesses`.
+    /// `OnFailureDetectionProcesses`: commands run when a failure with a
+    /// handler is first detected (once per `FailureDetectionPeriodBlockMinutes`).
     #[serde(rename = "OnFailureDetectionProcesses")]
     pub on_failure_detection_processes: Vec<String>,
     /// `PreGracefulTakeoverProcesses` (a failure aborts the takeover).
@@ -317,22 +365,27 @@ pub struct Config {
     /// `PreFailoverProcesses` (a failure aborts the recovery).
     #[serde(rename = "PreFailoverProcesses")]
     pub pre_failover_processes: Vec<String>,
-    /// `PostFailoverProcesses`.
+    /// `PostFailoverProcesses`: commands run after any successful recovery.
     #[serde(rename = "PostFailoverProcesses")]
     pub post_failover_processes: Vec<String>,
-    /// `PostUnsuccessfulFailoverProcesses`.
+    /// `PostUnsuccessfulFailoverProcesses`: commands run after a recovery
+    /// that found no successor.
     #[serde(rename = "PostUnsuccessfulFailoverProcesses")]
     pub post_unsuccessful_failover_processes: Vec<String>,
-    /// `PostMasterFailoverProcesses`.
+    /// `PostMasterFailoverProcesses`: commands run after a successful master
+    /// or co-master recovery (before `PostFailoverProcesses`).
     #[serde(rename = "PostMasterFailoverProcesses")]
     pub post_master_failover_processes: Vec<String>,
-    /// `PostIntermediateMasterFailoverProcesses`.
+    /// `PostIntermediateMasterFailoverProcesses`: commands run after a
+    /// successful intermediate-master recovery.
     #[serde(rename = "PostIntermediateMasterFailoverProcesses")]
     pub post_intermediate_master_failover_processes: Vec<String>,
-    /// `PostGracefulTakeoverProcesses`.
+    /// `PostGracefulTakeoverProcesses`: commands run at the end of a graceful
+    /// master takeover.
     #[serde(rename = "PostGracefulTakeoverProcesses")]
     pub post_graceful_takeover_processes: Vec<String>,
-    /// `PostTakeMasterProcesses`.
+    /// `PostTakeMasterProcesses`: commands run after `take-master` (the
+    /// successor is the replica that took over, the failed host its old source).
     #[serde(rename = "PostTakeMasterProcesses")]
     pub post_take_master_processes: Vec<String>,
 
@@ -341,7 +394,8 @@ pub struct Config {
     /// in the binary logs (a regular expression, or a fixed substring).
     #[serde(rename = "PseudoGTIDPattern")]
     pub pseudo_gtid_pattern: String,
-    /// `PseudoGTIDPatternIsFixedSubstring`.
+    /// `PseudoGTIDPatternIsFixedSubstring`: match `PseudoGTIDPattern` as
+    /// plain text rather than as a regular expression.
     #[serde(rename = "PseudoGTIDPatternIsFixedSubstring")]
     pub pseudo_gtid_pattern_is_fixed_substring: bool,
     /// `PseudoGTIDMonotonicHint`: markers containing this grow monotonically.
@@ -357,10 +411,15 @@ pub struct Config {
     /// killed and counts as failed (0: no limit).
     #[serde(rename = "HookTimeoutSeconds")]
     pub hook_timeout_seconds: f64,
-    /// `CoMasterRecoveryMustPromoteOtherCoMaster`.
+    /// `CoMasterRecoveryMustPromoteOtherCoMaster`: when a co-master fails,
+    /// promote the other co-master (default true; false: any replica may be).
     #[serde(rename = "CoMasterRecoveryMustPromoteOtherCoMaster")]
     pub co_master_recovery_must_promote_other_co_master: bool,
-    /// `DetachLostReplicasAfterMasterFailover`.
+    /// `DetachLostReplicasAfterMasterFailover`: after a master failover,
+    /// detach the replicas that could not be moved below the new master
+    /// (their replication is broken on purpose so that they cannot follow
+    /// a returning old master); default true. The older
+    /// `DetachLostSlavesAfterMasterFailover` is accepted as a synonym.
     #[serde(
         rename = "DetachLostReplicasAfterMasterFailover",
         alias = "DetachLostSlavesAfterMasterFailover"
@@ -370,10 +429,12 @@ pub struct Config {
     /// replica's replication and make it writable.
     #[serde(rename = "ApplyMySQLPromotionAfterMasterFailover")]
     pub apply_mysql_promotion_after_master_failover: bool,
-    /// `PreventCrossDataCenterMasterFailover`.
+    /// `PreventCrossDataCenterMasterFailover`: never promote a replica
+    /// outside the failed master's data center (when that is known).
     #[serde(rename = "PreventCrossDataCenterMasterFailover")]
     pub prevent_cross_data_center_master_failover: bool,
-    /// `PreventCrossRegionMasterFailover`.
+    /// `PreventCrossRegionMasterFailover`: never promote a replica outside
+    /// the failed master's region (when that is known).
     #[serde(rename = "PreventCrossRegionMasterFailover")]
     pub prevent_cross_region_master_failover: bool,
     /// `MasterFailoverLostInstancesDowntimeMinutes`: downtime given to the
@@ -381,26 +442,34 @@ pub struct Config {
     /// it ends early once the instance is seen replicating again.
     #[serde(rename = "MasterFailoverLostInstancesDowntimeMinutes")]
     pub master_failover_lost_instances_downtime_minutes: f64,
-    /// `MasterFailoverDetachReplicaMasterHost`.
+    /// `MasterFailoverDetachReplicaMasterHost`: after a master failover,
+    /// point the promoted replica's (now unused) replication settings at a
+    /// detached host so that it can never replicate from the old master
+    /// again; default false. `MasterFailoverDetachSlaveMasterHost` is a
+    /// synonym.
     #[serde(
         rename = "MasterFailoverDetachReplicaMasterHost",
         alias = "MasterFailoverDetachSlaveMasterHost"
     )]
     pub master_failover_detach_replica_master_host: bool,
-    /// `FailMasterPromotionOnLagMinutes`.
+    /// `FailMasterPromotionOnLagMinutes`: refuse to promote a replica
+    /// lagging at least this many minutes (0: off; an unknown lag passes).
     #[serde(rename = "FailMasterPromotionOnLagMinutes")]
     pub fail_master_promotion_on_lag_minutes: u64,
-    /// `FailMasterPromotionIfSQLThreadNotUpToDate`.
+    /// `FailMasterPromotionIfSQLThreadNotUpToDate`: refuse to promote a
+    /// replica that has not applied all the relay log it received.
     #[serde(rename = "FailMasterPromotionIfSQLThreadNotUpToDate")]
     pub fail_master_promotion_if_sql_thread_not_up_to_date: bool,
-    /// `DelayMasterPromotionIfSQLThreadNotUpToDate`.
+    /// `DelayMasterPromotionIfSQLThreadNotUpToDate`: before promoting, wait
+    /// up to 6 × `ReasonableReplicationLagSeconds` more for relay logs to apply.
     #[serde(rename = "DelayMasterPromotionIfSQLThreadNotUpToDate")]
     pub delay_master_promotion_if_sql_thread_not_up_to_date: bool,
     /// `InstanceBulkOperationsWaitTimeoutSeconds`: how long replicas get to
     /// apply their relay logs during a recovery.
     #[serde(rename = "InstanceBulkOperationsWaitTimeoutSeconds")]
     pub instance_bulk_operations_wait_timeout_seconds: f64,
-    /// `MaxConcurrentReplicaOperations`.
+    /// `MaxConcurrentReplicaOperations`: most servers a recovery or
+    /// operation changes at once (default 5).
     #[serde(rename = "MaxConcurrentReplicaOperations")]
     pub max_concurrent_replica_operations: usize,
     /// `InstancePoolExpiryMinutes`: a pool submission lapses after this.
@@ -409,7 +478,8 @@ pub struct Config {
     /// `CandidateInstanceExpireMinutes`: a registered promotion rule lapses after this.
     #[serde(rename = "CandidateInstanceExpireMinutes")]
     pub candidate_instance_expire_minutes: f64,
-    /// `UseSuperReadOnly`.
+    /// `UseSuperReadOnly`: also set `super_read_only` with `read_only` (MySQL,
+    /// not MariaDB) when making a server read-only or writable.
     #[serde(rename = "UseSuperReadOnly")]
     pub use_super_read_only: bool,
     /// `ReplicationCredentialsQuery`: returns user and password for a
