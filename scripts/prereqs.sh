@@ -5,7 +5,7 @@
 #   - nats-server (the distribution's; tests prefer a 2.10+ one from PyPI)
 #   - nftables (fault injection in the failure-detection tests)
 #   - etcd-server (master publication tests)
-#   - chromium, chromium-driver, haproxy (test tools: orc_ensure_test_tools)
+#   - chromium, chromium-driver, haproxy, zookeeper (test tools: orc_ensure_test_tools)
 
 _orc_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -54,6 +54,11 @@ orc_ensure_test_tools() {
   if ! _orc_have chromedriver; then
     echo "prereqs: installing chromium and chromium-driver (web UI test)" >&2
     _orc_apt_install chromium chromium-driver || true
+  fi
+  if [ ! -f /usr/share/java/zookeeper.jar ]; then
+    echo "prereqs: installing zookeeper (master publication tests)" >&2
+    _orc_apt_install zookeeper || true
+    (systemctl disable --now zookeeper >/dev/null 2>&1 || service zookeeper stop >/dev/null 2>&1) || true
   fi
   if ! _orc_have haproxy; then
     echo "prereqs: installing haproxy (stack test)" >&2

@@ -40,6 +40,7 @@ async fn put(etcd: &EtcdServer, key: &str, value: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_publishes_the_new_master_with_its_fencing_token() {
     let etcd = EtcdServer::start().await.unwrap();
+    let zk_server = orc_testkit::ZooKeeperServer::start().await.unwrap();
     let sb = SandboxBuilder::master_with_replicas(2)
         .start()
         .await
@@ -52,6 +53,7 @@ async fn a_failover_publishes_the_new_master_with_its_fencing_token() {
             "RecoverMasterClusterFilters": ["*"],
             "KVClusterMasterPrefix": "db/master",
             "EtcdAddress": etcd.url(),
+            "ZkAddress": zk_server.address(),
             "ClusterNameToAlias": {".*": "shop"},
         }),
     )
@@ -84,6 +86,30 @@ async fn a_failover_publishes_the_new_master_with_its_fencing_token() {
         .parse()
         .unwrap();
     assert!(token > 0);
+    // ZooKeeper got the same master with the same token.
+    let zk = zookeeper_client::Client::connect(&zk_server.address())
+        .await
+        .unwrap();
+    let znode = |path: &'static str| {
+        let zk = zk.clone();
+        async move {
+            zk.get_data(path)
+                .await
+                .ok()
+                .map(|(d, _)| String::from_utf8(d).unwrap())
+        }
+    };
+    let in_zk = eventually(Duration::from_secs(10), || async {
+        let v = znode("/db/master/shop").await?;
+        (v == format!("127.0.0.1:{port}")).then_some(v)
+    })
+    .await;
+    assert!(in_zk.is_some(), "the new master is published to ZooKeeper");
+    assert_eq!(znode("/db/master/shop/port").await, Some(port.to_string()));
+    assert_eq!(
+        znode("/db/master/shop/fencing-token").await,
+        Some(token.to_string())
+    );
 
     // Submitting again (the same token) rewrites what a client erased.
     put(&etcd, "db/master/shop", "stale:1").await;

@@ -11,17 +11,22 @@
 //! still the one read, and not newer than ours. A publisher that lost its
 //! lease and wakes up late can therefore never overwrite a newer master.
 //!
-//! Stores: etcd (`EtcdAddress`, ours: its v3 JSON API). The pure parts
+//! Stores: etcd (`EtcdAddress`, ours: its v3 JSON API; keys and token in
+//! one transaction) and ZooKeeper (`ZkAddress`: znodes `/`+key; token and
+//! values in one multi-operation checked on the token znode's version).
+//! The pure parts
 //! (keys and values, prefix rules) are here too, so the gateway shows
 //! exactly what is written.
 
 mod etcd;
+mod zookeeper;
 
 use std::sync::Arc;
 
 use orc_model::InstanceKey;
 
 pub use etcd::Etcd;
+pub use zookeeper::ZooKeeper;
 
 /// orchestrator's default `KVClusterMasterPrefix`.
 pub const DEFAULT_PREFIX: &str = "mysql/master";
@@ -119,9 +124,18 @@ impl Publisher {
     /// The stores configured: `prefix` is `KVClusterMasterPrefix`,
     /// `etcd` is `EtcdAddress` (comma-separated endpoints; empty: none).
     pub fn from_config(prefix: &str, etcd: &str) -> Result<Self, Error> {
+        Self::from_stores(prefix, etcd, "")
+    }
+
+    /// As [`Publisher::from_config`], with `zk` (`ZkAddress`: comma-separated
+    /// `host:port` servers; empty: none).
+    pub fn from_stores(prefix: &str, etcd: &str, zk: &str) -> Result<Self, Error> {
         let mut stores: Vec<Arc<dyn KvStore>> = Vec::new();
         if !etcd.trim().is_empty() {
             stores.push(Arc::new(Etcd::new(etcd)?));
+        }
+        if !zk.trim().is_empty() {
+            stores.push(Arc::new(ZooKeeper::new(zk)?));
         }
         Ok(Self {
             prefix: normalize_prefix(prefix),

@@ -508,6 +508,11 @@ pub struct Config {
     /// stores (`<prefix>/<cluster alias>`).
     #[serde(rename = "KVClusterMasterPrefix")]
     pub kv_cluster_master_prefix: String,
+    /// `ZkAddress`: comma-separated `host:port` servers of a ZooKeeper
+    /// ensemble masters are published to (znodes `/<KVClusterMasterPrefix>/<alias>`,
+    /// `/hostname`, `/port`, and the fencing token); empty: none.
+    #[serde(rename = "ZkAddress")]
+    pub zk_address: String,
     /// `EtcdAddress` (ours): comma-separated `http://host:port` endpoints
     /// of an etcd cluster masters are published to (empty: none).
     #[serde(rename = "EtcdAddress")]
@@ -704,6 +709,7 @@ impl Default for Config {
             nats_replicas: 1,
             kv_cluster_master_prefix: "mysql/master".into(),
             etcd_address: String::new(),
+            zk_address: String::new(),
             nats_ca_file: String::new(),
             nats_cert_file: String::new(),
             nats_key_file: String::new(),
@@ -818,7 +824,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "ConsulCrossDataCenterDistribution",
     "ConsulKVStoreProvider",
     "ConsulMaxKVsPerTransaction",
-    "ZkAddress",
     "WebMessage",
     "RecoverLockedSemiSyncMaster",
     "BufferInstanceWrites",
@@ -1009,6 +1014,20 @@ impl Config {
         if !self.metrics_listen_address.is_empty() {
             parse_listen_address(&self.metrics_listen_address)
                 .map_err(|e| format!("MetricsListenAddress: {e}"))?;
+        }
+        for z in self
+            .zk_address
+            .split(',')
+            .map(str::trim)
+            .filter(|z| !z.is_empty())
+        {
+            let server = z
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+                && !z.contains('/');
+            if !server {
+                return Err(format!("ZkAddress: {z:?} is not a host:port server"));
+            }
         }
         if !(1..=5).contains(&self.nats_replicas) {
             return Err(format!(

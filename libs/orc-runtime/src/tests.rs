@@ -188,6 +188,7 @@ fn keys_that_guard_access_work_or_stop_start_up() {
             "NatsReplicas must be between 1 and 5",
         ),
         (r#"{"LogFormat":"xml"}"#, "LogFormat must be"),
+        (r#"{"ZkAddress":"zk1"}"#, "ZkAddress"),
         (r#"{"OtlpEndpoint":"collector:4317"}"#, "OtlpEndpoint"),
         (
             r#"{"MetricsListenAddress":"nowhere"}"#,

@@ -31,6 +31,7 @@ mod sandbox;
 pub mod scenarios;
 mod spec;
 mod template;
+mod zookeeper;
 
 pub use binaries::{mariadbd, nats_server, version_of};
 pub use error::Error;
@@ -41,3 +42,4 @@ pub use ports::free_port;
 pub use process::{is_alive, pids_mentioning};
 pub use sandbox::{STOP_GRACE, Sandbox, SandboxState};
 pub use spec::{NodeSpec, SandboxBuilder, ServerTls, TlsRequirement};
+pub use zookeeper::ZooKeeperServer;
