@@ -157,3 +157,50 @@ async fn a_failover_publishes_the_new_master_with_its_fencing_token() {
     );
     orc.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_publishes_the_new_master_to_nats_kv() {
+    let nats = orc_testkit::NatsServer::start().await.unwrap();
+    let sb = SandboxBuilder::master_with_replicas(2)
+        .start()
+        .await
+        .unwrap();
+    let master = sb.key("m").unwrap();
+    let orc = integration_tests::orc_on_with(
+        &sb,
+        &master,
+        json!({
+            "RecoverMasterClusterFilters": ["*"],
+            "NatsKVBucket": "orchestrator_masters",
+        }),
+        Some(&nats.url()),
+    )
+    .await
+    .unwrap();
+    sb.kill("m").unwrap();
+    let new_master = eventually(Duration::from_secs(15), || {
+        settled_master(&sb, &["r1", "r2"])
+    })
+    .await
+    .expect("recovered");
+    let port = sb.instance(&new_master).unwrap().port();
+    // The alias defaults to the cluster's name, the old master's
+    // `host:port`: its ':' is written `=3A` in the NATS key.
+    let key = orc_kv::nats_key(&format!("mysql/master/{master}"));
+    assert!(key.contains("=3A"), "{key}");
+    let reader = orc_bus::NatsBus::connect(&nats.url(), "reader", Duration::from_secs(5))
+        .await
+        .unwrap();
+    use orc_bus::Bus as _;
+    let value = eventually(Duration::from_secs(10), || async {
+        let (bytes, _) = reader.kv_get("orchestrator_masters", &key).await.ok()??;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        (v["Master"] == format!("127.0.0.1:{port}")).then_some(v)
+    })
+    .await
+    .expect("the new master is published in the bucket");
+    assert_eq!(value["Hostname"], "127.0.0.1");
+    assert_eq!(value["Port"], port);
+    assert!(value["FencingToken"].as_u64().unwrap() > 0, "{value}");
+    orc.stop().await.unwrap();
+}

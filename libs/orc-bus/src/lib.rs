@@ -287,6 +287,22 @@ pub trait Bus: Send + Sync + 'static {
     /// Who holds the lease on `name` now (`None`: nobody).
     async fn lease_holder(&self, spec: &LeaseSpec, name: &str) -> Result<Option<String>, Error>;
 
+    /// A key's value and revision in the key-value bucket `bucket` (created
+    /// when missing, kept for ever, replicated like every stream); `None`
+    /// when the key holds nothing.
+    async fn kv_get(&self, bucket: &str, key: &str) -> Result<Option<(Bytes, u64)>, Error>;
+
+    /// Writes `value` at `key` only if the key's revision is still
+    /// `expected` (`None`: the key must hold nothing): the new revision, or
+    /// `None` when another writer came first.
+    async fn kv_swap(
+        &self,
+        bucket: &str,
+        key: &str,
+        value: Bytes,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>, Error>;
+
     /// Follows a durable stream: every stored message, each once, in order.
     async fn follow_durable(
         &self,

@@ -27,6 +27,8 @@ struct Registry {
     streams: std::collections::HashMap<&'static str, LocalStream>,
     leases: std::collections::HashMap<(&'static str, String), (String, u64, std::time::Instant)>,
     lease_revision: u64,
+    kv: std::collections::HashMap<(String, String), (Bytes, u64)>,
+    kv_revision: u64,
 }
 
 /// A durable stream kept in memory (the all-in-one mode has no restart to survive).
@@ -172,6 +174,29 @@ impl Bus for LocalBus {
 
     async fn flush(&self) -> Result<(), Error> {
         Ok(())
+    }
+
+    async fn kv_get(&self, bucket: &str, key: &str) -> Result<Option<(Bytes, u64)>, Error> {
+        let reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(reg.kv.get(&(bucket.to_string(), key.to_string())).cloned())
+    }
+
+    async fn kv_swap(
+        &self,
+        bucket: &str,
+        key: &str,
+        value: Bytes,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>, Error> {
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = (bucket.to_string(), key.to_string());
+        if reg.kv.get(&slot).map(|(_, rev)| *rev) != expected {
+            return Ok(None);
+        }
+        reg.kv_revision += 1;
+        let revision = reg.kv_revision;
+        reg.kv.insert(slot, (value, revision));
+        Ok(Some(revision))
     }
 
     async fn publish_durable(

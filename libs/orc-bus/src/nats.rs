@@ -23,6 +23,10 @@ pub struct NatsBus {
     replicas: usize,
     /// Lease buckets opened (opening one is a request to the stream's
     /// leader: once per bucket, not per lease operation).
+    /// Key-value buckets opened (`kv_get`, `kv_swap`).
+    kv_buckets: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, async_nats::jetstream::kv::Store>>,
+    >,
     buckets: std::sync::Arc<
         std::sync::Mutex<std::collections::HashMap<&'static str, async_nats::jetstream::kv::Store>>,
     >,
@@ -93,6 +97,7 @@ impl NatsBus {
                 jetstream: async_nats::jetstream::new(client.clone()),
                 client,
                 streams: Default::default(),
+                kv_buckets: Default::default(),
                 echo,
                 connections,
                 replicas: 1,
@@ -223,8 +228,91 @@ impl NatsBus {
     }
 }
 
+impl NatsBus {
+    /// A key-value bucket, opened (or created) once per connection.
+    async fn kv_bucket(&self, bucket: &str) -> Result<async_nats::jetstream::kv::Store, Error> {
+        let fail = |reason: String| Error::Request {
+            subject: format!("KV {bucket}"),
+            reason,
+        };
+        if let Some(store) = self
+            .kv_buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(bucket)
+        {
+            return Ok(store.clone());
+        }
+        // The bucket's stream is made by hand, as the lease buckets' are:
+        // it works with every nats-server JetStream version.
+        let config = async_nats::jetstream::stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: async_nats::jetstream::stream::DiscardPolicy::New,
+            num_replicas: self.replicas,
+            ..Default::default()
+        };
+        self.jetstream
+            .get_or_create_stream(config)
+            .await
+            .map_err(|e| fail(format!("creating bucket: {e}")))?;
+        let store = self
+            .jetstream
+            .get_key_value(bucket)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        self.kv_buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(bucket.to_string(), store.clone());
+        Ok(store)
+    }
+}
+
 #[async_trait::async_trait]
 impl Bus for NatsBus {
+    async fn kv_get(&self, bucket: &str, key: &str) -> Result<Option<(Bytes, u64)>, Error> {
+        let store = self.kv_bucket(bucket).await?;
+        let entry = store.entry(key).await.map_err(|e| Error::Request {
+            subject: format!("KV {bucket} {key}"),
+            reason: e.to_string(),
+        })?;
+        Ok(entry
+            .filter(|e| e.operation == async_nats::jetstream::kv::Operation::Put)
+            .map(|e| (e.value, e.revision)))
+    }
+
+    async fn kv_swap(
+        &self,
+        bucket: &str,
+        key: &str,
+        value: Bytes,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>, Error> {
+        use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
+        let store = self.kv_bucket(bucket).await?;
+        let fail = |reason: String| Error::Request {
+            subject: format!("KV {bucket} {key}"),
+            reason,
+        };
+        match expected {
+            None => match store.create(key, value).await {
+                Ok(rev) => Ok(Some(rev)),
+                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
+                Err(e) => Err(fail(e.to_string())),
+            },
+            Some(rev) => match store.update(key, value, rev).await {
+                Ok(rev) => Ok(Some(rev)),
+                Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(None),
+                Err(e) => Err(fail(e.to_string())),
+            },
+        }
+    }
+
     async fn publish_durable(
         &self,
         stream: &StreamSpec,

@@ -343,6 +343,51 @@ async fn leases_are_exclusive_fenced_and_expire(h: Harness) {
     ));
 }
 
+async fn key_values_change_only_from_the_revision_read(h: Harness) {
+    let (bucket, key) = ("test_masters", "mysql/master/shop");
+    assert!(h.bus.kv_get(bucket, key).await.unwrap().is_none());
+    let r1 = h
+        .bus
+        .kv_swap(bucket, key, Bytes::from_static(b"one"), None)
+        .await
+        .unwrap()
+        .expect("created");
+    // Creating again, or writing from a revision that is not the last, fails.
+    assert!(
+        h.second
+            .kv_swap(bucket, key, Bytes::from_static(b"x"), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (value, rev) = h.second.kv_get(bucket, key).await.unwrap().expect("kept");
+    assert_eq!((value.as_ref(), rev), (&b"one"[..], r1));
+    let r2 = h
+        .second
+        .kv_swap(bucket, key, Bytes::from_static(b"two"), Some(r1))
+        .await
+        .unwrap()
+        .expect("updated from the last revision");
+    assert!(r2 > r1);
+    assert!(
+        h.bus
+            .kv_swap(bucket, key, Bytes::from_static(b"stale"), Some(r1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (value, _) = h.bus.kv_get(bucket, key).await.unwrap().unwrap();
+    assert_eq!(value.as_ref(), b"two");
+    // Other keys are their own.
+    assert!(
+        h.bus
+            .kv_get(bucket, "mysql/master/billing")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod in_process {
@@ -373,6 +418,7 @@ contract!(
     garbage_payloads_fail_to_decode_with_the_subject,
     durable_streams_store_each_id_once_and_followers_see_it_once,
     leases_are_exclusive_fenced_and_expire,
+    key_values_change_only_from_the_revision_read,
 );
 
 #[tokio::test]

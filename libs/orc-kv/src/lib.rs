@@ -14,11 +14,14 @@
 //! Stores: etcd (`EtcdAddress`, ours: its v3 JSON API; keys and token in
 //! one transaction) and ZooKeeper (`ZkAddress`: znodes `/`+key; token and
 //! values in one multi-operation checked on the token znode's version).
+//! NATS JetStream KV (`NatsKVBucket`, ours) holds one JSON value per
+//! cluster (master and token together, swapped on its revision).
 //! The pure parts
 //! (keys and values, prefix rules) are here too, so the gateway shows
 //! exactly what is written.
 
 mod etcd;
+mod nats;
 mod zookeeper;
 
 use std::sync::Arc;
@@ -26,6 +29,7 @@ use std::sync::Arc;
 use orc_model::InstanceKey;
 
 pub use etcd::Etcd;
+pub use nats::{NatsKv, nats_key};
 pub use zookeeper::ZooKeeper;
 
 /// orchestrator's default `KVClusterMasterPrefix`.
@@ -141,6 +145,12 @@ impl Publisher {
             prefix: normalize_prefix(prefix),
             stores,
         })
+    }
+
+    /// Adds a store (one that needs the bus, say).
+    pub fn with_store(mut self, store: Arc<dyn KvStore>) -> Self {
+        self.stores.push(store);
+        self
     }
 
     /// Whether any store is configured.

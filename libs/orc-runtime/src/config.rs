@@ -513,6 +513,11 @@ pub struct Config {
     /// `/hostname`, `/port`, and the fencing token); empty: none.
     #[serde(rename = "ZkAddress")]
     pub zk_address: String,
+    /// `NatsKVBucket` (ours): a NATS JetStream key-value bucket masters are
+    /// published to over the bus (one JSON value per cluster: master and
+    /// fencing token); empty: none.
+    #[serde(rename = "NatsKVBucket")]
+    pub nats_kv_bucket: String,
     /// `EtcdAddress` (ours): comma-separated `http://host:port` endpoints
     /// of an etcd cluster masters are published to (empty: none).
     #[serde(rename = "EtcdAddress")]
@@ -710,6 +715,7 @@ impl Default for Config {
             kv_cluster_master_prefix: "mysql/master".into(),
             etcd_address: String::new(),
             zk_address: String::new(),
+            nats_kv_bucket: String::new(),
             nats_ca_file: String::new(),
             nats_cert_file: String::new(),
             nats_key_file: String::new(),
@@ -1028,6 +1034,16 @@ impl Config {
             if !server {
                 return Err(format!("ZkAddress: {z:?} is not a host:port server"));
             }
+        }
+        if !self
+            .nats_kv_bucket
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "NatsKVBucket: {:?} may hold only letters, digits, - and _",
+                self.nats_kv_bucket
+            ));
         }
         if !(1..=5).contains(&self.nats_replicas) {
             return Err(format!(

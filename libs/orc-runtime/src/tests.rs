@@ -189,6 +189,10 @@ fn keys_that_guard_access_work_or_stop_start_up() {
         ),
         (r#"{"LogFormat":"xml"}"#, "LogFormat must be"),
         (r#"{"ZkAddress":"zk1"}"#, "ZkAddress"),
+        (
+            r#"{"NatsKVBucket":"a.b","NatsUrl":"nats://x:4222"}"#,
+            "NatsKVBucket",
+        ),
         (r#"{"OtlpEndpoint":"collector:4317"}"#, "OtlpEndpoint"),
         (
             r#"{"MetricsListenAddress":"nowhere"}"#,

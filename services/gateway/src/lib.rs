@@ -68,6 +68,8 @@ pub struct GatewayConfig {
     /// Where `submit-masters-to-kv-stores` publishes (`KVClusterMasterPrefix`,
     /// `EtcdAddress`).
     pub kv: orc_kv::Publisher,
+    /// `NatsKVBucket`: masters are also published there, over the bus.
+    pub nats_kv_bucket: String,
 }
 
 impl GatewayConfig {
@@ -122,6 +124,7 @@ impl GatewayConfig {
                 tracing::error!(error = %e, "KV stores unusable: masters are not published");
                 orc_kv::Publisher::default()
             }),
+            nats_kv_bucket: c.nats_kv_bucket.clone(),
         })
     }
 
@@ -172,6 +175,25 @@ pub struct Gateway {
     pub(crate) kv: orc_kv::Publisher,
     /// The web UI's change feed.
     pub(crate) ui_feed: tokio::sync::broadcast::Sender<String>,
+}
+
+/// `kv` with the NATS key-value bucket `bucket` when one is configured.
+pub fn with_bus_store(
+    kv: orc_kv::Publisher,
+    bucket: &str,
+    bus: &Arc<dyn Bus>,
+) -> orc_kv::Publisher {
+    if bucket.is_empty() {
+        return kv;
+    }
+    match orc_kv::NatsKv::new(bus.clone(), bucket) {
+        Ok(store) => kv.with_store(Arc::new(store)),
+        Err(e) => {
+            // Validated with the configuration.
+            tracing::error!(error = %e, "masters are not published to NATS KV");
+            kv
+        }
+    }
 }
 
 /// Listeners the gateway serves on.
@@ -234,7 +256,7 @@ pub async fn run(
         pool_expiry: cfg.pool_expiry,
         resolver: cfg.resolver.clone(),
         recovery_ignore_hostname_filters: cfg.recovery_ignore_hostname_filters.clone(),
-        kv: cfg.kv.clone(),
+        kv: with_bus_store(cfg.kv.clone(), &cfg.nats_kv_bucket, &bus),
         ui_feed: tokio::sync::broadcast::channel(256).0,
     });
     tracing::info!(http = ?http_addr, grpc = ?grpc_addr, tls = cfg.tls.is_some(), "gateway listening");

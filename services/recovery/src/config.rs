@@ -80,6 +80,8 @@ pub struct RecoveryConfig {
     /// Where masters are published after a failover (`KVClusterMasterPrefix`,
     /// `EtcdAddress`).
     pub kv: orc_kv::Publisher,
+    /// `NatsKVBucket`: masters are also published there, over the bus.
+    pub nats_kv_bucket: String,
 }
 
 /// How Pseudo-GTID markers are recognised and searched.
@@ -214,6 +216,7 @@ impl RecoveryConfig {
                 tracing::error!(error = %e, "KV stores unusable: masters are not published");
                 orc_kv::Publisher::default()
             }),
+            nats_kv_bucket: c.nats_kv_bucket.clone(),
             pseudo_gtid: (!c.pseudo_gtid_pattern.is_empty())
                 .then(|| {
                     let source = if c.pseudo_gtid_pattern_is_fixed_substring {

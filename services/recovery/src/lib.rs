@@ -503,6 +503,14 @@ pub async fn run(
     store: Store,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let mut cfg = cfg;
+    if !cfg.nats_kv_bucket.is_empty() {
+        match orc_kv::NatsKv::new(bus.clone(), &cfg.nats_kv_bucket) {
+            Ok(store) => cfg.kv = cfg.kv.clone().with_store(Arc::new(store)),
+            // Validated with the configuration.
+            Err(e) => tracing::error!(error = %e, "masters are not published to NATS KV"),
+        }
+    }
     let mut findings = bus
         .follow_durable(&subjects::FINDINGS_STREAM, StartAt::All)
         .await?;
