@@ -46,6 +46,10 @@ pub struct Trigger {
     pub command: String,
     /// When it arrived.
     pub received_at: Timestamp,
+    /// The replica to promote, when one must be: the successor an
+    /// interrupted recovery of the same failure had chosen (it may already
+    /// have been promoted; promoting another would make two masters).
+    pub designated: Option<InstanceKey>,
 }
 
 /// What the service read under the lease, for the book to judge a trigger by.
@@ -62,6 +66,12 @@ pub struct Admission {
     pub blocking: Option<(String, Timestamp)>,
     /// A recovery that already answered this detection (another service's, say).
     pub already_recovered: Option<String>,
+    /// Recoveries of the cluster still marked active although their
+    /// service lost the cluster's lease (it died in the middle): they are
+    /// closed as interrupted, and neither block nor answer this trigger.
+    pub interrupted: Vec<String>,
+    /// The successor the interrupted recoveries' plans chose, if any.
+    pub interrupted_successor: Option<InstanceKey>,
     /// The freshest analysis still shows the failure.
     pub still_failing: bool,
     /// A fact above could not be read (the store did not answer): nothing
@@ -188,6 +198,16 @@ pub enum Action {
         trigger: Trigger,
         /// Why.
         reason: SkipReason,
+    },
+    /// Close recoveries interrupted by the death of their service (before
+    /// this trigger is answered).
+    CloseInterrupted {
+        /// The cluster.
+        cluster: String,
+        /// Their uids.
+        uids: Vec<String>,
+        /// The incident about to be answered.
+        by: String,
     },
     /// Give the cluster's lease back.
     ReleaseLease {
@@ -459,6 +479,13 @@ impl RecoveryBook {
             (Phase::Admitting { token }, Some(t)) => (*token, t.clone()),
             _ => return,
         };
+        if !a.interrupted.is_empty() && a.unreadable.is_none() {
+            out.push(Action::CloseInterrupted {
+                cluster: name.to_string(),
+                uids: a.interrupted.clone(),
+                by: trigger.incident.clone(),
+            });
+        }
         let refusal = if let Some(why) = a.unreadable.clone() {
             Some(SkipReason::FactsUnreadable(why))
         } else if let Some(uid) = a.already_recovered.clone() {
@@ -479,7 +506,10 @@ impl RecoveryBook {
         let blocking = if trigger.forced || refusal.is_some() {
             None
         } else {
-            a.blocking.clone()
+            // An interrupted recovery is being taken over, not waited for.
+            a.blocking
+                .clone()
+                .filter(|(uid, _)| !a.interrupted.contains(uid))
         };
         if let Some(reason) = refusal {
             if matches!(reason, SkipReason::FactsUnreadable(_)) && !trigger.forced {
@@ -508,6 +538,10 @@ impl RecoveryBook {
                 blocking_uid: uid,
             });
         } else {
+            let mut trigger = trigger;
+            if trigger.designated.is_none() {
+                trigger.designated = a.interrupted_successor.clone();
+            }
             c.phase = Phase::Running;
             out.push(Action::Run { trigger, token });
             return;

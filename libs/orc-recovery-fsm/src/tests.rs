@@ -21,6 +21,7 @@ fn trigger(incident: &str) -> Trigger {
         skippable: false,
         command: String::new(),
         received_at: Timestamp(0),
+        designated: None,
     }
 }
 
@@ -181,6 +182,8 @@ fn operator_commands_ignore_blocks_filters_downtime_and_the_switch() {
             downtimed: true,
             blocking: Some(("uid-1".into(), Timestamp(9_999_999))),
             already_recovered: None,
+            interrupted: Vec::new(),
+            interrupted_successor: None,
             still_failing: true,
             unreadable: None,
         }),
@@ -239,6 +242,74 @@ fn automated_recovery_respects_the_switch_filters_and_downtime() {
         assert!(matches!(&a[1], Action::ReleaseLease { .. }));
         assert_eq!(runs(&a), 0);
     }
+}
+
+#[test]
+fn an_interrupted_recovery_is_closed_and_taken_over_not_waited_for() {
+    let mut b = book();
+    b.handle(Event::Triggered(trigger("i1")), Timestamp(0));
+    b.handle(granted(4), Timestamp(0));
+    // The dead service's recovery is still active and, unacknowledged,
+    // would block the cluster for RecoveryPeriodBlockSeconds.
+    let a = b.handle(
+        admitted(Admission {
+            interrupted: vec!["uid-dead".into()],
+            interrupted_successor: Some(InstanceKey::new("db2", 3306).unwrap()),
+            blocking: Some(("uid-dead".into(), Timestamp(9_999_999))),
+            ..fine()
+        }),
+        Timestamp(1),
+    );
+    // The same successor as the interrupted plan's: never a second one.
+    assert!(
+        a.iter().any(|x| matches!(x, Action::Run { trigger, .. } if trigger.designated == Some(InstanceKey::new("db2", 3306).unwrap()))),
+        "{a:?}"
+    );
+    assert!(
+        matches!(&a[0], Action::CloseInterrupted { uids, by, .. } if uids == &vec!["uid-dead".to_string()] && by == "i1"),
+        "{a:?}"
+    );
+    assert_eq!(runs(&a), 1, "the failure is recovered afresh: {a:?}");
+
+    // Gone meanwhile (the dead service finished the moves): closed, no run.
+    let mut b = book();
+    b.handle(Event::Triggered(trigger("i2")), Timestamp(0));
+    b.handle(granted(5), Timestamp(0));
+    let a = b.handle(
+        admitted(Admission {
+            interrupted: vec!["uid-dead".into()],
+            still_failing: false,
+            ..fine()
+        }),
+        Timestamp(1),
+    );
+    assert!(matches!(&a[0], Action::CloseInterrupted { .. }), "{a:?}");
+    assert!(
+        matches!(
+            &a[1],
+            Action::Skipped {
+                reason: SkipReason::NoLongerFailing,
+                ..
+            }
+        ),
+        "{a:?}"
+    );
+    assert_eq!(runs(&a), 0);
+
+    // Another recovery's block still holds.
+    let mut b = book();
+    b.handle(Event::Triggered(trigger("i3")), Timestamp(0));
+    b.handle(granted(6), Timestamp(0));
+    let a = b.handle(
+        admitted(Admission {
+            interrupted: vec!["uid-dead".into()],
+            blocking: Some(("uid-other".into(), Timestamp(9_999_999))),
+            ..fine()
+        }),
+        Timestamp(1),
+    );
+    assert!(a.iter().any(|x| matches!(x, Action::RecordBlocked { blocking_uid, .. } if blocking_uid == "uid-other")), "{a:?}");
+    assert_eq!(runs(&a), 0);
 }
 
 #[test]

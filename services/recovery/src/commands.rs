@@ -173,6 +173,7 @@ async fn answer(ctx: &Arc<Ctx>, cmd: wire::RecoveryCommand) -> wire::RecoveryCom
         skippable: false,
         command: hint(kind).to_string(),
         received_at: wall_clock(),
+        designated: None,
     };
     // A child of the command's span (the operator's request).
     ctx.open_trace(&trigger, wall_clock(), []);

@@ -214,6 +214,7 @@ impl Ctx {
             skippable: f.skippable,
             command: String::new(),
             received_at: now,
+            designated: None,
         };
         self.open_trace(&trigger, detected_at, msg.trace_pairs());
         Some(trigger)
@@ -339,6 +340,12 @@ impl Ctx {
                         ));
                     }
                 }
+                Action::CloseInterrupted { cluster, uids, by } => {
+                    let token = self.lease(&cluster).map(|l| l.token()).unwrap_or_default();
+                    self.tracker.spawn(async move {
+                        ctx.close_interrupted(&uids, &by, token).await;
+                    });
+                }
                 Action::ReleaseLease { cluster } => {
                     if let Some(keeper) = take(&self.leases, &cluster) {
                         self.tracker
@@ -434,16 +441,24 @@ impl Ctx {
             }
             Err(e) => unreadable.push(format!("blocking recoveries: {e}")),
         }
-        if !t.forced && !t.detection_id.is_empty() {
-            match repo.list(Some(&t.cluster)).await {
-                Ok(list) => {
+        match repo.list(Some(&t.cluster)).await {
+            Ok(list) => {
+                // We hold the cluster's lease and run nothing for it: a
+                // recovery still marked active was left by a service that
+                // died in the middle.
+                let interrupted: Vec<_> = list.iter().filter(|r| r.is_active).collect();
+                a.interrupted = interrupted.iter().map(|r| r.uid.clone()).collect();
+                a.interrupted_successor = interrupted.iter().find_map(|r| {
+                    orc_proto::plan::from_recorded(&r.decision_json).and_then(|p| p.successor)
+                });
+                if !t.forced && !t.detection_id.is_empty() {
                     a.already_recovered = list
                         .iter()
-                        .find(|r| r.detection_id == t.detection_id)
+                        .find(|r| r.detection_id == t.detection_id && !r.is_active)
                         .map(|r| r.uid.clone());
                 }
-                Err(e) => unreadable.push(format!("earlier recoveries: {e}")),
             }
+            Err(e) => unreadable.push(format!("earlier recoveries: {e}")),
         }
         match self.store.metadata().get(&t.instance).await {
             Ok(m) => a.downtimed = m.is_downtimed(now),
@@ -456,6 +471,38 @@ impl Ctx {
             put(&self.briefs, t.incident.clone(), b);
         }
         a
+    }
+
+    /// Ends recoveries whose service died before finishing them: inactive,
+    /// unsuccessful, the reason in their errors and steps.
+    async fn close_interrupted(&self, uids: &[String], by: &str, token: u64) {
+        let repo = self.store.recoveries();
+        for uid in uids {
+            let mut record = match repo.get(uid).await {
+                Ok(Some(r)) if r.is_active => r,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::error!(uid = %uid, error = %e, "interrupted recovery not read");
+                    continue;
+                }
+            };
+            let now = wall_clock();
+            let why = format!(
+                "interrupted: {} stopped before finishing (its lease lapsed); closed by {} answering {by}",
+                record.processing_node, self.cfg.node_id
+            );
+            tracing::warn!(uid = %uid, cluster = %record.cluster, "{why}");
+            record.is_active = false;
+            record.is_successful = false;
+            record.ended_at = Some(now);
+            record.errors.push(why.clone());
+            if let Err(e) = repo.update(&record).await {
+                tracing::error!(uid = %uid, error = %e, "interrupted recovery not closed");
+                continue;
+            }
+            let _ = repo.add_step(uid, now, token, &why).await;
+            procedures::publish_event(self, &record, "finished").await;
+        }
     }
 
     async fn register_detection(&self, t: &Trigger) {

@@ -337,7 +337,12 @@ async fn recover(
 ) -> Ended {
     let cfg = &ctx.cfg;
     let kind = request.as_ref().map(|r| r.kind);
-    let designated = request.as_ref().and_then(|r| r.designated.clone());
+    // An operator's choice, else the successor an interrupted recovery of
+    // the same failure had chosen (the book's decision).
+    let designated = request
+        .as_ref()
+        .and_then(|r| r.designated.clone())
+        .or_else(|| t.designated.clone());
     let (intent, recorded_kind, analysis) = match intent_of(kind, &t.instance, designated, brief) {
         Ok(x) => x,
         Err((kind, why)) => return Ended::Refused(kind, why),
