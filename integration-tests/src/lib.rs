@@ -219,13 +219,7 @@ impl Orc {
                 .map(|(k, v)| format!("{k}: {v}")),
             ..Default::default()
         };
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = orc_client::run(&argv, &env, &mut out, &mut err).await;
-        (
-            code,
-            String::from_utf8_lossy(&out).into_owned(),
-            String::from_utf8_lossy(&err).into_owned(),
-        )
+        run_client(&argv, &env).await
     }
 
     /// GETs an API path and returns (HTTP status, JSON).
@@ -268,6 +262,40 @@ impl Orc {
     pub fn crash(self) {
         self.task.abort();
     }
+}
+
+/// Runs orchestrator-client with `env`: (status, stdout, stderr).
+pub async fn run_client(argv: &[String], env: &orc_client::Env) -> (i32, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = orc_client::run(argv, env, &mut out, &mut err).await;
+    (
+        code,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
+}
+
+/// The configuration keys of a MySQL backend on the sandbox server
+/// `backend` (database `orchestrator`, user root).
+pub fn mysql_backend(backend: &orc_testkit::Sandbox) -> Value {
+    json!({
+        "BackendDB": "mysql",
+        "MySQLOrchestratorHost": "127.0.0.1",
+        "MySQLOrchestratorPort": backend.instance("backend").map(|i| i.port()).unwrap_or(0),
+        "MySQLOrchestratorUser": "root",
+        "MySQLOrchestratorPassword": "",
+        "MySQLOrchestratorDatabase": "orchestrator",
+    })
+}
+
+/// `config` with every key of `extra` set (replaced).
+pub fn merged(mut config: Value, extra: Value) -> Value {
+    if let Some(extra) = extra.as_object() {
+        for (k, v) in extra {
+            config[k] = v.clone();
+        }
+    }
+    config
 }
 
 /// Starts every role (polling every 0.5 s, `extra` configuration on top of

@@ -127,8 +127,10 @@ async fn a_master_cut_off_from_everyone_is_replaced_and_fenced_when_it_returns()
     let partition = Firewall::isolate(Ipv4Addr::LOCALHOST, port).unwrap();
     let new_master = replaced_in_time(&sb, cut, "partition").await;
     tokio::time::sleep(Duration::from_secs(20).saturating_sub(cut.elapsed())).await;
-    drop(partition);
+    // Taken before the rules go: the kernel forgets them before `nft`
+    // returns, and a sample may complete in between.
     let healed = Instant::now();
+    drop(partition);
     fenced(&sb, healed, Duration::from_secs(15), "the partition healed").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let two = split_brain.finish().await;

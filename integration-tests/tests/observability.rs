@@ -88,22 +88,15 @@ async fn a_distributed_failover_moves_every_roles_metrics_and_is_one_trace() {
             .unwrap(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut base = test_config(&dir.path().join("unused.sqlite3"), 0.5);
-    for (k, v) in json!({
-        "BackendDB": "mysql",
-        "MySQLOrchestratorHost": "127.0.0.1",
-        "MySQLOrchestratorPort": backend.instance("backend").unwrap().port(),
-        "MySQLOrchestratorUser": "root",
-        "MySQLOrchestratorPassword": "",
-        "MySQLOrchestratorDatabase": "orchestrator",
-        "RecoverMasterClusterFilters": ["*"],
-        "NatsUrl": nats.url(),
-    })
-    .as_object()
-    .unwrap()
-    {
-        base[k] = v.clone();
-    }
+    let base = test_config(&dir.path().join("unused.sqlite3"), 0.5);
+    let base = integration_tests::merged(base, integration_tests::mysql_backend(&backend));
+    let base = integration_tests::merged(
+        base,
+        json!({
+            "RecoverMasterClusterFilters": ["*"],
+            "NatsUrl": nats.url(),
+        }),
+    );
     let fleet = fleet(&base, &otlp.endpoint()).await;
     let gw = &fleet.gateway;
     let master = sb.key("m").unwrap();

@@ -194,15 +194,10 @@ async fn recovery_services_fail_over_once(services: usize) {
             .unwrap(),
     );
     let master = sb.key("m").unwrap();
-    let store = json!({
-        "BackendDB": "mysql",
-        "MySQLOrchestratorHost": "127.0.0.1",
-        "MySQLOrchestratorPort": backend.instance("backend").unwrap().port(),
-        "MySQLOrchestratorUser": "root",
-        "MySQLOrchestratorPassword": "",
-        "MySQLOrchestratorDatabase": "orchestrator",
-        "RecoverMasterClusterFilters": ["*"],
-    });
+    let store = integration_tests::merged(
+        integration_tests::mysql_backend(&backend),
+        json!({"RecoverMasterClusterFilters": ["*"]}),
+    );
     let mut a = store.clone();
     a["RecoveryNodeId"] = "recovery-0".into();
     let orc = integration_tests::orc_on_with(&sb, &master, a, Some(&nats.url()))
@@ -670,16 +665,13 @@ async fn no_automated_failover_while_the_backend_is_down_then_it_runs() {
             .unwrap(),
     );
     let master = sb.key("m").unwrap();
-    let config = json!({
-        "BackendDB": "mysql",
-        "MySQLOrchestratorHost": "127.0.0.1",
-        "MySQLOrchestratorPort": backend.instance("backend").unwrap().port(),
-        "MySQLOrchestratorUser": "root",
-        "MySQLOrchestratorPassword": "",
-        "MySQLOrchestratorDatabase": "orchestrator",
-        "MySQLOrchestratorReadTimeoutSeconds": 1,
-        "RecoverMasterClusterFilters": ["*"],
-    });
+    let config = integration_tests::merged(
+        integration_tests::mysql_backend(&backend),
+        json!({
+            "MySQLOrchestratorReadTimeoutSeconds": 1,
+            "RecoverMasterClusterFilters": ["*"],
+        }),
+    );
     let orc = integration_tests::orc_on_with(&sb, &master, config, Some(&nats.url()))
         .await
         .unwrap();

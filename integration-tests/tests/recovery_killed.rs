@@ -37,23 +37,16 @@ async fn a_recovery_process_killed_mid_failover_is_taken_over_once() {
             .unwrap(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut base = test_config(&dir.path().join("unused.sqlite3"), 0.5);
-    for (k, v) in json!({
-        "BackendDB": "mysql",
-        "MySQLOrchestratorHost": "127.0.0.1",
-        "MySQLOrchestratorPort": backend.instance("backend").unwrap().port(),
-        "MySQLOrchestratorUser": "root",
-        "MySQLOrchestratorPassword": "",
-        "MySQLOrchestratorDatabase": "orchestrator",
-        "RecoverMasterClusterFilters": ["*"],
-        "NatsUrl": nats.url(),
-        "RecoveryLeaseTtlMilliseconds": 1000,
-    })
-    .as_object()
-    .unwrap()
-    {
-        base[k] = v.clone();
-    }
+    let base = test_config(&dir.path().join("unused.sqlite3"), 0.5);
+    let base = integration_tests::merged(base, integration_tests::mysql_backend(&backend));
+    let base = integration_tests::merged(
+        base,
+        json!({
+            "RecoverMasterClusterFilters": ["*"],
+            "NatsUrl": nats.url(),
+            "RecoveryLeaseTtlMilliseconds": 1000,
+        }),
+    );
     let control = Orc::start_with(base.clone(), PROBE_ANALYZE_SERVE, Some(&nats.url()), None)
         .await
         .unwrap();

@@ -52,13 +52,7 @@ async fn client(api: &str, args: &[&str]) -> (i32, String, String) {
         user: Some("tester".into()),
         ..Default::default()
     };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = orc_client::run(&argv, &env, &mut out, &mut err).await;
-    (
-        code,
-        String::from_utf8_lossy(&out).into_owned(),
-        String::from_utf8_lossy(&err).into_owned(),
-    )
+    integration_tests::run_client(&argv, &env).await
 }
 
 struct Down(PathBuf);

@@ -147,6 +147,16 @@ impl Publisher {
         })
     }
 
+    /// As [`Publisher::from_stores`] for a configuration already validated:
+    /// an unusable address (impossible after validation) is logged and
+    /// publishes nowhere rather than stopping the service.
+    pub fn from_validated(prefix: &str, etcd: &str, zk: &str) -> Self {
+        Self::from_stores(prefix, etcd, zk).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "KV stores unusable: masters are not published");
+            Self::default()
+        })
+    }
+
     /// Adds a store (one that needs the bus, say).
     pub fn with_store(mut self, store: Arc<dyn KvStore>) -> Self {
         self.stores.push(store);

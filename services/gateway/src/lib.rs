@@ -114,16 +114,11 @@ impl GatewayConfig {
             pool_expiry: minutes(c.instance_pool_expiry_minutes),
             resolver: Arc::new(orc_runtime::resolve::Resolver::from_config(c)),
             recovery_ignore_hostname_filters: c.recovery_ignore_hostname_filters.clone(),
-            kv: orc_kv::Publisher::from_stores(
+            kv: orc_kv::Publisher::from_validated(
                 &c.kv_cluster_master_prefix,
                 &c.etcd_address,
                 &c.zk_address,
-            )
-            .unwrap_or_else(|e| {
-                // The address was validated with the configuration.
-                tracing::error!(error = %e, "KV stores unusable: masters are not published");
-                orc_kv::Publisher::default()
-            }),
+            ),
             nats_kv_bucket: c.nats_kv_bucket.clone(),
         })
     }

@@ -206,16 +206,11 @@ impl RecoveryConfig {
             co_master_must_promote_other: c.co_master_recovery_must_promote_other_co_master,
             candidate_expiry: Duration::from_secs_f64(c.candidate_instance_expire_minutes * 60.0),
             max_finding_age: Duration::from_secs(600),
-            kv: orc_kv::Publisher::from_stores(
+            kv: orc_kv::Publisher::from_validated(
                 &c.kv_cluster_master_prefix,
                 &c.etcd_address,
                 &c.zk_address,
-            )
-            .unwrap_or_else(|e| {
-                // The address was validated with the configuration.
-                tracing::error!(error = %e, "KV stores unusable: masters are not published");
-                orc_kv::Publisher::default()
-            }),
+            ),
             nats_kv_bucket: c.nats_kv_bucket.clone(),
             pseudo_gtid: (!c.pseudo_gtid_pattern.is_empty())
                 .then(|| {
