@@ -200,7 +200,8 @@ pub struct Config {
     #[serde(rename = "DiscoverySeeds")]
     pub discovery_seeds: Vec<String>,
     /// `DiscoverByShowSlaveHosts`: find replicas with `SHOW SLAVE HOSTS`
-    /// before the processlist; accepted, as this build always does so.
+    /// before the processlist. This build always does so: the default is
+    /// true, and false is reported as not honoured.
     #[serde(rename = "DiscoverByShowSlaveHosts")]
     pub discover_by_show_slave_hosts: bool,
     /// `DiscoveryIgnoreHostnameFilters`: hosts never discovered: an IP
@@ -638,7 +639,8 @@ impl Default for Config {
             mysql_topology_ssl_skip_verify: false,
             instance_poll_seconds: 5.0,
             discovery_seeds: Vec::new(),
-            discover_by_show_slave_hosts: false,
+            // What this build always does (orchestrator's default is false).
+            discover_by_show_slave_hosts: true,
             discovery_ignore_hostname_filters: Vec::new(),
             discovery_ignore_replica_hostname_filters: Vec::new(),
             discovery_ignore_master_hostname_filters: Vec::new(),
@@ -847,6 +849,9 @@ pub struct LoadReport {
     pub not_implemented_keys: Vec<String>,
     /// Keys set from the environment.
     pub from_environment: Vec<String>,
+    /// Values this build accepts but does not act on as orchestrator
+    /// would, with what it does instead.
+    pub partly_implemented: Vec<String>,
 }
 
 impl LoadReport {
@@ -860,6 +865,7 @@ impl LoadReport {
         w.extend(self.not_implemented_keys.iter().map(|k| {
             format!("configuration key {k:?} is not supported by this version yet (ignored)")
         }));
+        w.extend(self.partly_implemented.iter().cloned());
         w
     }
 }
@@ -936,6 +942,16 @@ impl Config {
                     format!("{synonym} and {key} are the same setting: keep only {key}"),
                 ));
             }
+        }
+        if known.get("DiscoverByShowSlaveHosts") == Some(&Value::Bool(false)) {
+            report.partly_implemented.push(
+                "DiscoverByShowSlaveHosts false is not honoured: replicas are always looked up with SHOW SLAVE HOSTS first, then the processlist".into(),
+            );
+        }
+        if known.get("EnforceExactSemiSyncReplicas") == Some(&Value::Bool(true)) {
+            report.partly_implemented.push(
+                "EnforceExactSemiSyncReplicas is detection only in this version: MasterWithTooManySemiSyncReplicas is reported, but semi-sync is not turned off on the extra replicas".into(),
+            );
         }
         let mut config: Config = serde_json::from_value(Value::Object(known))
             .map_err(|e| config_error(path, e.to_string()))?;

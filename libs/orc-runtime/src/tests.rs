@@ -395,3 +395,31 @@ fn a_failed_handshake_is_found_inside_io_errors_and_explained_with_the_keys() {
     let plain = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
     assert!(tls::rustls_error_in(&plain).is_none());
 }
+
+#[test]
+fn values_acted_on_differently_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.json");
+    std::fs::write(
+        &path,
+        r#"{"DiscoverByShowSlaveHosts": false, "EnforceExactSemiSyncReplicas": true}"#,
+    )
+    .unwrap();
+    let (_, report) = Config::load(Some(&path), &[]).unwrap();
+    let w = report.warnings().join("\n");
+    assert!(
+        w.contains("DiscoverByShowSlaveHosts false is not honoured"),
+        "{w}"
+    );
+    assert!(
+        w.contains("EnforceExactSemiSyncReplicas is detection only"),
+        "{w}"
+    );
+    std::fs::write(
+        &path,
+        r#"{"DiscoverByShowSlaveHosts": true, "EnforceExactSemiSyncReplicas": false}"#,
+    )
+    .unwrap();
+    let (_, report) = Config::load(Some(&path), &[]).unwrap();
+    assert!(report.warnings().is_empty(), "{:?}", report.warnings());
+}
