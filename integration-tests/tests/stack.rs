@@ -190,7 +190,9 @@ async fn the_stack_follows_the_leader_through_haproxy_and_fails_over() {
         .output()
         .unwrap();
     assert!(kill.status.success());
-    let successor = eventually(Duration::from_secs(30), || async {
+    // Generous: on a loaded CI machine the 3-node JetStream cluster can
+    // take seconds to answer.
+    let successor = eventually(Duration::from_secs(90), || async {
         let (code, out, _) =
             client(&api, &["-c", "which-cluster-master", "-i", &replicas[1]]).await;
         let m = out.trim().to_string();
@@ -201,7 +203,20 @@ async fn the_stack_follows_the_leader_through_haproxy_and_fails_over() {
         (out.lines().count() == 2).then_some(m)
     })
     .await
-    .expect("a new master with both other replicas below it");
+    .unwrap_or_else(|| {
+        let logs = dir.path().join("logs");
+        let tail = |name: &str| {
+            let text = std::fs::read_to_string(logs.join(name)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        };
+        panic!(
+            "no new master with both other replicas below it\nrecovery-1:\n{}\nrecovery-2:\n{}\nanalyzer-1:\n{}",
+            tail("recovery-1.log"),
+            tail("recovery-2.log"),
+            tail("analyzer-1.log")
+        )
+    });
     assert!(replicas.contains(&successor));
     let (_, audit, _) = client(&api, &["-c", "audit-recovery"]).await;
     assert!(
