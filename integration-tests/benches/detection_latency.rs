@@ -125,6 +125,9 @@ async fn main() -> anyhow::Result<()> {
         grpc.push(seen.saturating_duration_since(killed_at));
         orc.stop().await?;
     }
+    let finding_median = summarize(&crash).0;
+    let api_median = summarize(&api).0;
+    let grpc_median = summarize(&grpc).0;
     let (median, min, max) = summarize(&crash);
     println!(
         "kill -9 -> DeadMaster finding over {runs} runs: median {median:?}, min {min:?}, max {max:?} \
@@ -167,6 +170,13 @@ async fn main() -> anyhow::Result<()> {
         "probers cut off (replicas replicating) -> UnreachableMaster over {} runs: median {median:?}, min {min:?}, max {max:?} \
          (orchestrator 3.2.6: 13 s)",
         partition.len()
+    );
+    println!(
+        "detection: dead_master_median_s={:.3} api_median_s={:.3} grpc_median_s={:.3} unreachable_master_median_s={:.3}",
+        finding_median.as_secs_f64(),
+        api_median.as_secs_f64(),
+        grpc_median.as_secs_f64(),
+        median.as_secs_f64()
     );
     Ok(())
 }

@@ -169,5 +169,15 @@ async fn main() -> anyhow::Result<()> {
         "largest median minus the one-prober median: {:?} (target <= 50 ms)",
         worst.saturating_sub(one)
     );
+    println!(
+        "distributed_failover: {} spread_ms={}",
+        [1, 2, 4]
+            .iter()
+            .zip(&medians)
+            .map(|(p, m)| format!("probers{p}_median_s={:.3}", m.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(" "),
+        worst.saturating_sub(one).as_millis()
+    );
     Ok(())
 }

@@ -73,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "prober CPU per instance poll (target <= 0.2 ms; orchestrator 3.2.6 on 5 instances at 1 s: 5-6.5 ms):"
     );
+    let mut rows = Vec::new();
     for (replicas, intervals) in [
         (4usize, &[1000u64, 200, 50, 10][..]),
         (19, &[1000, 200][..]),
@@ -106,8 +107,14 @@ async fn main() -> anyhow::Result<()> {
                 per_poll(hi),
                 polls as f64 / seconds as f64
             );
+            rows.push(format!(
+                "ms_per_poll_{}at{interval_ms}={:.3}",
+                keys.len(),
+                per_poll((polls, cpu))
+            ));
         }
     }
+    println!("probe_cpu: {}", rows.join(" "));
     Ok(())
 }
 

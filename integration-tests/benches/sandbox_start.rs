@@ -36,5 +36,11 @@ async fn main() -> anyhow::Result<()> {
         "RSS per mariadbd instance: mean {mean_rss:.1} MiB over {} samples",
         rss.len()
     );
+    println!(
+        "sandbox_start: median_s={:.3} max_s={:.3} rss_mib={mean_rss:.1}",
+        median.as_secs_f64(),
+        max.as_secs_f64()
+    );
+    let _ = min;
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! assert on time. This library holds what they share: [`Orc`], the product
 //! running in-process on port 0, and small measuring helpers.
 
+pub mod fleet;
 pub mod pki;
 pub mod process;
 

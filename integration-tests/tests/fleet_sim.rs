@@ -19,6 +19,7 @@ async fn fleet(dialect: Dialect) -> Simulator {
         port,
         dialects: vec![dialect],
         writes_per_second: 100,
+        first: 0,
     })
     .await
     .unwrap()

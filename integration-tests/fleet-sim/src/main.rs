@@ -1,4 +1,4 @@
-//! `fleet-sim --instances N [--cluster-size S] [--port P] [--dialects D,...] [--writes-per-second W]`
+//! `fleet-sim --instances N [--first F] [--cluster-size S] [--port P] [--dialects D,...] [--writes-per-second W]`
 //!
 //! Starts the simulated fleet, prints one JSON line
 //! `{"ready":true,"instances":N,"port":P,"masters":["127.1.0.1:P",...]}`,
@@ -21,6 +21,7 @@ fn parse_args() -> anyhow::Result<FleetSpec> {
             "--instances" => spec.instances = value()?.parse().context("--instances")?,
             "--cluster-size" => spec.cluster_size = value()?.parse().context("--cluster-size")?,
             "--port" => spec.port = value()?.parse().context("--port")?,
+            "--first" => spec.first = value()?.parse().context("--first")?,
             "--writes-per-second" => {
                 spec.writes_per_second = value()?.parse().context("--writes-per-second")?;
             }

@@ -91,6 +91,10 @@ pub struct FleetSpec {
     pub dialects: Vec<Dialect>,
     /// Transactions a writable master commits per second.
     pub writes_per_second: u64,
+    /// The fleet-wide number of the first server: several simulator
+    /// processes serve one fleet, each its own range (a multiple of
+    /// `cluster_size`), so no process needs more open files than allowed.
+    pub first: usize,
 }
 
 impl Default for FleetSpec {
@@ -101,6 +105,7 @@ impl Default for FleetSpec {
             port: 13306,
             dialects: vec![Dialect::MariaDb],
             writes_per_second: 10,
+            first: 0,
         }
     }
 }
@@ -242,13 +247,14 @@ impl Fleet {
                 .get(cluster % spec.dialects.len().max(1))
                 .copied()
                 .unwrap_or(Dialect::MariaDb);
-            let id = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let global = spec.first + i;
+            let id = u32::try_from(global + 1).unwrap_or(u32::MAX);
             let is_master = i == master;
             servers.push(Server {
-                host: address(i).to_string(),
+                host: address(global).to_string(),
                 port: spec.port,
                 server_id: id,
-                uuid: uuid(i),
+                uuid: uuid(global),
                 dialect,
                 liveness: Liveness::Up,
                 read_only: !is_master,
@@ -262,8 +268,8 @@ impl Fleet {
                 delay_seconds: 0,
                 received: 1000,
                 applied: 1000,
-                origin_id: u32::try_from(master + 1).unwrap_or(u32::MAX),
-                origin_uuid: uuid(master),
+                origin_id: u32::try_from(spec.first + master + 1).unwrap_or(u32::MAX),
+                origin_uuid: uuid(spec.first + master),
                 errant: 0,
                 started: now,
             });

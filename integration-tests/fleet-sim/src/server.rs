@@ -49,14 +49,20 @@ fn lock(fleet: &Mutex<Fleet>) -> std::sync::MutexGuard<'_, Fleet> {
 impl Simulator {
     /// Binds every server's address and starts answering.
     pub async fn start(spec: FleetSpec) -> io::Result<Self> {
-        if spec.instances > model::MAX_INSTANCES {
+        if spec.first + spec.instances > model::MAX_INSTANCES {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "{} servers asked; the simulator numbers at most {}",
-                    spec.instances,
+                    "servers up to {} asked; the simulator numbers at most {}",
+                    spec.first + spec.instances,
                     model::MAX_INSTANCES
                 ),
+            ));
+        }
+        if !spec.first.is_multiple_of(spec.cluster_size.max(1)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the first server must start a cluster (a multiple of the cluster size)",
             ));
         }
         crate::raise_open_files_limit();
@@ -65,7 +71,7 @@ impl Simulator {
         let mut liveness = Vec::with_capacity(spec.instances);
         let mut listeners = Vec::with_capacity(spec.instances);
         for i in 0..spec.instances {
-            let addr = SocketAddr::from((model::address(i), spec.port));
+            let addr = SocketAddr::from((model::address(spec.first + i), spec.port));
             listeners.push(bind(addr).map_err(|e| {
                 io::Error::new(e.kind(), format!("binding {addr} (server {i}): {e}"))
             })?);
@@ -73,7 +79,7 @@ impl Simulator {
         }
         let mut tasks = Vec::with_capacity(spec.instances + 1);
         for (i, listener) in listeners.into_iter().enumerate() {
-            let addr = SocketAddr::from((model::address(i), spec.port));
+            let addr = SocketAddr::from((model::address(spec.first + i), spec.port));
             tasks.push(tokio::spawn(serve(
                 fleet.clone(),
                 i,

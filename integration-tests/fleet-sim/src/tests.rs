@@ -7,6 +7,7 @@ fn fleet(dialect: Dialect) -> Fleet {
         port: 13306,
         dialects: vec![dialect],
         writes_per_second: 1000,
+        first: 0,
     })
 }
 

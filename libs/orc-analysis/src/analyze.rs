@@ -127,9 +127,19 @@ pub fn analyze(
     policy: &AnalysisPolicy,
     now: Timestamp,
 ) -> Vec<Analysis> {
-    input
-        .states
-        .keys()
+    analyze_keys(input, input.states.keys(), policy, now)
+}
+
+/// [`analyze`] restricted to `keys` (read against the whole input): what
+/// an analyzer re-evaluates when a few instances changed, without paying
+/// for the whole fleet.
+pub fn analyze_keys<'k>(
+    input: &AnalysisInput<'_>,
+    keys: impl IntoIterator<Item = &'k InstanceKey>,
+    policy: &AnalysisPolicy,
+    now: Timestamp,
+) -> Vec<Analysis> {
+    keys.into_iter()
         .filter_map(|k| analyze_instance(input, k, policy, now))
         .filter(|a| {
             policy.include_no_problem

@@ -34,7 +34,7 @@ pub use snapshot::{
     Flavor, InstanceData, InstanceSnapshot, ProbeError, ProbeErrorKind, ProbeOutcome,
     ReplicationStatus, SemiSync, ThreadState,
 };
-pub use state::{InstanceState, VantageObservation};
+pub use state::{Change, InstanceState, VantageObservation};
 pub use time::Timestamp;
 pub use topology::{Placement, Topology, TopologyInput};
 

@@ -363,6 +363,32 @@ pub struct InstanceData {
 }
 
 impl InstanceData {
+    /// Whether `self` and `other` differ at most in the figures that move
+    /// on every healthy server (binary log and relay positions, GTID sets,
+    /// lag, uptime): what tells an analysis nothing new by itself.
+    pub fn same_shape(&self, other: &Self) -> bool {
+        fn moving(d: &InstanceData) -> InstanceData {
+            let mut d = d.clone();
+            d.gtid_executed.clear();
+            d.gtid_purged.clear();
+            d.gtid_current_pos.clear();
+            d.gtid_slave_pos.clear();
+            d.self_coordinates = None;
+            d.uptime_seconds = 0;
+            d.replication_lag_seconds = d.replication_lag_seconds.map(|_| 0);
+            for r in d.replication.iter_mut().chain(d.extra_channels.iter_mut()) {
+                r.read_coordinates = Default::default();
+                r.exec_coordinates = Default::default();
+                r.relay_coordinates = Default::default();
+                r.seconds_behind_master = r.seconds_behind_master.map(|_| 0);
+                r.gtid_io_pos.clear();
+                r.retrieved_gtid_set.clear();
+                r.executed_gtid_set.clear();
+            }
+            d
+        }
+        moving(self) == moving(other)
+    }
     /// The default channel's source key, if any.
     pub fn master_key(&self) -> Option<InstanceKey> {
         self.replication

@@ -65,6 +65,19 @@ pub struct InstanceState {
     pub self_coordinates_since: Option<Timestamp>,
 }
 
+/// What a snapshot changed in an instance's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing (or the snapshot was older than what is known).
+    None,
+    /// Only figures that move all the time on a healthy server: binary log
+    /// positions, GTID sets, lag, uptime.
+    Figures,
+    /// Something an analysis may turn on: reachability, error kind, role,
+    /// replication threads, source, replicas, settings.
+    Shape,
+}
+
 impl InstanceState {
     /// A known but not yet probed instance.
     pub fn new(key: InstanceKey, now: Timestamp) -> Self {
@@ -88,6 +101,14 @@ impl InstanceState {
     /// Folds one snapshot in. Returns whether anything the analysis reads
     /// changed (outcome, validity or data), so callers can skip re-analysis.
     pub fn apply(&mut self, snap: &InstanceSnapshot) -> bool {
+        self.apply_classified(snap) != Change::None
+    }
+
+    /// [`apply`](Self::apply), telling what kind of change the snapshot
+    /// made: none, only moving figures (positions, GTID sets, lag, uptime),
+    /// or something an analysis may turn on (reachability, errors, roles,
+    /// replication threads and sources, replicas, settings).
+    pub fn apply_classified(&mut self, snap: &InstanceSnapshot) -> Change {
         let newer_for_vantage = !snap.one_off
             && self
                 .vantages
@@ -117,7 +138,7 @@ impl InstanceState {
             );
         }
         if self.last_checked.is_some_and(|t| snap.observed_at < t) {
-            return false;
+            return Change::None;
         }
         let was_valid = self.last_probe_succeeded();
         let old_error = self.last_error.as_ref().map(|e| e.kind);
@@ -125,6 +146,7 @@ impl InstanceState {
         self.last_attempted = Some(snap.started_at.max(self.last_attempted.unwrap_or_default()));
         self.last_probe_latency = snap.observed_at.since(snap.started_at);
         let mut data_changed = false;
+        let mut shape_changed = false;
         match &snap.outcome {
             ProbeOutcome::Ok => {
                 self.last_seen = Some(snap.observed_at);
@@ -134,6 +156,7 @@ impl InstanceState {
                 if let Some(data) = &snap.data {
                     data_changed = self.data.as_ref() != Some(data);
                     if data_changed {
+                        shape_changed = self.data.as_ref().is_none_or(|old| !old.same_shape(data));
                         let old = self.data.as_ref().and_then(|d| d.self_coordinates.as_ref());
                         if old != data.self_coordinates.as_ref()
                             || self.self_coordinates_since.is_none()
@@ -155,9 +178,16 @@ impl InstanceState {
                 self.failing_since.get_or_insert(snap.observed_at);
             }
         }
-        data_changed
+        if shape_changed
             || was_valid != self.last_probe_succeeded()
             || old_error != self.last_error.as_ref().map(|e| e.kind)
+        {
+            Change::Shape
+        } else if data_changed {
+            Change::Figures
+        } else {
+            Change::None
+        }
     }
 
     /// Whether the last probe fully succeeded (`last_checked <= last_seen`).

@@ -2,10 +2,10 @@
 //! re-probes of a failing server and its replicas, and findings
 //! de-duplicated per incident and grouped into detections.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use orc_analysis::{Analysis, AnalysisInput, AnalysisPolicy, analyze};
+use orc_analysis::{Analysis, AnalysisInput, AnalysisPolicy, analyze, analyze_keys};
 use orc_model::{InstanceKey, InstanceMetadata, Timestamp};
 
 use crate::view::View;
@@ -136,6 +136,47 @@ impl Detector {
             metadata,
         };
         let entries = analyze(&input, &self.policy, now);
+        self.latest.clear();
+        self.conclude(view, entries, None, now)
+    }
+
+    /// Analyzes only what a change of `changed` may affect: the instance,
+    /// the sources above it and its replicas. Costs what those weigh, not
+    /// what the fleet weighs; the periodic [`evaluate`](Self::evaluate)
+    /// covers the rest.
+    pub fn evaluate_around(
+        &mut self,
+        view: &View,
+        metadata: &BTreeMap<InstanceKey, InstanceMetadata>,
+        changed: &InstanceKey,
+        now: Timestamp,
+    ) -> (Vec<Emit>, Vec<InstanceKey>) {
+        let topology = view.topology();
+        let mut scope: HashSet<InstanceKey> = HashSet::new();
+        scope.insert(changed.clone());
+        if let Some(p) = topology.placement(changed) {
+            scope.extend(p.ancestry.iter().cloned());
+            scope.extend(p.replicas.iter().cloned());
+        }
+        let input = AnalysisInput {
+            states: view.states(),
+            topology: &topology,
+            metadata,
+        };
+        let entries = analyze_keys(&input, scope.iter(), &self.policy, now);
+        self.latest.retain(|a| !scope.contains(&a.key));
+        self.conclude(view, entries, Some(&scope), now)
+    }
+
+    /// Emits what is new among `entries` and heats or cools the servers
+    /// they cover (`scope`: every server when `None`).
+    fn conclude(
+        &mut self,
+        view: &View,
+        entries: Vec<Analysis>,
+        scope: Option<&HashSet<InstanceKey>>,
+        now: Timestamp,
+    ) -> (Vec<Emit>, Vec<InstanceKey>) {
         let mut emits = Vec::new();
         let mut failing = Vec::new();
         for a in &entries {
@@ -172,8 +213,10 @@ impl Detector {
             });
         }
         // Servers that recovered cool down; newly failing ones heat up.
-        self.hot
-            .retain(|k, h| failing.contains(k) && now.since(h.since) < HOT_FOR);
+        self.hot.retain(|k, h| {
+            let covered = scope.is_none_or(|s| s.contains(k));
+            (!covered || failing.contains(k)) && now.since(h.since) < HOT_FOR
+        });
         for k in failing {
             self.hot.entry(k).or_insert(Hot {
                 since: now,
@@ -183,7 +226,7 @@ impl Detector {
         self.emitted
             .retain(|_, at| now.since(*at) < Duration::from_secs(3600).max(self.period));
         self.detections.retain(|_, d| now < d.until);
-        self.latest = entries;
+        self.latest.extend(entries);
         let probes = self.due_probes(view, now);
         (emits, probes)
     }
@@ -211,6 +254,20 @@ impl Detector {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// Whether `key` is failing, or replicates from a failing server: its
+    /// snapshots are testimony a pending verdict waits for.
+    pub fn concerns(&self, view: &View, key: &InstanceKey) -> bool {
+        if self.hot.is_empty() {
+            return false;
+        }
+        self.hot.contains_key(key)
+            || view
+                .get(key)
+                .and_then(|s| s.data.as_ref())
+                .and_then(|d| d.master_key())
+                .is_some_and(|m| self.hot.contains_key(&view.identity_of(&m)))
     }
 
     /// Whether anything is being re-probed.

@@ -190,6 +190,8 @@ pub async fn run(
     let mut flush_tick = tokio::time::interval(cfg.flush_interval);
     let mut registry_tick = tokio::time::interval(cfg.registry_interval);
     let mut debounce_tick = tokio::time::interval(Duration::from_millis(20));
+    // Instances whose change waits for the graph to be rebuilt once.
+    let mut pending: std::collections::HashSet<InstanceKey> = std::collections::HashSet::new();
 
     loop {
         tokio::select! {
@@ -208,8 +210,23 @@ pub async fn run(
                     if !got.discovered.is_empty() {
                         tracing::debug!(from = %snap.key, new = ?got.discovered, "discovered instances");
                     }
-                    if got.changed {
-                        let (emits, probes) = detector.evaluate(&view, &metadata, wall_clock());
+                    // Analysing the fleet costs what the fleet weighs: do it
+                    // at once for a change an analysis may turn on, or for
+                    // testimony about a failing server; positions that moved
+                    // wait for the next pass (at most a second).
+                    let urgent = got.shape_changed
+                        || (got.changed
+                            && got.identity.as_ref().is_some_and(|k| detector.concerns(&view, k)));
+                    // While the graph is being reshaped (discovery, a
+                    // failover), analyses wait for the next debounce tick so
+                    // a burst of changes rebuilds it once, not per snapshot.
+                    if let (true, Some(identity)) = (urgent, got.identity.as_ref())
+                        && !view.topology_ready()
+                    {
+                        pending.insert(identity.clone());
+                    } else if let (true, Some(identity)) = (urgent, got.identity.as_ref()) {
+                        let (emits, probes) =
+                            detector.evaluate_around(&view, &metadata, identity, wall_clock());
                         if !emits.is_empty() {
                             // A verdict changed: what the APIs read must show it
                             // now, not at the next flush.
@@ -294,6 +311,14 @@ pub async fn run(
                 if view.take_registry_changed() {
                     publish_registry(&cfg, &*bus, &view).await;
                 }
+                for identity in std::mem::take(&mut pending) {
+                    let (emits, probes) =
+                        detector.evaluate_around(&view, &metadata, &identity, wall_clock());
+                    if !emits.is_empty() {
+                        flush_now(&mut view, &write_tx).await;
+                    }
+                    act_in_view(&cfg, &bus, &tracker, &view, emits, probes).await;
+                }
             }
             _ = registry_tick.tick() => {
                 publish_registry(&cfg, &*bus, &view).await;
@@ -319,7 +344,7 @@ pub async fn run(
             }
         }
     }
-    let upserts = view.take_dirty();
+    let upserts = view.take_all_dirty();
     let (done, wait) = oneshot::channel();
     let _ = write_tx
         .send(writer::Job {

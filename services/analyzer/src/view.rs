@@ -43,15 +43,27 @@ pub struct View {
     states: BTreeMap<InstanceKey, InstanceState>,
     forgotten: HashMap<InstanceKey, Timestamp>,
     dirty: BTreeSet<InstanceKey>,
+    /// Instances whose bookkeeping or moving figures (last seen, positions)
+    /// changed, written at most every [`View::bookkeeping_every`].
+    touched: BTreeSet<InstanceKey>,
+    /// When each instance was last handed to the store.
+    written: HashMap<InstanceKey, std::time::Instant>,
     registry_changed: bool,
     generation: u64,
+    /// The replication graph, built once per change of shape (sources,
+    /// replicas, roles, membership) rather than at every use: positions
+    /// that move on every poll leave it as it is.
+    topology: std::sync::Mutex<Option<std::sync::Arc<Topology>>>,
 }
 
 /// What ingesting one snapshot did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Ingested {
-    /// Whether the instance's analysis-relevant state changed.
+    /// Whether the instance's state changed at all.
     pub changed: bool,
+    /// Whether it changed in a way an analysis may turn on (not only
+    /// moving positions): worth analysing now rather than at the next pass.
+    pub shape_changed: bool,
     /// Instances learned from it (its replicas and master).
     pub discovered: Vec<InstanceKey>,
     /// Whether it was ignored (unknown or recently forgotten).
@@ -119,12 +131,14 @@ impl View {
             .as_ref()
             != Some(&identity)
         {
+            self.reshaped();
             if let Some(mut moved) = self.states.remove(address) {
                 moved.key = identity.clone();
                 moved.address = Some(address.clone());
                 self.states.entry(identity.clone()).or_insert(moved);
                 self.registry_changed = true;
                 self.generation += 1;
+                self.reshaped();
             }
             if let Some(st) = self.states.get_mut(&identity) {
                 st.address = Some(address.clone());
@@ -185,6 +199,7 @@ impl View {
             .insert(key.clone(), InstanceState::new(key.clone(), now));
         self.registry_changed = true;
         self.generation += 1;
+        self.reshaped();
         true
     }
 
@@ -211,11 +226,26 @@ impl View {
             identity: Some(identity.clone()),
             ..Default::default()
         };
+        let mut regraph = false;
         if let Some(state) = self.states.get_mut(&identity) {
-            out.changed = state.apply(snap);
-            // Persist every probe's bookkeeping, changed or not: the API
-            // shows last-seen times.
-            self.dirty.insert(identity.clone());
+            let before = orc_model::TopologyInput::from_state(state);
+            let change = state.apply_classified(snap);
+            out.changed = change != orc_model::Change::None;
+            out.shape_changed = change == orc_model::Change::Shape;
+            // A server failing or answering again changes no edge of the
+            // graph; a new source, replica list or role does.
+            regraph = out.shape_changed && orc_model::TopologyInput::from_state(state) != before;
+            // Persist every probe's bookkeeping, changed or not (the API
+            // shows last-seen times): a change of shape at the next flush,
+            // moving figures and times at the bookkeeping cadence.
+            if out.shape_changed || !self.written.contains_key(&identity) {
+                self.dirty.insert(identity.clone());
+            } else {
+                self.touched.insert(identity.clone());
+            }
+        }
+        if regraph {
+            self.reshaped();
         }
         if let Some(data) = &snap.data {
             let replicas = data
@@ -254,11 +284,14 @@ impl View {
                 gone.push(key.clone());
             }
             self.dirty.remove(key);
+            self.touched.remove(key);
+            self.written.remove(key);
             self.forgotten.insert(key.clone(), now.plus(ttl));
         }
         if !gone.is_empty() {
             self.registry_changed = true;
             self.generation += 1;
+            self.reshaped();
         }
         self.forgotten.retain(|_, until| now < *until);
         gone
@@ -269,14 +302,39 @@ impl View {
         let key = &self.identity_of(key);
         if self.states.remove(key).is_some() {
             self.dirty.remove(key);
+            self.touched.remove(key);
+            self.written.remove(key);
             self.registry_changed = true;
             self.generation += 1;
+            self.reshaped();
         }
     }
 
     /// The replication graph of every known instance.
-    pub fn topology(&self) -> Topology {
-        Topology::from_states(self.states.values())
+    pub fn topology(&self) -> std::sync::Arc<Topology> {
+        let mut cached = self
+            .topology
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cached
+            .get_or_insert_with(|| std::sync::Arc::new(Topology::from_states(self.states.values())))
+            .clone()
+    }
+
+    /// Whether the graph is built (using it costs nothing now).
+    pub fn topology_ready(&self) -> bool {
+        self.topology
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Forgets the cached graph: something it is built from changed.
+    fn reshaped(&mut self) {
+        *self
+            .topology
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Members of the cluster named `cluster` (a `host:port` string).
@@ -290,11 +348,49 @@ impl View {
 
     /// Takes the changed instances, ready to store.
     pub fn take_dirty(&mut self) -> Vec<StoredInstance> {
+        let now = std::time::Instant::now();
+        let every = self.bookkeeping_every();
+        let due: Vec<InstanceKey> = self
+            .touched
+            .iter()
+            .filter(|k| {
+                self.written
+                    .get(*k)
+                    .is_none_or(|at| now.duration_since(*at) >= every)
+            })
+            .cloned()
+            .collect();
+        for k in due {
+            self.touched.remove(&k);
+            self.dirty.insert(k);
+        }
+        self.take_keys(now)
+    }
+
+    /// Every changed instance, bookkeeping included (at shutdown).
+    pub fn take_all_dirty(&mut self) -> Vec<StoredInstance> {
+        let touched = std::mem::take(&mut self.touched);
+        self.dirty.extend(touched);
+        self.take_keys(std::time::Instant::now())
+    }
+
+    /// How often an instance whose shape did not change is written: every
+    /// second, or less often on fleets over 2,000 instances so the store
+    /// writes about 2,000 such rows a second whatever the fleet's size
+    /// (changes of shape are written at the next flush regardless).
+    pub fn bookkeeping_every(&self) -> Duration {
+        Duration::from_secs_f64((self.states.len() as f64 / 2000.0).max(1.0))
+    }
+
+    fn take_keys(&mut self, now: std::time::Instant) -> Vec<StoredInstance> {
         if self.dirty.is_empty() {
             return Vec::new();
         }
         let topo = self.topology();
         let keys = std::mem::take(&mut self.dirty);
+        for k in &keys {
+            self.written.insert(k.clone(), now);
+        }
         keys.into_iter()
             .filter_map(|k| {
                 let state = self.states.get(&k)?.clone();

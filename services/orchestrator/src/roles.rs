@@ -253,12 +253,15 @@ pub async fn run_from(
             bus.clone(),
             shutdown.clone(),
         );
-        tasks.spawn(async move {
-            (
-                "prober",
-                prober::run(cfg, bus, stop).await.map_err(|e| e.to_string()),
-            )
-        });
+        let probe = async move { prober::run(cfg, bus, stop).await.map_err(|e| e.to_string()) };
+        if roles.analyzer || roles.recovery || roles.gateway {
+            // Beside other roles, probing gets a thread of its own: its
+            // thousands of sockets and timers wake one thread, not every
+            // worker, and its CPU shows apart (thread `orc-prober`).
+            tasks.spawn(async move { ("prober", on_own_thread("orc-prober", probe).await) });
+        } else {
+            tasks.spawn(async move { ("prober", probe.await) });
+        }
     }
     if let (Some(listeners), Some(store)) = (listeners, store.clone()) {
         let cfg = gateway::GatewayConfig::from_config(&config).map_err(|e| Error::Role {
@@ -301,4 +304,28 @@ pub async fn run_from(
         store.close().await;
     }
     failure.map_or(Ok(()), Err)
+}
+
+/// Runs `work` on a new thread with a single-threaded runtime of its own;
+/// resolves when it ends.
+async fn on_own_thread<F>(name: &str, work: F) -> Result<(), String>
+where
+    F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let done = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(work),
+                Err(e) => Err(format!("cannot start a runtime: {e}")),
+            };
+            let _ = tx.send(done);
+        })
+        .map_err(|e| format!("cannot start thread {name}: {e}"))?;
+    rx.await
+        .unwrap_or_else(|_| Err(format!("thread {name} ended without a result")))
 }
