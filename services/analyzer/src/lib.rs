@@ -166,6 +166,10 @@ pub async fn run(
         .await?;
     let mut forgotten = bus.subscribe(subjects::FORGOTTEN).await?;
     let mut registry_get = bus.subscribe(subjects::REGISTRY_GET).await?;
+    // Replicated analyzers: a discover reaches one of them; the others
+    // learn its instances from its registry, so any of them can answer
+    // for any instance (cluster briefs, the analysis).
+    let mut peer_registries = bus.subscribe(subjects::REGISTRY).await?;
     let mut briefs = bus
         .queue_subscribe(subjects::CLUSTER_BRIEF, subjects::ANALYZERS)
         .await?;
@@ -300,6 +304,18 @@ pub async fn run(
                         .map(|k| view.probe_address_of(&view.identity_of(&k)))
                         .collect();
                     act(&cfg, &bus, &tracker, Vec::new(), keys).await;
+                }
+            }
+            Some(msg) = peer_registries.next() => {
+                if let Ok(reg) = orc_bus::decode::<wire::InstanceRegistry>(&msg.subject, &msg.payload)
+                    && reg.analyzer_id != cfg.id
+                {
+                    let now = wall_clock();
+                    for key in reg.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()) {
+                        if !cfg.discovery_filters.ignores(&key) && view.learn(&key, now) {
+                            tracing::debug!(instance = %key, from = %reg.analyzer_id, "learned from a peer analyzer");
+                        }
+                    }
                 }
             }
             Some(msg) = registry_get.next() => {

@@ -188,6 +188,19 @@ impl View {
         self.forgotten.get(key).is_some_and(|until| now < *until)
     }
 
+    /// Learns a key another analyzer knows (its registry): added unless
+    /// known or recently forgotten here. Returns whether it was new.
+    pub fn learn(&mut self, key: &InstanceKey, now: Timestamp) -> bool {
+        let identity = self.identity_of(key);
+        if self.is_forgotten(key, now)
+            || self.is_forgotten(&identity, now)
+            || self.states.contains_key(&identity)
+        {
+            return false;
+        }
+        self.add(key, now)
+    }
+
     /// Adds a key (un-forgetting it); returns whether it was new. It is
     /// stored once a probe of it arrives.
     pub fn add(&mut self, key: &InstanceKey, now: Timestamp) -> bool {
@@ -389,6 +402,7 @@ impl View {
         let topo = self.topology();
         let keys = std::mem::take(&mut self.dirty);
         for k in &keys {
+            self.touched.remove(k);
             self.written.insert(k.clone(), now);
         }
         keys.into_iter()
@@ -542,5 +556,43 @@ mod tests {
         assert!(stored.iter().all(|s| s.cluster_name == "127.0.0.1:1"));
         assert!(v.take_dirty().is_empty());
         assert_eq!(v.cluster_members("127.0.0.1:1"), vec![k(1), k(2)]);
+    }
+
+    #[test]
+    fn a_peer_teaches_unknown_instances_but_never_forgotten_ones() {
+        let mut v = View::default();
+        assert!(v.learn(&k(1), Timestamp(10)));
+        assert!(!v.learn(&k(1), Timestamp(10)), "already known");
+        v.forget(&[k(1)], Timestamp(20), Duration::from_secs(60));
+        assert!(
+            !v.learn(&k(1), Timestamp(30)),
+            "forgotten here: a peer's stale registry does not bring it back"
+        );
+        assert!(v.get(&k(1)).is_none());
+        assert!(
+            v.learn(&k(1), Timestamp(20 + 61_000)),
+            "after the forget period it may be learned again"
+        );
+        // The graph follows what is learned.
+        assert!(v.topology().placement(&k(1)).is_some());
+    }
+
+    #[test]
+    fn moving_figures_are_written_at_the_bookkeeping_cadence_a_change_of_shape_at_once() {
+        let mut v = View::default();
+        v.add(&k(1), Timestamp(10));
+        v.ingest(&snap(1, None, &[], 10), Timestamp(10));
+        assert_eq!(v.take_dirty().len(), 1, "first data is written at once");
+        // Only the uptime moved: not written before the cadence.
+        let mut s = snap(1, None, &[], 20);
+        if let Some(d) = s.data.as_mut() {
+            d.uptime_seconds += 1;
+        }
+        v.ingest(&s, Timestamp(20));
+        assert!(v.take_dirty().is_empty());
+        // A new replica is a change of shape: written at once.
+        v.ingest(&snap(1, None, &[2], 30), Timestamp(30));
+        assert_eq!(v.take_dirty().len(), 1);
+        assert_eq!(v.take_all_dirty().len(), 0);
     }
 }
