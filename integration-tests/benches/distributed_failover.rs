@@ -5,8 +5,8 @@
 //! 4 replicas → a new writable master with every other replica replicating
 //! from it, measured by polling the servers themselves.
 //!
-//! Builds the release `orchestrator` binary first (cargo, from the bench's
-//! environment). `cargo bench -p integration-tests --bench distributed_failover [-- RUNS]`
+//! Builds the release `orchestrator` and `fleet-sim` binaries first
+//! (`integration_tests::build_release_binaries`). `cargo bench -p integration-tests --bench distributed_failover [-- RUNS]`
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -137,18 +137,7 @@ async fn main() -> anyhow::Result<()> {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "orchestrator",
-            "--bin",
-            "orchestrator",
-        ])
-        .status()?;
-    anyhow::ensure!(built.success(), "building orchestrator failed");
+    integration_tests::build_release_binaries()?;
     let nats = NatsServer::start().await?;
     let backend = SandboxBuilder::new().master("backend").start().await?;
     let mut medians = Vec::new();

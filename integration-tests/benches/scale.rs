@@ -244,26 +244,6 @@ async fn run(n: usize, seconds: u64, crashes: usize) -> anyhow::Result<Figures> 
     })
 }
 
-fn build() -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "orchestrator",
-            "--bin",
-            "orchestrator",
-        ])
-        .args(["-p", "fleet-sim", "--bin", "fleet-sim"])
-        .status()?;
-    anyhow::ensure!(
-        built.success(),
-        "building orchestrator and fleet-sim failed"
-    );
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut sizes = Vec::new();
@@ -284,7 +264,7 @@ async fn main() -> anyhow::Result<()> {
     if sizes.is_empty() {
         sizes = vec![1000, 10_000];
     }
-    build()?;
+    integration_tests::build_release_binaries()?;
     let limit = fleet_sim::raise_open_files_limit();
     eprintln!("open files limit: {limit}");
     for n in sizes {

@@ -559,6 +559,24 @@ pub async fn observed_shape(
     out
 }
 
+/// Builds the release `orchestrator` and `fleet-sim` binaries the
+/// benchmarks start (with cargo from the benchmark's environment; always
+/// the same set, so features unify the same way and nothing is rebuilt
+/// between benchmarks).
+pub fn build_release_binaries() -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args(["build", "--release"])
+        .args(["-p", "orchestrator", "--bin", "orchestrator"])
+        .args(["-p", "fleet-sim", "--bin", "fleet-sim"])
+        .status()?;
+    anyhow::ensure!(
+        built.success(),
+        "building orchestrator and fleet-sim failed"
+    );
+    Ok(())
+}
+
 /// Where a workspace binary was built (beside this test's own binary).
 pub fn workspace_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
