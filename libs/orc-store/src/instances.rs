@@ -20,31 +20,59 @@ pub struct InstanceRepo<'a> {
 }
 
 const UPSERT_SQLITE: &str = "INSERT INTO database_instance
-    (hostname, port, cluster_name, master_host, master_port, last_checked_ms, last_seen_ms, state_json, updated_at_ms)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    (hostname, port, cluster_name, master_host, master_port, last_checked_ms, last_seen_ms, state_json, updated_at_ms, seq)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (hostname, port) DO UPDATE SET
     cluster_name = excluded.cluster_name, master_host = excluded.master_host,
     master_port = excluded.master_port, last_checked_ms = excluded.last_checked_ms,
     last_seen_ms = excluded.last_seen_ms, state_json = excluded.state_json,
-    updated_at_ms = excluded.updated_at_ms";
+    updated_at_ms = excluded.updated_at_ms, seq = excluded.seq";
 
 const UPSERT_MYSQL: &str = "INSERT INTO database_instance
-    (hostname, port, cluster_name, master_host, master_port, last_checked_ms, last_seen_ms, state_json, updated_at_ms)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    (hostname, port, cluster_name, master_host, master_port, last_checked_ms, last_seen_ms, state_json, updated_at_ms, seq)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON DUPLICATE KEY UPDATE
     cluster_name = VALUES(cluster_name), master_host = VALUES(master_host),
     master_port = VALUES(master_port), last_checked_ms = VALUES(last_checked_ms),
     last_seen_ms = VALUES(last_seen_ms), state_json = VALUES(state_json),
-    updated_at_ms = VALUES(updated_at_ms)";
+    updated_at_ms = VALUES(updated_at_ms), seq = VALUES(seq)";
 
-const SELECT_ALL: &str = "SELECT hostname, port, cluster_name, state_json FROM database_instance";
-const SELECT_ONE: &str = "SELECT hostname, port, cluster_name, state_json FROM database_instance WHERE hostname = ? AND port = ?";
+const SELECT_ALL: &str =
+    "SELECT hostname, port, cluster_name, state_json, seq FROM database_instance";
+const SELECT_SINCE: &str =
+    "SELECT hostname, port, cluster_name, state_json, seq FROM database_instance WHERE seq > ?";
+const SELECT_ONE: &str = "SELECT hostname, port, cluster_name, state_json, seq FROM database_instance WHERE hostname = ? AND port = ?";
 const DELETE_ONE: &str = "DELETE FROM database_instance WHERE hostname = ? AND port = ?";
+const BUMP_SEQ: &str = "UPDATE orc_counter SET value = value + 1 WHERE name = 'instance_seq'";
+const READ_SEQ: &str = "SELECT value FROM orc_counter WHERE name = 'instance_seq'";
+const BUMP_DELETES: &str =
+    "UPDATE orc_counter SET value = value + 1 WHERE name = 'instance_deletes'";
+const READ_GENERATION: &str = "SELECT name, value FROM orc_counter";
 
-type RowTuple = (String, i64, String, String);
+type RowTuple = (String, i64, String, String, i64);
+
+/// Where a reader of the instance table stands: the write sequence it has
+/// seen and how many deletions had happened. Every upsert transaction takes
+/// the next sequence number for all its rows while holding the counter's
+/// row lock, so transactions commit in sequence order and "rows with a
+/// sequence above mine" is exactly what changed since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    seq: i64,
+    deletes: i64,
+}
+
+/// What changed in the instance table since a [`Generation`].
+#[derive(Debug)]
+pub enum Changes {
+    /// Every row: there was no generation, or rows were deleted since.
+    Full(Vec<StoredInstance>),
+    /// Only the rows written since (possibly none).
+    Since(Vec<StoredInstance>),
+}
 
 fn decode(row: RowTuple) -> Result<StoredInstance, Error> {
-    let (host, port, cluster_name, json) = row;
+    let (host, port, cluster_name, json, _seq) = row;
     let state: InstanceState = serde_json::from_str(&json).map_err(|e| Error::Corrupt {
         key: format!("{host}:{port}"),
         reason: e.to_string(),
@@ -86,6 +114,10 @@ impl InstanceRepo<'_> {
         crate::on_pool!(store, pool => {
             let work = async {
                 let mut tx = pool.begin().await?;
+                // Taking the next sequence number locks the counter until
+                // commit: writers commit in sequence order.
+                sqlx::query(BUMP_SEQ).execute(&mut *tx).await?;
+                let seq: i64 = sqlx::query_scalar(READ_SEQ).fetch_one(&mut *tx).await?;
                 for (item, json, master) in &rows {
                     let key = &item.state.key;
                     sqlx::query(sql)
@@ -98,6 +130,7 @@ impl InstanceRepo<'_> {
                         .bind(item.state.last_seen.map(|t| t.as_millis()))
                         .bind(json)
                         .bind(updated)
+                        .bind(seq)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -133,23 +166,80 @@ impl InstanceRepo<'_> {
         rows.into_iter().map(decode).collect()
     }
 
-    /// Removes instances; returns how many existed.
-    pub async fn delete(&self, keys: &[InstanceKey]) -> Result<u64, Error> {
+    /// Where the instance table stands now (see [`Generation`]).
+    pub async fn generation(&self) -> Result<Generation, Error> {
         let store = self.store;
-        let mut n = 0;
-        for key in keys {
-            let done = crate::on_pool!(store, pool => store
-                .bounded(
-                    "deleting instance",
-                    sqlx::query(DELETE_ONE)
+        let rows: Vec<(String, i64)> = crate::on_pool!(store, pool => store
+            .bounded("reading instance generation", sqlx::query_as(READ_GENERATION).fetch_all(pool))
+            .await?);
+        let value = |name: &str| rows.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v);
+        Ok(Generation {
+            seq: value("instance_seq"),
+            deletes: value("instance_deletes"),
+        })
+    }
+
+    /// What changed since `since` (everything when `None`), and the
+    /// generation the answer brings the reader to.
+    pub async fn changes(&self, since: Option<Generation>) -> Result<(Generation, Changes), Error> {
+        let store = self.store;
+        let now = self.generation().await?;
+        let (sql, from) = match since {
+            Some(g) if g.deletes == now.deletes && g.seq == now.seq => {
+                return Ok((now, Changes::Since(Vec::new())));
+            }
+            Some(g) if g.deletes == now.deletes => (SELECT_SINCE, Some(g.seq)),
+            _ => (SELECT_ALL, None),
+        };
+        let rows: Vec<RowTuple> = crate::on_pool!(store, pool => {
+            let mut q = sqlx::query_as(sql);
+            if let Some(seq) = from {
+                q = q.bind(seq);
+            }
+            store.bounded("reading changed instances", q.fetch_all(pool)).await?
+        });
+        // Rows committed after the counters were read may be here too; a
+        // reader that saw one has seen every earlier one.
+        let seq = rows.iter().map(|r| r.4).max().unwrap_or(0).max(now.seq);
+        let decoded = rows
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let reached = Generation {
+            seq,
+            deletes: now.deletes,
+        };
+        Ok(match from {
+            Some(_) => (reached, Changes::Since(decoded)),
+            None => (reached, Changes::Full(decoded)),
+        })
+    }
+
+    /// Removes instances, in one transaction; returns how many existed.
+    pub async fn delete(&self, keys: &[InstanceKey]) -> Result<u64, Error> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let store = self.store;
+        crate::on_pool!(store, pool => {
+            let work = async {
+                let mut tx = pool.begin().await?;
+                let mut n = 0;
+                for key in keys {
+                    n += sqlx::query(DELETE_ONE)
                         .bind(key.hostname())
                         .bind(i64::from(key.port()))
-                        .execute(pool),
-                )
-                .await?
-                .rows_affected());
-            n += done;
-        }
-        Ok(n)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                if n > 0 {
+                    sqlx::query(BUMP_DELETES).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok::<u64, sqlx::Error>(n)
+            };
+            store.bounded("deleting instances", work).await
+        })
     }
 }

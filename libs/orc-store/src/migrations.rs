@@ -224,6 +224,25 @@ pub const MIGRATIONS: &[Migration] = &[
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         ],
     },
+    Migration {
+        version: 5,
+        description: "instance write sequence, so readers fetch only what changed",
+        sqlite: &[
+            "ALTER TABLE database_instance ADD COLUMN seq INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX database_instance_seq_idx ON database_instance (seq)",
+            "CREATE TABLE orc_counter (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL)",
+            "INSERT INTO orc_counter (name, value) VALUES ('instance_seq', 0), ('instance_deletes', 0)",
+        ],
+        mysql: &[
+            "ALTER TABLE database_instance ADD COLUMN seq BIGINT NOT NULL DEFAULT 0, \
+             ADD KEY database_instance_seq_idx (seq)",
+            "CREATE TABLE orc_counter (
+                name VARCHAR(64) NOT NULL PRIMARY KEY,
+                value BIGINT NOT NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            "INSERT INTO orc_counter (name, value) VALUES ('instance_seq', 0), ('instance_deletes', 0)",
+        ],
+    },
 ];
 
 /// Tables only orchestrator's own (Go) schema has. A database holding one
