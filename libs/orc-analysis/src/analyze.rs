@@ -13,11 +13,38 @@ use crate::code::{AnalysisCode, StructureWarning};
 use crate::finding::{Analysis, InstanceEvidence, ReplicaCounts, ReplicaEvidence, VantageEvidence};
 use crate::policy::AnalysisPolicy;
 
+/// Folded probe states by key, however the caller keeps them (owned, or
+/// shared with a read model that outlives one request).
+pub trait States: std::fmt::Debug + Send + Sync {
+    /// The state of one instance.
+    fn state(&self, key: &InstanceKey) -> Option<&InstanceState>;
+    /// Every key, sorted.
+    fn sorted_keys(&self) -> Box<dyn Iterator<Item = &InstanceKey> + '_>;
+}
+
+impl States for BTreeMap<InstanceKey, InstanceState> {
+    fn state(&self, key: &InstanceKey) -> Option<&InstanceState> {
+        self.get(key)
+    }
+    fn sorted_keys(&self) -> Box<dyn Iterator<Item = &InstanceKey> + '_> {
+        Box::new(self.keys())
+    }
+}
+
+impl States for BTreeMap<InstanceKey, std::sync::Arc<InstanceState>> {
+    fn state(&self, key: &InstanceKey) -> Option<&InstanceState> {
+        self.get(key).map(|s| &**s)
+    }
+    fn sorted_keys(&self) -> Box<dyn Iterator<Item = &InstanceKey> + '_> {
+        Box::new(self.keys())
+    }
+}
+
 /// Everything the analysis reads.
 #[derive(Debug, Clone, Copy)]
 pub struct AnalysisInput<'a> {
     /// Folded probe state of every known instance.
-    pub states: &'a BTreeMap<InstanceKey, InstanceState>,
+    pub states: &'a dyn States,
     /// Their replication graph.
     pub topology: &'a Topology,
     /// Operator metadata (downtime, maintenance, ...).
@@ -91,7 +118,7 @@ impl<'a> Member<'a> {
         policy: &AnalysisPolicy,
         now: Timestamp,
     ) -> Option<Self> {
-        let state = input.states.get(key)?;
+        let state = input.states.state(key)?;
         Some(Self {
             state,
             data: state.data.as_ref(),
@@ -127,7 +154,7 @@ pub fn analyze(
     policy: &AnalysisPolicy,
     now: Timestamp,
 ) -> Vec<Analysis> {
-    analyze_keys(input, input.states.keys(), policy, now)
+    analyze_keys(input, input.states.sorted_keys(), policy, now)
 }
 
 /// [`analyze`] restricted to `keys` (read against the whole input): what
@@ -415,7 +442,7 @@ fn decide(
             if s.master_enabled && s.master_status && wait > 0 && s.master_clients < wait {
                 let since = input
                     .states
-                    .get(key)
+                    .state(key)
                     .and_then(|st| st.self_coordinates_since);
                 let stale = since.is_some_and(|t| now.since(t) >= policy.locked_semi_sync_after());
                 return if stale {
@@ -586,7 +613,7 @@ fn max_errant(
         .filter_map(|a| {
             input
                 .states
-                .get(a)?
+                .state(a)?
                 .data
                 .as_ref()
                 .map(|d| d.server_uuid.clone())

@@ -21,7 +21,9 @@ pub mod code;
 pub mod finding;
 pub mod policy;
 
-pub use analyze::{AnalysisInput, analyze, analyze_instance, analyze_keys, errant_gtids, is_valid};
+pub use analyze::{
+    AnalysisInput, States, analyze, analyze_instance, analyze_keys, errant_gtids, is_valid,
+};
 pub use code::{AnalysisCode, StructureWarning};
 pub use finding::{Analysis, InstanceEvidence, ReplicaCounts, ReplicaEvidence, VantageEvidence};
 pub use policy::AnalysisPolicy;

@@ -3,12 +3,13 @@
 //! rules), cluster names, aliases and the lookups orchestrator's routes need
 //! (cluster hints, fuzzy instance keys, search).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use orc_compat::topology::{ascii, line, tabulated, tree_order};
 use orc_compat::{ClusterInfoJson, DisplayPolicy, InstanceJson, InstanceView};
-use orc_model::{InstanceKey, InstanceMetadata, InstanceState, Timestamp, Topology};
-use orc_store::{Store, StoredInstance};
+use orc_model::{InstanceKey, InstanceMetadata, InstanceState, Timestamp, Topology, TopologyInput};
+use orc_store::{Changes, Generation, Store, StoredInstance};
 
 use crate::error::ApiError;
 
@@ -34,55 +35,166 @@ pub struct CatalogSettings {
 pub struct Catalog {
     now: Timestamp,
     settings: CatalogSettings,
-    states: BTreeMap<InstanceKey, InstanceState>,
-    topology: Topology,
+    fleet: Arc<Fleet>,
     metadata: BTreeMap<InstanceKey, InstanceMetadata>,
-    errant: BTreeMap<InstanceKey, String>,
     alias_overrides: BTreeMap<String, String>,
 }
 
-/// Errant GTIDs of every replica: what it executed that its cluster's
+/// The instance part of the read model: states, their topology, clusters
+/// and errant GTIDs. Kept between requests by a [`CatalogCache`] and brought
+/// up to date from the rows written since, so a request costs what changed,
+/// not the fleet's size. Cloned (cheaply: states are shared) only when a
+/// change arrives while an earlier request still holds it.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    states: BTreeMap<InstanceKey, Arc<InstanceState>>,
+    topology: Arc<Topology>,
+    clusters: Arc<BTreeMap<InstanceKey, Vec<InstanceKey>>>,
+    errant: Arc<BTreeMap<InstanceKey, String>>,
+}
+
+/// The errant GTIDs of one replica: what it executed that its cluster's
 /// master did not, its own lineage's transactions aside.
-fn errant_gtids(
-    states: &BTreeMap<InstanceKey, InstanceState>,
+fn errant_of(
+    states: &BTreeMap<InstanceKey, Arc<InstanceState>>,
     topology: &Topology,
-) -> BTreeMap<InstanceKey, String> {
-    let mut out = BTreeMap::new();
-    for (key, p) in topology.placements() {
-        if p.depth == 0 || &p.cluster == key {
-            continue;
-        }
-        let (Some(me), Some(master)) = (
-            states.get(key).and_then(|s| s.data.as_ref()),
-            states.get(&p.cluster).and_then(|s| s.data.as_ref()),
-        ) else {
-            continue;
-        };
-        let lineage: Vec<&str> = p
-            .ancestry
-            .iter()
-            .filter_map(|a| states.get(a)?.data.as_ref().map(|d| d.server_uuid.as_str()))
+    key: &InstanceKey,
+) -> Option<String> {
+    let p = topology.placement(key)?;
+    if p.depth == 0 || &p.cluster == key {
+        return None;
+    }
+    let me = states.get(key)?.data.as_ref()?;
+    let master = states.get(&p.cluster)?.data.as_ref()?;
+    let lineage: Vec<&str> = p
+        .ancestry
+        .iter()
+        .filter_map(|a| states.get(a)?.data.as_ref().map(|d| d.server_uuid.as_str()))
+        .collect();
+    orc_analysis::errant_gtids(me, master, &lineage).map(|e| e.to_string())
+}
+
+impl Fleet {
+    /// Every stored instance, placed.
+    pub fn new(stored: Vec<StoredInstance>) -> Self {
+        let states: BTreeMap<InstanceKey, Arc<InstanceState>> = stored
+            .into_iter()
+            .map(|s| (s.state.key.clone(), Arc::new(s.state)))
             .collect();
-        if let Some(e) = orc_analysis::errant_gtids(me, master, &lineage) {
-            out.insert(key.clone(), e.to_string());
+        let mut fleet = Self {
+            states,
+            topology: Arc::default(),
+            clusters: Arc::default(),
+            errant: Arc::default(),
+        };
+        fleet.reshape();
+        fleet
+    }
+
+    fn reshape(&mut self) {
+        let topology = Topology::from_states(self.states.values().map(|s| &**s));
+        let errant = topology
+            .placements()
+            .filter_map(|(k, _)| Some((k.clone(), errant_of(&self.states, &topology, k)?)))
+            .collect();
+        self.clusters = Arc::new(topology.clusters());
+        self.errant = Arc::new(errant);
+        self.topology = Arc::new(topology);
+    }
+
+    /// Takes rows written since: the topology is rebuilt only when an edge
+    /// can have moved; otherwise only the touched clusters' errant GTIDs
+    /// are recomputed.
+    pub fn apply(&mut self, changed: Vec<StoredInstance>) {
+        let mut reshaped = false;
+        let mut touched = BTreeSet::new();
+        for item in changed {
+            let new = item.state;
+            match self.states.get(&new.key) {
+                Some(old)
+                    if old.address == new.address
+                        && TopologyInput::from_state(old) == TopologyInput::from_state(&new) =>
+                {
+                    if let Some(p) = self.topology.placement(&new.key) {
+                        touched.insert(p.cluster.clone());
+                    }
+                }
+                _ => reshaped = true,
+            }
+            self.states.insert(new.key.clone(), Arc::new(new));
+        }
+        if reshaped {
+            self.reshape();
+            return;
+        }
+        for cluster in touched {
+            for key in self.clusters.get(&cluster).into_iter().flatten() {
+                match errant_of(&self.states, &self.topology, key) {
+                    Some(e) => {
+                        if self.errant.get(key) != Some(&e) {
+                            Arc::make_mut(&mut self.errant).insert(key.clone(), e);
+                        }
+                    }
+                    None => {
+                        if self.errant.contains_key(key) {
+                            Arc::make_mut(&mut self.errant).remove(key);
+                        }
+                    }
+                }
+            }
         }
     }
-    out
+}
+
+/// The fleet as last read, and where the store stood then. Each request
+/// reads only the rows written since (see [`orc_store::Generation`]); a
+/// deletion makes the next read whole. Requests take turns refreshing, so
+/// a burst of them costs one read of what changed.
+#[derive(Debug, Default)]
+pub struct CatalogCache {
+    last: tokio::sync::Mutex<Option<(Generation, Arc<Fleet>)>>,
+}
+
+impl CatalogCache {
+    /// The fleet as the store holds it now.
+    pub async fn fleet(&self, store: &Store) -> Result<Arc<Fleet>, ApiError> {
+        let mut last = self.last.lock().await;
+        let since = last.as_ref().map(|(g, _)| *g);
+        let (reached, changes) = store.instances().changes(since).await?;
+        let fleet = match (last.take(), changes) {
+            (Some((_, mut fleet)), Changes::Since(changed)) => {
+                if !changed.is_empty() {
+                    Arc::make_mut(&mut fleet).apply(changed);
+                }
+                fleet
+            }
+            (_, Changes::Full(all) | Changes::Since(all)) => Arc::new(Fleet::new(all)),
+        };
+        *last = Some((reached, fleet.clone()));
+        Ok(fleet)
+    }
 }
 
 impl Catalog {
-    /// Loads every instance and all operator metadata from the store.
+    /// The catalog now: the fleet brought up to date through `cache`, and
+    /// operator metadata and aliases read afresh (small, and written by
+    /// any gateway).
     pub async fn load(
+        cache: &CatalogCache,
         store: &Store,
         settings: &CatalogSettings,
         now: Timestamp,
     ) -> Result<Self, ApiError> {
-        let stored = store.instances().all().await?;
+        let fleet = cache.fleet(store).await?;
         let metadata = store.metadata().all().await?;
         let overrides = store.clusters().alias_overrides().await?;
-        Ok(Self::build(stored, settings, now)
-            .with_metadata(metadata)
-            .with_alias_overrides(overrides))
+        Ok(Self {
+            now,
+            settings: settings.clone(),
+            fleet,
+            metadata,
+            alias_overrides: overrides,
+        })
     }
 
     /// Replaces the manual cluster aliases (`set-cluster-alias`).
@@ -99,19 +211,11 @@ impl Catalog {
 
     /// Builds from stored instances (without operator metadata).
     pub fn build(stored: Vec<StoredInstance>, settings: &CatalogSettings, now: Timestamp) -> Self {
-        let states: BTreeMap<InstanceKey, InstanceState> = stored
-            .into_iter()
-            .map(|s| (s.state.key.clone(), s.state))
-            .collect();
-        let topology = Topology::from_states(states.values());
-        let errant = errant_gtids(&states, &topology);
         Self {
             now,
             settings: settings.clone(),
-            states,
-            topology,
+            fleet: Arc::new(Fleet::new(stored)),
             metadata: BTreeMap::new(),
-            errant,
             alias_overrides: BTreeMap::new(),
         }
     }
@@ -135,7 +239,7 @@ impl Catalog {
     pub fn downtimed(&self, cluster: Option<&InstanceKey>) -> Vec<InstanceKey> {
         self.metadata
             .iter()
-            .filter(|(k, m)| m.is_downtimed(self.now) && self.states.contains_key(*k))
+            .filter(|(k, m)| m.is_downtimed(self.now) && self.fleet.states.contains_key(*k))
             .filter(|(k, _)| cluster.is_none_or(|c| self.cluster_of(k).as_ref() == Some(c)))
             .map(|(k, _)| k.clone())
             .collect()
@@ -143,13 +247,13 @@ impl Catalog {
 
     /// The view of one instance.
     pub fn view(&self, key: &InstanceKey) -> Option<InstanceView<'_>> {
-        let state = self.states.get(key)?;
+        let state = &**self.fleet.states.get(key)?;
         Some(InstanceView {
             state,
-            placement: self.topology.placement(key),
+            placement: self.fleet.topology.placement(key),
             metadata: self.metadata.get(key),
             ancestry_uuids: "",
-            gtid_errant: self.errant.get(key).map_or("", String::as_str),
+            gtid_errant: self.fleet.errant.get(key).map_or("", String::as_str),
             now: self.now,
             policy: &self.settings.policy,
         })
@@ -167,26 +271,27 @@ impl Catalog {
 
     /// The folded state of one instance.
     pub fn state(&self, key: &InstanceKey) -> Option<&InstanceState> {
-        self.states.get(key)
+        self.fleet.states.get(key).map(|s| &**s)
     }
 
     /// The topology of everything known.
     pub fn topology(&self) -> &Topology {
-        &self.topology
+        &self.fleet.topology
     }
 
     /// Every known key, sorted.
     pub fn all_keys(&self) -> Vec<InstanceKey> {
-        self.states.keys().cloned().collect()
+        self.fleet.states.keys().cloned().collect()
     }
 
     /// An exact key, else the one known instance with this port whose
     /// hostname contains the given one (never for IP addresses).
     pub fn resolve_instance(&self, key: &InstanceKey) -> Option<InstanceKey> {
-        if self.states.contains_key(key) {
+        if self.fleet.states.contains_key(key) {
             return Some(key.clone());
         }
         if let Some(s) = self
+            .fleet
             .states
             .values()
             .find(|s| s.address.as_ref() == Some(key))
@@ -197,6 +302,7 @@ impl Catalog {
             return None;
         }
         let mut matches = self
+            .fleet
             .states
             .keys()
             .filter(|k| k.port() == key.port() && k.hostname().contains(key.hostname()));
@@ -214,17 +320,24 @@ impl Catalog {
 
     /// Cluster names (their root's key), sorted.
     pub fn clusters(&self) -> Vec<InstanceKey> {
-        self.topology.clusters().into_keys().collect()
+        self.fleet.clusters.keys().cloned().collect()
     }
 
     /// Members of a cluster, by depth then key.
     pub fn members(&self, cluster: &InstanceKey) -> Vec<InstanceKey> {
-        self.topology.cluster_members(cluster)
+        self.fleet
+            .clusters
+            .get(cluster)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The cluster an instance belongs to.
     pub fn cluster_of(&self, key: &InstanceKey) -> Option<InstanceKey> {
-        self.topology.placement(key).map(|p| p.cluster.clone())
+        self.fleet
+            .topology
+            .placement(key)
+            .map(|p| p.cluster.clone())
     }
 
     /// A cluster's alias: the manual one (`set-cluster-alias`), else the
@@ -236,6 +349,7 @@ impl Catalog {
             return manual.clone();
         }
         let detected = self
+            .fleet
             .states
             .get(cluster)
             .and_then(|s| s.data.as_ref())
@@ -254,7 +368,8 @@ impl Catalog {
 
     /// A cluster's domain (`DetectClusterDomainQuery` on its master).
     pub fn cluster_domain(&self, cluster: &InstanceKey) -> String {
-        self.states
+        self.fleet
+            .states
             .get(cluster)
             .and_then(|s| s.data.as_ref())
             .map(|d| d.cluster_domain.clone())
@@ -317,7 +432,14 @@ impl Catalog {
         let members = self.members(cluster);
         let lag = members
             .iter()
-            .filter_map(|k| self.states.get(k)?.data.as_ref()?.replication_lag_seconds)
+            .filter_map(|k| {
+                self.fleet
+                    .states
+                    .get(k)?
+                    .data
+                    .as_ref()?
+                    .replication_lag_seconds
+            })
             .max()
             .unwrap_or(0);
         ClusterInfoJson {
@@ -340,7 +462,12 @@ impl Catalog {
     pub fn cluster_info_by_name(&self, name: &str, alias: &str) -> ClusterInfoJson {
         let live = InstanceKey::parse_with_default_port(name, self.settings.default_port)
             .ok()
-            .filter(|k| self.topology.placement(k).is_some_and(|p| &p.cluster == k));
+            .filter(|k| {
+                self.fleet
+                    .topology
+                    .placement(k)
+                    .is_some_and(|p| &p.cluster == k)
+            });
         match live {
             Some(k) => self.cluster_info(&k),
             None => ClusterInfoJson {
@@ -357,12 +484,14 @@ impl Catalog {
             .members(cluster)
             .into_iter()
             .filter(|k| {
-                self.topology
+                self.fleet
+                    .topology
                     .placement(k)
                     .is_some_and(|p| p.depth == 0 || p.is_co_master)
             })
             .map(|k| {
                 let ro = self
+                    .fleet
                     .states
                     .get(&k)
                     .and_then(|s| s.data.as_ref())
@@ -380,7 +509,8 @@ impl Catalog {
             .iter()
             .filter_map(|c| self.master_of(c))
             .filter(|k| {
-                self.states
+                self.fleet
+                    .states
                     .get(k)
                     .and_then(|s| s.data.as_ref())
                     .is_some_and(|d| !d.read_only)
@@ -390,7 +520,8 @@ impl Catalog {
 
     /// Known instances replicating from `key`.
     pub fn replicas_of(&self, key: &InstanceKey) -> Vec<InstanceKey> {
-        self.topology
+        self.fleet
+            .topology
             .placement(key)
             .map(|p| p.replicas.clone())
             .unwrap_or_default()
@@ -402,7 +533,8 @@ impl Catalog {
         if term.is_empty() {
             return Vec::new();
         }
-        self.states
+        self.fleet
+            .states
             .iter()
             .filter(|(k, s)| {
                 let d = s.data.as_ref();
@@ -425,12 +557,27 @@ impl Catalog {
 
     /// The replication analysis of everything known.
     pub fn analysis(&self) -> Vec<orc_analysis::Analysis> {
-        let input = orc_analysis::AnalysisInput {
-            states: &self.states,
-            topology: &self.topology,
+        orc_analysis::analyze(&self.analysis_input(), &self.settings.analysis, self.now)
+    }
+
+    /// The replication analysis of some instances (a cluster's members,
+    /// say): what [`Catalog::analysis`] says of them, without analysing
+    /// the rest.
+    pub fn analysis_of(&self, keys: &[InstanceKey]) -> Vec<orc_analysis::Analysis> {
+        orc_analysis::analyze_keys(
+            &self.analysis_input(),
+            keys,
+            &self.settings.analysis,
+            self.now,
+        )
+    }
+
+    fn analysis_input(&self) -> orc_analysis::AnalysisInput<'_> {
+        orc_analysis::AnalysisInput {
+            states: &self.fleet.states,
+            topology: &self.fleet.topology,
             metadata: &self.metadata,
-        };
-        orc_analysis::analyze(&input, &self.settings.analysis, self.now)
+        }
     }
 
     /// Analysis entries in orchestrator's JSON.
@@ -456,7 +603,7 @@ impl Catalog {
 
     /// orchestrator's topology text of a cluster.
     pub fn topology_text(&self, cluster: &InstanceKey, tabulated_form: bool) -> String {
-        let lines: Vec<_> = tree_order(&self.topology, cluster)
+        let lines: Vec<_> = tree_order(&self.fleet.topology, cluster)
             .into_iter()
             .filter_map(|(depth, key)| self.view(&key).map(|v| line(&v, depth)))
             .collect();
@@ -470,7 +617,7 @@ impl Catalog {
     /// The topology text with each instance's tags appended
     /// (` [name=value,...]`), as `topology-tags` shows it.
     pub fn topology_text_with_tags(&self, cluster: &InstanceKey) -> String {
-        let order = tree_order(&self.topology, cluster);
+        let order = tree_order(&self.fleet.topology, cluster);
         let lines: Vec<_> = order
             .iter()
             .filter_map(|(depth, key)| self.view(key).map(|v| line(&v, *depth)))
@@ -491,5 +638,111 @@ impl Catalog {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use orc_model::{Flavor, InstanceData, InstanceSnapshot, ProbeOutcome, ReplicationStatus};
+
+    use super::*;
+
+    fn stored(port: u16, master: Option<u16>, gtid: &str, at: i64) -> StoredInstance {
+        let key = InstanceKey::new("10.0.0.1", port).unwrap();
+        let mut state = InstanceState::new(key.clone(), Timestamp(0));
+        state.apply(&InstanceSnapshot {
+            key,
+            vantage: "p".into(),
+            started_at: Timestamp(at - 1),
+            observed_at: Timestamp(at),
+            outcome: ProbeOutcome::Ok,
+            data: Some(InstanceData {
+                flavor: Flavor::Mariadb,
+                server_id: u32::from(port),
+                gtid_executed: gtid.into(),
+                read_only: master.is_some(),
+                replication: master.map(|m| ReplicationStatus {
+                    master_host: "10.0.0.1".into(),
+                    master_port: m,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            one_off: false,
+        });
+        StoredInstance {
+            state,
+            cluster_name: String::new(),
+        }
+    }
+
+    fn same(a: &Fleet, b: &Fleet) {
+        let states = |f: &Fleet| -> Vec<InstanceState> {
+            f.states.values().map(|s| (**s).clone()).collect()
+        };
+        assert_eq!(states(a), states(b));
+        assert_eq!(*a.topology, *b.topology);
+        assert_eq!(*a.clusters, *b.clusters);
+        assert_eq!(*a.errant, *b.errant);
+    }
+
+    /// Rows applied one change at a time leave the fleet exactly as reading
+    /// everything afresh would: figures, errant GTIDs, moved replicas.
+    #[test]
+    fn applying_what_changed_equals_reading_everything() {
+        let mut rows = vec![
+            stored(1, None, "0-1-10", 100),
+            stored(2, Some(1), "0-1-10", 100),
+            stored(3, Some(1), "0-1-9", 100),
+            stored(11, None, "0-11-5", 100),
+            stored(12, Some(11), "0-11-5", 100),
+        ];
+        let mut fleet = Fleet::new(rows.clone());
+        assert!(fleet.errant.is_empty());
+        let steps = [
+            // Figures only: the master moves on.
+            stored(1, None, "0-1-12", 200),
+            // A replica writes on its own: errant.
+            stored(3, Some(1), "0-1-9,1-3-4", 200),
+            // Its master's figures move: the errant set stays.
+            stored(1, None, "0-1-13", 300),
+            // A replica moves to the other cluster: the topology changes.
+            stored(2, Some(11), "0-1-13", 300),
+            // A new instance arrives.
+            stored(13, Some(12), "0-11-5", 300),
+        ];
+        for step in steps {
+            let port = step.state.key.port();
+            rows.retain(|r| r.state.key.port() != port);
+            rows.push(step.clone());
+            fleet.apply(vec![step]);
+            same(&fleet, &Fleet::new(rows.clone()));
+        }
+        let errant = InstanceKey::new("10.0.0.1", 3).unwrap();
+        assert_eq!(fleet.errant.get(&errant).map(String::as_str), Some("1-3-4"));
+        let moved = InstanceKey::new("10.0.0.1", 2).unwrap();
+        let cluster = InstanceKey::new("10.0.0.1", 11).unwrap();
+        assert!(fleet.clusters[&cluster].contains(&moved));
+        // The errant replica repaired: gone from the set.
+        let repaired = stored(3, Some(1), "0-1-13", 400);
+        fleet.apply(vec![repaired.clone()]);
+        rows.retain(|r| r.state.key.port() != 3);
+        rows.push(repaired);
+        same(&fleet, &Fleet::new(rows));
+        assert!(!fleet.errant.contains_key(&errant));
+    }
+
+    /// A cache that is read while an earlier answer is still held gives
+    /// each reader its own consistent fleet.
+    #[test]
+    fn a_held_fleet_is_not_changed_under_its_reader() {
+        let fleet = Arc::new(Fleet::new(vec![stored(1, None, "0-1-10", 100)]));
+        let held = fleet.clone();
+        let mut next = fleet;
+        Arc::make_mut(&mut next).apply(vec![stored(2, Some(1), "0-1-10", 200)]);
+        assert_eq!(held.states.len(), 1);
+        assert_eq!(next.states.len(), 2);
     }
 }

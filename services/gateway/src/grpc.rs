@@ -85,9 +85,7 @@ fn cluster_info(cat: &Catalog, c: &InstanceKey) -> wire::ClusterInfo {
 
 impl GrpcApi {
     async fn catalog(&self) -> Result<Catalog, Status> {
-        Catalog::load(&self.gw.store, &self.gw.settings, orc_runtime::wall_clock())
-            .await
-            .map_err(|e| e.to_status())
+        self.gw.catalog().await.map_err(|e| e.to_status())
     }
 }
 

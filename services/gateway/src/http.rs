@@ -131,7 +131,7 @@ async fn not_found(uri: Uri) -> Response {
 }
 
 async fn catalog(gw: &Gateway) -> Result<Catalog, ApiError> {
-    Catalog::load(&gw.store, &gw.settings, orc_runtime::wall_clock()).await
+    gw.catalog().await
 }
 
 async fn discover(State(gw): S, Path((host, port)): Path<(String, String)>) -> ApiResult {
@@ -325,11 +325,7 @@ async fn replication_analysis(State(gw): S) -> ApiResult {
 async fn replication_analysis_cluster(State(gw): S, Path(hint): Path<String>) -> ApiResult {
     let cat = catalog(&gw).await?;
     let cluster = cat.resolve_cluster(&hint)?;
-    let entries: Vec<_> = cat
-        .analysis()
-        .into_iter()
-        .filter(|a| a.cluster == cluster)
-        .collect();
+    let entries = cat.analysis_of(&cat.members(&cluster));
     ok("Analysis", cat.analysis_json(&entries))
 }
 
@@ -340,10 +336,6 @@ async fn replication_analysis_instance(
     let key = parse_key(&gw, &host, &port)?;
     let cat = catalog(&gw).await?;
     let found = cat.require_instance(&key)?;
-    let entries: Vec<_> = cat
-        .analysis()
-        .into_iter()
-        .filter(|a| a.key == found)
-        .collect();
+    let entries = cat.analysis_of(&[found]);
     ok("Analysis", cat.analysis_json(&entries))
 }

@@ -156,6 +156,8 @@ pub struct Gateway {
     pub(crate) bus: Arc<dyn Bus>,
     pub(crate) store: Store,
     pub(crate) settings: CatalogSettings,
+    /// The read model between requests.
+    pub(crate) catalog: catalog::CatalogCache,
     pub(crate) command_timeout: Duration,
     pub(crate) recovery_timeout: Duration,
     pub(crate) candidate_expiry: Duration,
@@ -170,6 +172,19 @@ pub struct Gateway {
     pub(crate) kv: orc_kv::Publisher,
     /// The web UI's change feed.
     pub(crate) ui_feed: tokio::sync::broadcast::Sender<String>,
+}
+
+impl Gateway {
+    /// The read model now.
+    pub(crate) async fn catalog(&self) -> Result<catalog::Catalog, error::ApiError> {
+        catalog::Catalog::load(
+            &self.catalog,
+            &self.store,
+            &self.settings,
+            orc_runtime::wall_clock(),
+        )
+        .await
+    }
 }
 
 /// `kv` with the NATS key-value bucket `bucket` when one is configured.
@@ -240,6 +255,7 @@ pub async fn run(
         bus: bus.clone(),
         store,
         settings: cfg.catalog.clone(),
+        catalog: catalog::CatalogCache::default(),
         command_timeout: cfg.command_timeout,
         recovery_timeout: cfg.recovery_timeout,
         candidate_expiry: cfg.candidate_expiry,

@@ -36,7 +36,7 @@ pub(crate) const PAGE_SIZE: usize = 20;
 
 /// The read model now.
 pub(crate) async fn catalog(gw: &Gateway) -> Result<Catalog, ApiError> {
-    Catalog::load(&gw.store, &gw.settings, orc_runtime::wall_clock()).await
+    gw.catalog().await
 }
 
 /// Records an operation in the general audit (`/api/audit`); a failure to

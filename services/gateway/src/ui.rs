@@ -128,7 +128,7 @@ pub(crate) async fn watch(gw: Arc<Gateway>, bus: Arc<dyn Bus>, shutdown: Cancell
                     digests.clear();
                     continue;
                 }
-                let cat = match crate::catalog::Catalog::load(&gw.store, &gw.settings, orc_runtime::wall_clock()).await {
+                let cat = match gw.catalog().await {
                     Ok(cat) => cat,
                     Err(e) => {
                         tracing::debug!(error = %e, "web UI: fleet not read");
