@@ -178,10 +178,13 @@ impl Detector {
         now: Timestamp,
     ) -> (Vec<Emit>, Vec<InstanceKey>) {
         let mut emits = Vec::new();
-        let mut failing = Vec::new();
+        let mut failing = HashSet::new();
         for a in &entries {
-            if !a.last_check_valid && (a.counts.replicas > 0 || a.is_master) {
-                failing.push(a.key.clone());
+            // Failing: its last probe failed (a server not yet probed is
+            // not failing, only unknown: discovery must not heat it).
+            let probe_failed = view.get(&a.key).is_some_and(|s| s.failing_since.is_some());
+            if !a.last_check_valid && probe_failed && (a.counts.replicas > 0 || a.is_master) {
+                failing.insert(a.key.clone());
             }
             if !a.code.has_handler() || awaits_fresh_testimony(a, now) {
                 continue;
@@ -213,19 +216,32 @@ impl Detector {
             });
         }
         // Servers that recovered cool down; newly failing ones heat up.
-        self.hot.retain(|k, h| {
-            let covered = scope.is_none_or(|s| s.contains(k));
-            (!covered || failing.contains(k)) && now.since(h.since) < HOT_FOR
-        });
+        // A change is concluded around the server that changed: only that
+        // scope is looked at (a pass over everything hot, or over every
+        // incident, per snapshot would cost what the fleet weighs); the
+        // periodic whole-fleet pass expires the rest.
+        match scope {
+            Some(scope) => {
+                for k in scope {
+                    if !failing.contains(k) {
+                        self.hot.remove(k);
+                    }
+                }
+            }
+            None => {
+                self.hot
+                    .retain(|k, h| failing.contains(k) && now.since(h.since) < HOT_FOR);
+                self.emitted
+                    .retain(|_, at| now.since(*at) < Duration::from_secs(3600).max(self.period));
+                self.detections.retain(|_, d| now < d.until);
+            }
+        }
         for k in failing {
             self.hot.entry(k).or_insert(Hot {
                 since: now,
                 next: now,
             });
         }
-        self.emitted
-            .retain(|_, at| now.since(*at) < Duration::from_secs(3600).max(self.period));
-        self.detections.retain(|_, d| now < d.until);
         self.latest.extend(entries);
         let probes = self.due_probes(view, now);
         (emits, probes)
@@ -234,7 +250,10 @@ impl Detector {
     /// Servers to re-probe now: each hot server and its replicas, on the
     /// fast then slow cadence.
     pub fn due_probes(&mut self, view: &View, now: Timestamp) -> Vec<InstanceKey> {
-        let topology = view.topology();
+        if self.hot.is_empty() {
+            return Vec::new();
+        }
+        let topology = view.recent_topology();
         let mut out = Vec::new();
         for (key, hot) in &mut self.hot {
             if now < hot.next {

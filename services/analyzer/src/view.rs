@@ -53,7 +53,20 @@ pub struct View {
     /// The replication graph, built once per change of shape (sources,
     /// replicas, roles, membership) rather than at every use: positions
     /// that move on every poll leave it as it is.
-    topology: std::sync::Mutex<Option<std::sync::Arc<Topology>>>,
+    topology: std::sync::Mutex<Graph>,
+}
+
+/// The kept replication graph.
+#[derive(Debug, Default)]
+struct Graph {
+    /// The graph of what is known now; `None` once a change of shape
+    /// made it stale.
+    current: Option<std::sync::Arc<Topology>>,
+    /// The last graph built, stale or not.
+    last: Option<std::sync::Arc<Topology>>,
+    /// When it was built and what building it cost.
+    built_at: Option<std::time::Instant>,
+    cost: std::time::Duration,
 }
 
 /// What ingesting one snapshot did.
@@ -325,13 +338,34 @@ impl View {
 
     /// The replication graph of every known instance.
     pub fn topology(&self) -> std::sync::Arc<Topology> {
-        let mut cached = self
+        let mut graph = self
             .topology
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cached
-            .get_or_insert_with(|| std::sync::Arc::new(Topology::from_states(self.states.values())))
-            .clone()
+        if let Some(current) = &graph.current {
+            return current.clone();
+        }
+        let started = std::time::Instant::now();
+        let built = std::sync::Arc::new(Topology::from_states(self.states.values()));
+        graph.cost = started.elapsed();
+        graph.built_at = Some(started);
+        graph.current = Some(built.clone());
+        graph.last = Some(built.clone());
+        built
+    }
+
+    /// The last graph built, perhaps a change of shape behind: for uses
+    /// that may lag (cluster names written to the store, which replicas to
+    /// re-probe beside a failing server), so a stream of changes during
+    /// discovery does not rebuild the graph for each of them.
+    pub fn recent_topology(&self) -> std::sync::Arc<Topology> {
+        let last = self
+            .topology
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .last
+            .clone();
+        last.unwrap_or_else(|| self.topology())
     }
 
     /// Whether the graph is built (using it costs nothing now).
@@ -339,15 +373,32 @@ impl View {
         self.topology
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .current
             .is_some()
+    }
+
+    /// Whether changes waiting for the graph should have it rebuilt now:
+    /// it is built, or the last build is at least four of its own costs
+    /// ago, so rebuilding never takes more than a fifth of the loop while
+    /// shapes keep changing (discovery of thousands of servers), and small
+    /// fleets rebuild at once.
+    pub fn reshape_due(&self) -> bool {
+        let graph = self
+            .topology
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        graph.current.is_some()
+            || graph
+                .built_at
+                .is_none_or(|at| at.elapsed() >= graph.cost.saturating_mul(4))
     }
 
     /// Forgets the cached graph: something it is built from changed.
     fn reshaped(&mut self) {
-        *self
-            .topology
+        self.topology
             .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .current = None;
     }
 
     /// Members of the cluster named `cluster` (a `host:port` string).
@@ -399,7 +450,7 @@ impl View {
         if self.dirty.is_empty() {
             return Vec::new();
         }
-        let topo = self.topology();
+        let topo = self.recent_topology();
         let keys = std::mem::take(&mut self.dirty);
         for k in &keys {
             self.touched.remove(k);
