@@ -115,6 +115,55 @@ impl FleetProcess {
     }
 }
 
+/// How long servers went unprobed, over every simulator process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProbeGaps {
+    /// Servers that are up.
+    pub servers: usize,
+    /// The longest gap of any of them.
+    pub max: Duration,
+    /// How many went unprobed for more than 2 s.
+    pub over_2s: usize,
+}
+
+impl FleetProcess {
+    fn ask(shard: &mut Shard, line: &str) -> anyhow::Result<String> {
+        writeln!(shard.stdin, "{line}")?;
+        shard.stdin.flush()?;
+        let mut answer = String::new();
+        shard.stdout.read_line(&mut answer)?;
+        Ok(answer.trim().to_string())
+    }
+
+    /// Starts measuring probe gaps afresh on every simulator.
+    pub fn reset_gaps(&mut self) -> anyhow::Result<()> {
+        for shard in &mut self.shards {
+            let answer = Self::ask(shard, "gaps reset")?;
+            anyhow::ensure!(answer == "ok", "fleet-sim: `gaps reset`: {answer}");
+        }
+        Ok(())
+    }
+
+    /// Probe gaps since the last reset (see fleet-sim's `gaps`).
+    pub fn gaps(&mut self) -> anyhow::Result<ProbeGaps> {
+        let mut total = ProbeGaps::default();
+        for shard in &mut self.shards {
+            let answer = Self::ask(shard, "gaps")?;
+            let field = |name: &str| -> anyhow::Result<u64> {
+                answer
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                    .and_then(|v| v.parse().ok())
+                    .with_context(|| format!("fleet-sim: `gaps` answered {answer:?}"))
+            };
+            total.servers += usize::try_from(field("servers")?)?;
+            total.max = total.max.max(Duration::from_millis(field("max_ms")?));
+            total.over_2s += usize::try_from(field("over_2s")?)?;
+        }
+        Ok(total)
+    }
+}
+
 impl Drop for FleetProcess {
     fn drop(&mut self) {
         for s in &mut self.shards {

@@ -4,7 +4,11 @@
 //! `{"ready":true,"instances":N,"port":P,"masters":["127.1.0.1:P",...]}`,
 //! then reads commands on stdin (one per line, see `fleet_sim::Command`)
 //! and answers each with `ok` or `error: ...`. `stats` prints
-//! `statements=N`. It stops at the end of stdin.
+//! `statements=N`; `gaps reset` starts measuring how long servers go
+//! unprobed, and `gaps` prints
+//! `gaps servers=N max_ms=M p99_ms=P over_2s=K` (servers that are up; a
+//! server nobody probes any more counts with its growing gap). It stops at
+//! the end of stdin.
 
 use std::io::Write;
 
@@ -74,6 +78,24 @@ async fn main() -> anyhow::Result<()> {
         }
         let answer = if line == "stats" {
             format!("statements={}", sim.with(fleet_sim::Fleet::statements))
+        } else if line == "gaps reset" {
+            sim.with_mut(fleet_sim::Fleet::reset_gaps);
+            "ok".to_string()
+        } else if line == "gaps" {
+            let mut gaps = sim.with(|f| f.probe_gaps());
+            gaps.sort_unstable();
+            let max = gaps.last().copied().unwrap_or_default();
+            let p99 = gaps
+                .get((gaps.len() * 99 / 100).min(gaps.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default();
+            let over = gaps.iter().filter(|g| g.as_secs_f64() > 2.0).count();
+            format!(
+                "gaps servers={} max_ms={} p99_ms={} over_2s={over}",
+                gaps.len(),
+                max.as_millis(),
+                p99.as_millis()
+            )
         } else {
             match sim
                 .with(|f| Command::parse(line, f))

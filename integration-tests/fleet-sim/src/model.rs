@@ -158,6 +158,10 @@ pub(crate) struct Server {
     /// Transactions this server committed that its cluster does not have.
     pub(crate) errant: u64,
     pub(crate) started: Instant,
+    /// When a probe last read this server's status.
+    pub(crate) last_probe: Option<Instant>,
+    /// The longest time between two probes since the gaps were reset.
+    pub(crate) max_gap: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +223,8 @@ pub struct Fleet {
     last_tick: Instant,
     /// Statements answered since start.
     pub(crate) statements: u64,
+    /// Since when probe gaps are measured.
+    gaps_since: Instant,
 }
 
 fn some(s: impl Into<String>) -> Option<String> {
@@ -272,6 +278,8 @@ impl Fleet {
                 origin_uuid: uuid(spec.first + master),
                 errant: 0,
                 started: now,
+                last_probe: None,
+                max_gap: Duration::ZERO,
             });
         }
         let by_key = servers
@@ -287,6 +295,7 @@ impl Fleet {
             carry: 0.0,
             last_tick: now,
             statements: 0,
+            gaps_since: now,
         };
         for i in 0..fleet.servers.len() {
             if let Some(Source::Index(m)) = fleet.servers[i].source {
@@ -309,6 +318,40 @@ impl Fleet {
     /// Statements answered so far.
     pub fn statements(&self) -> u64 {
         self.statements
+    }
+
+    /// Starts measuring probe gaps afresh.
+    pub fn reset_gaps(&mut self) {
+        self.gaps_since = Instant::now();
+        for s in &mut self.servers {
+            s.max_gap = Duration::ZERO;
+        }
+    }
+
+    /// For every server that is up, the longest time it went unprobed
+    /// since the gaps were reset, the time since its last probe included
+    /// (a server no prober reads any more shows a growing gap).
+    pub fn probe_gaps(&self) -> Vec<Duration> {
+        let now = Instant::now();
+        self.servers
+            .iter()
+            .filter(|s| s.liveness == Liveness::Up)
+            .map(|s| {
+                let open = now
+                    .duration_since(s.last_probe.unwrap_or(self.gaps_since).max(self.gaps_since));
+                s.max_gap.max(open)
+            })
+            .collect()
+    }
+
+    fn probed(&mut self, index: usize) {
+        let now = Instant::now();
+        let since = self.gaps_since;
+        let s = &mut self.servers[index];
+        if let Some(t) = s.last_probe {
+            s.max_gap = s.max_gap.max(now.duration_since(t.max(since)));
+        }
+        s.last_probe = Some(now);
     }
 
     /// `host:port` of the server at `index`.
@@ -503,7 +546,11 @@ impl Fleet {
                 self.select_variables(index, session, &stmt)
             }
             () if upper == "SELECT 1" => Reply::one(&["1"], vec![some("1")]),
-            () if upper.starts_with("SHOW GLOBAL STATUS") => self.status(index),
+            () if upper.starts_with("SHOW GLOBAL STATUS") => {
+                // Every probe reads the status once.
+                self.probed(index);
+                self.status(index)
+            }
             () if upper.starts_with("SHOW GLOBAL VARIABLES") => self.semi_sync_variables(index),
             () if upper == "SHOW MASTER STATUS" || upper == "SHOW BINARY LOG STATUS" => {
                 if upper == "SHOW BINARY LOG STATUS" && dialect != Dialect::MySql84 {

@@ -126,6 +126,11 @@ impl Simulator {
         f(&lock(&self.fleet))
     }
 
+    /// Changes the fleet's bookkeeping (not its servers: see [`Simulator::command`]).
+    pub fn with_mut<T>(&self, f: impl FnOnce(&mut Fleet) -> T) -> T {
+        f(&mut lock(&self.fleet))
+    }
+
     /// Applies a command; liveness changes take effect on the network at once.
     pub fn command(&self, command: &Command) -> Result<(), String> {
         let mut fleet = lock(&self.fleet);

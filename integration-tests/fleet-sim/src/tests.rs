@@ -259,3 +259,40 @@ fn read_only_can_be_saved_and_restored_in_the_session() {
         Some("0")
     );
 }
+
+/// Probe gaps are measured on the status read every probe makes: a server
+/// probed regularly shows short gaps, one nobody reads any more a growing
+/// one, and a dead server is not counted.
+#[test]
+fn probe_gaps_count_from_the_reset_and_include_the_open_gap() {
+    use std::time::{Duration, Instant};
+    let mut f = fleet(Dialect::MariaDb);
+    let mut s = SessionVars::default();
+    let status = "SHOW GLOBAL STATUS WHERE Variable_name IN ('Uptime')";
+    for i in 0..f.len() {
+        f.execute(i, &mut s, status);
+    }
+    std::thread::sleep(Duration::from_millis(60));
+    let before_reset = Instant::now();
+    f.reset_gaps();
+    // Server 0 is probed every 10 ms; the others are not probed at all.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(10));
+        f.execute(0, &mut s, status);
+    }
+    // Other statements are not probes.
+    f.execute(1, &mut s, "SELECT 1");
+    std::thread::sleep(Duration::from_millis(30));
+    let gaps = f.probe_gaps();
+    let since_reset = before_reset.elapsed();
+    assert_eq!(gaps.len(), 8);
+    // The open gap counts; time before the reset does not.
+    assert!(gaps[0] >= Duration::from_millis(30), "{:?}", gaps[0]);
+    assert!(gaps[0] < gaps[1], "{gaps:?}");
+    assert!(gaps[1] >= Duration::from_millis(80), "{:?}", gaps[1]);
+    assert!(gaps[1] <= since_reset, "{:?} > {since_reset:?}", gaps[1]);
+    let m0 = f.key(0).unwrap();
+    let die = Command::parse(&format!("die {m0}"), &f).unwrap();
+    f.apply(&die).unwrap();
+    assert_eq!(f.probe_gaps().len(), 7, "a dead server is not counted");
+}
