@@ -5,7 +5,8 @@
 //! poll), with one `orchestrator analyzer` process (embedded SQLite store)
 //! discovering the fleet from its masters.
 //!
-//! For each prober count, once every server is probed at least every 2 s:
+//! For each prober count, once every server is probed at least every 2 s
+//! (or after 120 s of trying, reported as `pN_settled=false`):
 //! - throughput and CPU: each prober's polls a second
 //!   (`orchestrator_probes_total` on its `MetricsListenAddress`) and its
 //!   process CPU time per poll, over a window of SECONDS;
@@ -16,7 +17,7 @@
 //!   more than 2 s (the target is none).
 //!
 //! The last line:
-//! `probers: instances=N p1_polls_s=... p1_cpu_ms_per_poll=... p2_... p2_kill_max_gap_s=... p2_kill_over_2s=K ...`
+//! `probers: instances=N p1_settled=true p1_polls_s=... p1_cpu_ms_per_poll=... p2_... p2_kill_max_gap_s=... p2_kill_over_2s=K ...`
 //!
 //! `cargo bench -p integration-tests --bench probers [-- [N] [--probers 1,2,4] [--seconds S]]`
 //! (builds the release `orchestrator` and `fleet-sim` binaries first).
@@ -25,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use integration_tests::fleet::{FleetProcess, process_cpu};
+use integration_tests::fleet::{FleetProcess, ProbeGaps, process_cpu};
 use integration_tests::process::{free_port, sample, scrape};
 use orc_testkit::NatsServer;
 
@@ -78,6 +79,8 @@ async fn probes(p: &Prober) -> f64 {
 /// What one prober count measured.
 struct Figures {
     probers: usize,
+    /// Whether every server was probed within 2 s before the window.
+    settled: bool,
     /// Polls a second, per prober.
     polls_per_s: Vec<f64>,
     /// CPU per poll, per prober.
@@ -87,22 +90,20 @@ struct Figures {
     kill: Option<(Duration, usize)>,
 }
 
-/// Waits until every server has been probed within 2 s, over a 3 s look.
-async fn settle(fleet: &mut FleetProcess, within: Duration) -> anyhow::Result<Duration> {
+/// Waits (at most `within`) until every server has been probed within 2 s,
+/// over a 3 s look; returns whether it happened and the last look.
+async fn settle(fleet: &mut FleetProcess, within: Duration) -> anyhow::Result<(bool, ProbeGaps)> {
     let started = Instant::now();
     loop {
         fleet.reset_gaps()?;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let gaps = fleet.gaps()?;
         if gaps.over_2s == 0 {
-            return Ok(started.elapsed());
+            return Ok((true, gaps));
         }
-        anyhow::ensure!(
-            started.elapsed() < within,
-            "{} of {} servers still unprobed for over 2 s after {within:?}",
-            gaps.over_2s,
-            gaps.servers
-        );
+        if started.elapsed() >= within {
+            return Ok((false, gaps));
+        }
     }
 }
 
@@ -132,8 +133,21 @@ async fn run(nats: &NatsServer, n: usize, count: usize, seconds: u64) -> anyhow:
         });
     }
     let _analyzer = role(dir.path(), "analyzer", "analyzer", &config)?;
-    let settled = settle(&mut fleet, Duration::from_secs(600)).await?;
-    eprintln!("probers {count}: every one of {n} servers probed within 2 s after {settled:.1?}");
+    let started = Instant::now();
+    let (settled, gaps) = settle(&mut fleet, Duration::from_secs(120)).await?;
+    if settled {
+        eprintln!(
+            "probers {count}: every one of {n} servers probed within 2 s after {:.1?}",
+            started.elapsed()
+        );
+    } else {
+        eprintln!(
+            "probers {count}: after {:.1?}, {} of {} servers still go unprobed for over 2 s; measuring anyway",
+            started.elapsed(),
+            gaps.over_2s,
+            gaps.servers
+        );
+    }
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     let mut before = Vec::new();
@@ -177,6 +191,7 @@ async fn run(nats: &NatsServer, n: usize, count: usize, seconds: u64) -> anyhow:
     };
     Ok(Figures {
         probers: count,
+        settled,
         polls_per_s,
         cpu_ms_per_poll,
         kill,
@@ -234,6 +249,12 @@ async fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(" + ")
         );
+        if !f.settled {
+            println!(
+                "probers {p}: the fleet was never all probed within 2 s (figures under overload)"
+            );
+        }
+        fields.push(format!("p{p}_settled={}", f.settled));
         fields.push(format!("p{p}_polls_s={total:.0}"));
         fields.push(format!("p{p}_cpu_ms_per_poll={cpu:.4}"));
         if let Some((gap, over)) = f.kill {
