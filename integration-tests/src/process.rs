@@ -81,6 +81,11 @@ impl RoleProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// kill -9, then waits for the process to end.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// SIGTERM, then waits (up to 20 s) for the process to end.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {

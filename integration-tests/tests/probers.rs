@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use integration_tests::process::RoleProcess;
 use integration_tests::{Orc, PROBER_ONLY, eventually, test_config};
 use orc_bus::{Bus, NatsBus, subjects};
 use orc_model::{InstanceKey, InstanceSnapshot};
@@ -127,6 +128,110 @@ async fn when_a_prober_dies_another_probes_its_instances_within_seconds() {
     let two = split_brain.finish().await;
     assert!(two.is_empty(), "two writable masters: {two:?}");
     survivor.stop().await.unwrap();
+    core.stop().await.unwrap();
+}
+
+/// kill -9 of a prober process closes its bus connection, and its peers
+/// learn of the death from the bus rather than from its heartbeats'
+/// silence: with a membership TTL of a minute, the survivor still probes
+/// the orphaned instances within seconds.
+#[tokio::test]
+async fn a_killed_prober_process_is_known_dead_from_the_bus_before_its_ttl() {
+    let sb = SandboxBuilder::master_with_replicas(3)
+        .start()
+        .await
+        .unwrap();
+    let nats = NatsServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let core = Orc::start_with(
+        test_config(&dir.path().join("o.sqlite3"), 0.5),
+        ANALYZER_AND_GATEWAY,
+        Some(&nats.url()),
+        Some(dir),
+    )
+    .await
+    .unwrap();
+    let ttl = Duration::from_secs(60);
+    let config = |id: &str| {
+        let mut config = test_config(std::path::Path::new("/nonexistent"), 0.5);
+        config["ProberId"] = id.into();
+        config["NatsUrl"] = nats.url().into();
+        config["ProberMembershipTtlMilliseconds"] = u64::try_from(ttl.as_millis()).unwrap().into();
+        config
+    };
+    let mut probers = BTreeMap::new();
+    for id in ["p1", "p2"] {
+        let p = RoleProcess::start("prober", &config(id), &[])
+            .await
+            .unwrap();
+        probers.insert(id, p);
+    }
+    let (code, _, err) = core
+        .client(&["-c", "discover", "-i", &sb.key("m").unwrap()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let watcher = NatsBus::connect(&nats.url(), "watcher", Duration::from_secs(5))
+        .await
+        .unwrap();
+    // Both probe once they saw each other (and every instance is known).
+    let before = eventually(Duration::from_secs(20), || async {
+        let seen = owners(&watcher, Duration::from_millis(1200)).await;
+        let by = |id: &str| seen.values().filter(|v| v.contains(id)).count();
+        (seen.len() == 4 && seen.values().all(|v| v.len() == 1) && by("p1") > 0 && by("p2") > 0)
+            .then_some(seen)
+    })
+    .await
+    .expect("four instances, each probed by one of two probers");
+    let victim_id = before
+        .values()
+        .next()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap()
+        .clone();
+    let survivor_id = if victim_id == "p1" { "p2" } else { "p1" };
+    let orphans: BTreeSet<InstanceKey> = before
+        .iter()
+        .filter(|(_, v)| v.contains(&victim_id))
+        .map(|(k, _)| k.clone())
+        .collect();
+
+    let mut sub = watcher.subscribe(subjects::SNAPSHOT).await.unwrap();
+    watcher.flush().await.unwrap();
+    probers.remove(victim_id.as_str()).unwrap().kill().await;
+    let killed = Instant::now();
+    let mut adopted = BTreeSet::new();
+    while adopted != orphans {
+        let msg = tokio::time::timeout(ttl / 2, sub.next())
+            .await
+            .expect("the survivor keeps publishing")
+            .unwrap();
+        let snap = InstanceSnapshot::try_from(
+            &orc_bus::decode::<wire::InstanceSnapshot>(&msg.subject, &msg.payload).unwrap(),
+        )
+        .unwrap();
+        if snap.vantage == survivor_id && orphans.contains(&snap.key) {
+            adopted.insert(snap.key);
+        }
+        assert!(
+            killed.elapsed() < ttl / 2,
+            "{} of {} orphans adopted after {:?}: the death was not learnt from the bus",
+            adopted.len(),
+            orphans.len(),
+            killed.elapsed()
+        );
+    }
+    eprintln!(
+        "{} orphaned instances adopted by {survivor_id} {:?} after the kill",
+        orphans.len(),
+        killed.elapsed()
+    );
+    for (_, p) in probers {
+        let log = p.log_text();
+        assert!(log.contains("peer prober gone from the bus"), "{log}");
+        p.stop().await;
+    }
     core.stop().await.unwrap();
 }
 

@@ -4,6 +4,22 @@
 pub const SNAPSHOT: &str = "orc.snapshot";
 /// `ProberHeartbeat`s: prober membership.
 pub const PROBER_HEARTBEAT: &str = "orc.prober.heartbeat";
+/// Request subject a prober answers while its bus connection lives (empty
+/// payloads): peers learn of its death from the bus's "no responders" at
+/// once rather than from its heartbeats' silence.
+pub fn prober_alive(prober_id: &str) -> String {
+    let token: String = prober_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("orc.prober.alive.{token}")
+}
 /// `InstanceRegistry`: every known instance, published by analyzers.
 pub const REGISTRY: &str = "orc.registry";
 /// Request for the current `InstanceRegistry` (analyzers answer).
@@ -66,3 +82,16 @@ pub const FINDINGS_STREAM: crate::StreamSpec = crate::StreamSpec {
     max_age: std::time::Duration::from_secs(7 * 24 * 3600),
     duplicate_window: std::time::Duration::from_secs(120),
 };
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_prober_id_becomes_one_subject_token() {
+        assert_eq!(super::prober_alive("p-1_a"), "orc.prober.alive.p-1_a");
+        // Dots, wildcards and spaces would change the subject's shape.
+        assert_eq!(
+            super::prober_alive("db1.dc2 *>"),
+            "orc.prober.alive.db1_dc2___"
+        );
+    }
+}

@@ -550,6 +550,11 @@ pub struct Config {
     /// `ProberMembershipTtlMilliseconds` (ours): a prober silent this long is dead.
     #[serde(rename = "ProberMembershipTtlMilliseconds")]
     pub prober_membership_ttl_milliseconds: u64,
+    /// `ProberStandbyConnections` (ours, default true): with several
+    /// probers, each instance's next prober in rank keeps a connection open
+    /// to it, so that it probes at once when the owner dies.
+    #[serde(rename = "ProberStandbyConnections")]
+    pub prober_standby_connections: bool,
 
     // --- ours: telemetry ---
     /// `LogFormat` (ours): `text` (default; coloured only on a terminal)
@@ -728,6 +733,7 @@ impl Default for Config {
             // heartbeat be up to 1.5 s late without a membership change.
             prober_heartbeat_milliseconds: 1000,
             prober_membership_ttl_milliseconds: 2500,
+            prober_standby_connections: true,
             log_format: String::new(),
             otlp_endpoint: String::new(),
             metrics_listen_address: String::new(),

@@ -16,6 +16,7 @@ mod worker;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use orc_bus::{Bus, subjects};
@@ -27,7 +28,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use membership::Membership;
+use membership::{Membership, Role};
 
 /// What a prober needs to know.
 #[derive(Debug, Clone)]
@@ -52,6 +53,8 @@ pub struct ProberConfig {
     pub probers_per_instance: usize,
     /// `HostnameResolveMethod` applied to the hosts a server names.
     pub resolver: Arc<orc_runtime::resolve::Resolver>,
+    /// Whether the next prober in rank keeps a connection to each instance.
+    pub standby_connections: bool,
 }
 
 impl ProberConfig {
@@ -77,6 +80,7 @@ impl ProberConfig {
             read_timeout: Duration::from_secs_f64(c.mysql_discovery_read_timeout_seconds),
             probe: ProbeSettings::from_config(c),
             resolver: Arc::new(orc_runtime::resolve::Resolver::from_config(c)),
+            standby_connections: c.prober_standby_connections,
         }
     }
 
@@ -102,7 +106,15 @@ pub enum Error {
 struct Worker {
     wake: Arc<Notify>,
     stop: CancellationToken,
+    /// An owner probes; otherwise the worker stands by.
+    active: Arc<AtomicBool>,
 }
+
+/// How often a prober asks each peer whether it lives. The bus answers
+/// "no responders" at once when the peer's connection is gone (killed,
+/// crashed, cut off), so its instances move within this much of its death
+/// rather than after its heartbeats' TTL.
+const LIVENESS_EVERY: Duration = Duration::from_millis(200);
 
 /// Runs a prober until `shutdown` is cancelled.
 pub async fn run(
@@ -127,6 +139,25 @@ pub async fn run(
             }
         });
     }
+    // Peers ask here whether this prober lives; the subscription exists
+    // before the first heartbeat announces that it answers.
+    let mut alive = bus.subscribe(&subjects::prober_alive(&cfg.id)).await?;
+    {
+        let (bus, stop) = (bus.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    m = alive.next() => match m {
+                        Some(m) => {
+                            let _ = bus.respond(&m, bytes::Bytes::new()).await;
+                        }
+                        None => return,
+                    },
+                }
+            }
+        });
+    }
     let mut heartbeats = bus.subscribe(subjects::PROBER_HEARTBEAT).await?;
     let mut registry_sub = bus.subscribe(subjects::REGISTRY).await?;
     let mut probe_now = bus.subscribe(subjects::PROBE_NOW).await?;
@@ -144,29 +175,50 @@ pub async fn run(
     // Heartbeats share the polls' time grid and timer (one wake-up for both).
     let grid = grid::Grid::start(shutdown.child_token());
     let mut heartbeat_at = worker::aligned(cfg.heartbeat_interval);
+    let mut liveness_at = worker::aligned(LIVENESS_EVERY);
+    let (gone_tx, mut gone_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let shared = worker::Shared {
+        cfg: cfg.clone(),
+        bus: bus.clone(),
+        grid: grid.clone(),
+        connects: Arc::new(tokio::sync::Semaphore::new(worker::CONNECTS_IN_FLIGHT)),
+    };
     let mut registry_ask = tokio::time::interval(Duration::from_secs(1));
     let mut registry_seen = false;
     let mut dirty = true;
 
     loop {
         if dirty {
-            assign(
-                &cfg,
-                &bus,
-                &grid,
-                &tracker,
-                &membership,
-                &registry,
-                &mut workers,
-            );
+            assign(&shared, &tracker, &membership, &registry, &mut workers);
             dirty = false;
         }
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = grid.sleep_until(heartbeat_at) => {
                 heartbeat_at = worker::aligned(cfg.heartbeat_interval);
-                publish_heartbeat(&*bus, &cfg, started_at, workers.len(), false).await;
+                let owned = workers.values().filter(|w| w.active.load(Ordering::Relaxed)).count();
+                publish_heartbeat(&*bus, &cfg, started_at, owned, false).await;
                 dirty |= membership.expire(Instant::now());
+            }
+            () = grid.sleep_until(liveness_at) => {
+                liveness_at = worker::aligned(LIVENESS_EVERY);
+                for peer in membership.answering_peers() {
+                    let (bus, gone) = (bus.clone(), gone_tx.clone());
+                    tracker.spawn(async move {
+                        let subject = subjects::prober_alive(&peer);
+                        if let Err(orc_bus::Error::NoResponders { .. }) =
+                            bus.request(&subject, bytes::Bytes::new(), LIVENESS_EVERY).await
+                        {
+                            let _ = gone.send(peer);
+                        }
+                    });
+                }
+            }
+            Some(peer) = gone_rx.recv() => {
+                if membership.depart(&peer, cfg.heartbeat_interval, Instant::now()) {
+                    tracing::info!(prober = %cfg.id, peer = %peer, "peer prober gone from the bus; taking over its instances");
+                    dirty = true;
+                }
             }
             _ = registry_ask.tick(), if !registry_seen => {
                 ask_registry(bus.clone(), &tracker);
@@ -175,6 +227,7 @@ pub async fn run(
                 if let Ok(hb) = orc_bus::decode::<wire::ProberHeartbeat>(&msg.subject, &msg.payload) {
                     let ttl = Duration::from_millis(u64::from(hb.ttl_ms));
                     dirty |= membership.observe(&hb.prober_id, ttl, hb.leaving, Instant::now());
+                    membership.set_answering(&hb.prober_id, hb.answers_liveness && !hb.leaving);
                 }
             }
             Some(msg) = registry_sub.next() => {
@@ -190,7 +243,7 @@ pub async fn run(
             Some(msg) = probe_now.next() => {
                 if let Ok(req) = orc_bus::decode::<wire::ProbeRequest>(&msg.subject, &msg.payload) {
                     for k in req.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()) {
-                        if let Some(w) = workers.get(&k) {
+                        if let Some(w) = workers.get(&k).filter(|w| w.active.load(Ordering::Relaxed)) {
                             w.wake.notify_one();
                         }
                     }
@@ -213,44 +266,57 @@ pub async fn run(
     Ok(())
 }
 
+/// Starts, stops, promotes and demotes workers to match my roles under the
+/// current membership: an owner probes; the next prober in rank stands by
+/// with a connection open (unless standby connections are off).
 fn assign(
-    cfg: &Arc<ProberConfig>,
-    bus: &Arc<dyn Bus>,
-    grid: &grid::Grid,
+    shared: &worker::Shared,
     tracker: &TaskTracker,
     membership: &Membership,
     registry: &HashSet<InstanceKey>,
     workers: &mut HashMap<InstanceKey, Worker>,
 ) {
-    let owned: HashSet<&InstanceKey> = registry
+    let cfg = &shared.cfg;
+    let live = membership.live();
+    let k = cfg.probers_per_instance.max(1);
+    let standby = cfg.standby_connections && live.len() > k;
+    let roles: HashMap<&InstanceKey, Role> = registry
         .iter()
-        .filter(|k| membership.owns_among(k, cfg.probers_per_instance))
+        .filter_map(|key| membership.role(&live, key, k).map(|r| (key, r)))
+        .filter(|(_, r)| standby || *r == Role::Owner)
         .collect();
-    workers.retain(|k, w| {
-        let keep = owned.contains(k);
-        if !keep {
+    workers.retain(|key, w| match roles.get(key) {
+        None => {
             w.stop.cancel();
+            false
         }
-        keep
+        Some(role) => {
+            let owner = *role == Role::Owner;
+            if w.active.swap(owner, Ordering::AcqRel) != owner {
+                w.wake.notify_one();
+            }
+            true
+        }
     });
-    for key in owned {
-        if workers.contains_key(key) {
+    for (key, role) in &roles {
+        if workers.contains_key(*key) {
             continue;
         }
         let wake = Arc::new(Notify::new());
         let stop = CancellationToken::new();
+        let active = Arc::new(AtomicBool::new(*role == Role::Owner));
         tracker.spawn(worker::run(
-            cfg.clone(),
-            bus.clone(),
-            grid.clone(),
-            key.clone(),
+            shared.clone(),
+            (*key).clone(),
             wake.clone(),
             stop.clone(),
+            active.clone(),
         ));
-        workers.insert(key.clone(), Worker { wake, stop });
+        workers.insert((*key).clone(), Worker { wake, stop, active });
     }
-    worker::set_owned(workers.len());
-    orc_telemetry::metrics::instances_probed(workers.len());
+    let owned = roles.values().filter(|r| **r == Role::Owner).count();
+    worker::set_owned(owned);
+    orc_telemetry::metrics::instances_probed(owned);
 }
 
 async fn publish_heartbeat(
@@ -268,6 +334,7 @@ async fn publish_heartbeat(
         ttl_ms: u32::try_from(cfg.membership_ttl.as_millis()).unwrap_or(u32::MAX),
         owned: u32::try_from(owned).unwrap_or(u32::MAX),
         leaving,
+        answers_liveness: true,
     };
     if let Err(e) = bus
         .publish(subjects::PROBER_HEARTBEAT, orc_bus::encode(&hb))

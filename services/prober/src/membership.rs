@@ -60,6 +60,21 @@ pub fn owners<'a>(
 pub struct Membership {
     me: String,
     expiry: BTreeMap<String, Instant>,
+    /// Members whose death the bus reported, with when their heartbeats
+    /// count again (a heartbeat still in flight must not revive them).
+    departed: BTreeMap<String, Instant>,
+    /// Members that answer liveness requests.
+    answering: std::collections::BTreeSet<String>,
+}
+
+/// What a prober is to an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// One of its owners: probes it.
+    Owner,
+    /// The next in rank after the owners: keeps a connection open to it,
+    /// so that it probes at once when an owner dies.
+    Standby,
 }
 
 impl Membership {
@@ -68,6 +83,8 @@ impl Membership {
         Self {
             me: me.to_string(),
             expiry: BTreeMap::new(),
+            departed: BTreeMap::new(),
+            answering: std::collections::BTreeSet::new(),
         }
     }
 
@@ -78,16 +95,72 @@ impl Membership {
             return false;
         }
         if leaving {
+            self.answering.remove(member);
             return self.expiry.remove(member).is_some();
         }
+        if self.departed.get(member).is_some_and(|until| *until > now) {
+            return false;
+        }
+        self.departed.remove(member);
         self.expiry.insert(member.to_string(), now + ttl).is_none()
+    }
+
+    /// Records whether `member` answers liveness requests (from its
+    /// heartbeat).
+    pub fn set_answering(&mut self, member: &str, answers: bool) {
+        if member == self.me {
+            return;
+        }
+        if answers {
+            self.answering.insert(member.to_string());
+        } else {
+            self.answering.remove(member);
+        }
+    }
+
+    /// Live peers that answer liveness requests.
+    pub fn answering_peers(&self) -> Vec<String> {
+        self.answering
+            .iter()
+            .filter(|m| self.expiry.contains_key(*m))
+            .cloned()
+            .collect()
+    }
+
+    /// The bus says `member` is gone (nobody answers on its liveness
+    /// subject): it leaves at once, and its heartbeats are ignored for
+    /// `quarantine` (one still in flight must not bring it back). A member
+    /// that was only cut off from the bus comes back with its next
+    /// heartbeat after that. Returns whether the live set changed.
+    pub fn depart(&mut self, member: &str, quarantine: Duration, now: Instant) -> bool {
+        if member == self.me {
+            return false;
+        }
+        self.departed.insert(member.to_string(), now + quarantine);
+        self.answering.remove(member);
+        self.expiry.remove(member).is_some()
     }
 
     /// Drops members whose TTL passed; returns whether any did.
     pub fn expire(&mut self, now: Instant) -> bool {
         let before = self.expiry.len();
         self.expiry.retain(|_, until| *until > now);
+        self.departed.retain(|_, until| *until > now);
+        let expiry = &self.expiry;
+        self.answering.retain(|m| expiry.contains_key(m));
         before != self.expiry.len()
+    }
+
+    /// My role for `key` among the live members `live` (from [`live`]),
+    /// with `k` owners per instance; `None` when I neither own it nor
+    /// stand by for it.
+    ///
+    /// [`live`]: Membership::live
+    pub fn role(&self, live: &[&str], key: &InstanceKey, k: usize) -> Option<Role> {
+        let k = k.max(1);
+        let ranked = owners(live.iter().copied(), key, k + 1);
+        let rank = ranked.iter().position(|m| *m == self.me)?;
+        Some(if rank < k { Role::Owner } else { Role::Standby })
     }
 
     /// Live members, me included, sorted.
@@ -164,6 +237,69 @@ mod tests {
             assert_eq!(distinct.len(), 3);
         }
         assert_eq!(owners(["p1"], &keys(1)[0], 3), vec!["p1"]);
+    }
+
+    #[test]
+    fn the_standby_of_an_instance_owns_it_when_its_owner_goes() {
+        let now = Instant::now();
+        let mut views: Vec<Membership> = ["p1", "p2", "p3"]
+            .iter()
+            .map(|me| {
+                let mut m = Membership::new(me);
+                for peer in ["p1", "p2", "p3"] {
+                    m.observe(peer, Duration::from_secs(2), false, now);
+                }
+                m
+            })
+            .collect();
+        let live = views[0]
+            .live()
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>();
+        let live: Vec<&str> = live.iter().map(String::as_str).collect();
+        for key in keys(300) {
+            let roles: Vec<Option<Role>> = views.iter().map(|v| v.role(&live, &key, 1)).collect();
+            assert_eq!(roles.iter().filter(|r| **r == Some(Role::Owner)).count(), 1);
+            assert_eq!(
+                roles.iter().filter(|r| **r == Some(Role::Standby)).count(),
+                1
+            );
+            let owner = roles.iter().position(|r| *r == Some(Role::Owner)).unwrap();
+            let standby = roles
+                .iter()
+                .position(|r| *r == Some(Role::Standby))
+                .unwrap();
+            // The owner dies: the standby, and no one else, owns the key.
+            let survivors: Vec<&str> = live.iter().copied().filter(|m| *m != live[owner]).collect();
+            for (i, v) in views.iter_mut().enumerate() {
+                if i == owner {
+                    continue;
+                }
+                let role = v.role(&survivors, &key, 1);
+                assert_eq!(role == Some(Role::Owner), i == standby, "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_departed_member_stays_out_until_its_quarantine_ends() {
+        let t0 = Instant::now();
+        let ttl = Duration::from_secs(2);
+        let mut m = Membership::new("me");
+        m.observe("p2", ttl, false, t0);
+        m.set_answering("p2", true);
+        assert_eq!(m.answering_peers(), vec!["p2".to_string()]);
+        assert!(m.depart("p2", Duration::from_secs(1), t0));
+        assert_eq!(m.live(), vec!["me"]);
+        assert!(m.answering_peers().is_empty());
+        // A heartbeat sent before its death arrives late: ignored.
+        assert!(!m.observe("p2", ttl, false, t0 + Duration::from_millis(10)));
+        assert_eq!(m.live(), vec!["me"]);
+        // It was only cut off from the bus: back with its next heartbeat.
+        assert!(m.observe("p2", ttl, false, t0 + Duration::from_millis(1100)));
+        assert_eq!(m.live(), vec!["me", "p2"]);
+        assert!(!m.depart("me", Duration::from_secs(1), t0));
     }
 
     #[test]

@@ -1,33 +1,113 @@
 //! Probing one instance: on schedule over a persistent connection, or once on request.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use orc_bus::{Bus, Message, subjects};
-use orc_model::{InstanceKey, InstanceSnapshot, ProbeOutcome};
+use orc_model::{InstanceKey, InstanceSnapshot, ProbeErrorKind, ProbeOutcome};
 use orc_mysql::{InstanceProbe, ProbeResult};
 use orc_proto::v1 as wire;
 use orc_runtime::wall_clock;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::ProberConfig;
 
-/// Probes `key` every poll interval (and whenever woken) until stopped.
+/// What every worker of a prober shares.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub cfg: Arc<ProberConfig>,
+    pub bus: Arc<dyn Bus>,
+    pub grid: crate::grid::Grid,
+    /// Connection set-ups in flight: when a prober takes on thousands of
+    /// servers at once (a peer died, the prober started), connecting them
+    /// all at once would starve the polls of the others and time out.
+    pub connects: Arc<Semaphore>,
+}
+
+/// Connection set-ups a prober runs at once.
+pub(crate) const CONNECTS_IN_FLIGHT: usize = 256;
+
+/// A standby connection that could not be opened is tried again after
+/// this many poll intervals.
+const STANDBY_RETRY_POLLS: u32 = 10;
+
+/// Standby connections are opened spread over this long, by key, so that
+/// a membership change does not open thousands at once.
+const STANDBY_SPREAD: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Probes `key` every poll interval (and whenever woken) while `active`
+/// (an owner); otherwise stands by, holding a connection open to it so
+/// that the probe made when it becomes an owner costs no set-up. Runs
+/// until stopped.
 pub(crate) async fn run(
-    cfg: Arc<ProberConfig>,
-    bus: Arc<dyn Bus>,
-    grid: crate::grid::Grid,
+    shared: Shared,
     key: InstanceKey,
     wake: Arc<Notify>,
     stop: CancellationToken,
+    active: Arc<AtomicBool>,
 ) {
+    let Shared {
+        cfg,
+        bus,
+        grid,
+        connects,
+    } = shared;
     let mut probe = InstanceProbe::new(key.clone(), cfg.connect_options(&key));
     let mut last_full: Option<(orc_model::InstanceData, tokio::time::Instant)> = None;
     let mut watch: Option<CancellationToken> = None;
+    // The open connection was opened or last used while standing by.
+    let mut idle_connection = false;
+    let mut standby_connect_at = Some(tokio::time::Instant::now() + spread(STANDBY_SPREAD, &key));
     tracing::debug!(instance = %key, prober = %cfg.id, "probing");
     loop {
+        if !active.load(Ordering::Acquire) {
+            if let Some(w) = watch.take() {
+                w.cancel();
+            }
+            last_full = None;
+            idle_connection = probe.is_connected();
+            let due = standby_connect_at.filter(|_| !probe.is_connected());
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = wake.notified() => continue,
+                () = grid.sleep_until(due.unwrap_or_else(far_future)), if due.is_some() => {}
+            }
+            if active.load(Ordering::Acquire) {
+                continue;
+            }
+            let Some(_permit) = acquire(&connects, &stop).await else {
+                break;
+            };
+            match probe.connect().await {
+                Ok(()) => standby_connect_at = None,
+                Err(e) => {
+                    tracing::debug!(instance = %key, error = %e.message, "standby connection not opened");
+                    standby_connect_at =
+                        Some(tokio::time::Instant::now() + cfg.poll_interval * STANDBY_RETRY_POLLS);
+                }
+            }
+            continue;
+        }
         let next = next_slot(cfg.poll_interval, &key);
+        let permit = if probe.is_connected() {
+            None
+        } else {
+            match acquire(&connects, &stop).await {
+                Some(p) => Some(p),
+                None => break,
+            }
+        };
         let mut snap = probe_once(&cfg, &mut probe).await;
+        if std::mem::take(&mut idle_connection)
+            && matches!(&snap.outcome, ProbeOutcome::Failed(e) if e.kind == ProbeErrorKind::ConnectionLost)
+        {
+            // The server closed the idle standby connection (wait_timeout,
+            // a restart): that says nothing about the server now.
+            snap = probe_once(&cfg, &mut probe).await;
+        }
+        drop(permit);
+        standby_connect_at = Some(tokio::time::Instant::now());
         // Servers others replicate from are watched over a connection that
         // waits on the server, so a crash wakes us at once.
         let watched = snap
@@ -56,6 +136,37 @@ pub(crate) async fn run(
         w.cancel();
     }
     tracing::debug!(instance = %key, prober = %cfg.id, "no longer probing");
+}
+
+/// A connection set-up permit, unless stopped first.
+async fn acquire<'a>(
+    connects: &'a Semaphore,
+    stop: &CancellationToken,
+) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    tokio::select! {
+        () = stop.cancelled() => None,
+        p = connects.acquire() => p.ok(),
+    }
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(86_400)
+}
+
+/// A stable offset within `span` for `key`.
+fn spread(span: std::time::Duration, key: &InstanceKey) -> std::time::Duration {
+    let h = key_hash(key);
+    let nanos = span.as_nanos().max(1);
+    std::time::Duration::from_nanos(u64::try_from(u128::from(h) % nanos).unwrap_or(0))
+}
+
+fn key_hash(key: &InstanceKey) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 /// How many servers share one poll phase.
@@ -95,11 +206,7 @@ pub(crate) fn aligned(interval: std::time::Duration) -> tokio::time::Instant {
 pub(crate) fn next_slot(interval: std::time::Duration, key: &InstanceKey) -> tokio::time::Instant {
     let phases = PHASES.load(std::sync::atomic::Ordering::Relaxed).max(1) as u128;
     let step = interval.as_nanos().max(1);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.to_string().bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let h = key_hash(key);
     let offset = (u128::from(h) % phases) * step / phases;
     let epoch = epoch();
     let elapsed = tokio::time::Instant::now().duration_since(epoch).as_nanos();

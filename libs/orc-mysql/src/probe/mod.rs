@@ -105,6 +105,12 @@ impl InstanceProbe {
         ))
     }
 
+    /// Opens the connection now unless one is open, so that the next probe
+    /// costs no connection set-up (a standby prober keeps one ready).
+    pub async fn connect(&mut self) -> Result<(), ProbeError> {
+        self.ensure_session().await.map_err(|e| probe_error(&e))
+    }
+
     /// Drops the connection; the next probe reconnects.
     pub fn disconnect(&mut self) {
         self.session = None;
