@@ -25,6 +25,7 @@ use orc_model::InstanceKey;
 use orc_mysql::Operator;
 use orc_planner::fencing::{FenceLine, fence_line};
 use orc_runtime::wall_clock;
+use orc_store::StoredInstance;
 
 use crate::Ctx;
 
@@ -83,9 +84,38 @@ pub(crate) struct Fencer {
     servers: Mutex<HashMap<InstanceKey, Attempts>>,
     lines: Mutex<HashMap<InstanceKey, Line>>,
     passes: AtomicU64,
+    /// The stored instances as of a generation, kept up to date from the
+    /// store's changes feed: tending lines reads only the rows written
+    /// since its last pass, not the whole fleet each time.
+    stored:
+        tokio::sync::Mutex<Option<(orc_store::Generation, HashMap<InstanceKey, StoredInstance>)>>,
 }
 
 impl Fencer {
+    /// The stored instances, brought up to date; `None` when the store
+    /// cannot be read (nothing is opened or closed then).
+    async fn stored(
+        &self,
+        store: &orc_store::Store,
+    ) -> Option<tokio::sync::MappedMutexGuard<'_, HashMap<InstanceKey, StoredInstance>>> {
+        let mut held = self.stored.lock().await;
+        let since = held.as_ref().map(|(g, _)| *g);
+        let (generation, changes) = store.instances().changes(since).await.ok()?;
+        match (changes, held.as_mut()) {
+            (orc_store::Changes::Since(rows), Some((g, map))) => {
+                *g = generation;
+                for row in rows {
+                    map.insert(row.state.key.clone(), row);
+                }
+            }
+            (orc_store::Changes::Since(rows) | orc_store::Changes::Full(rows), _) => {
+                let map = rows.into_iter().map(|r| (r.state.key.clone(), r)).collect();
+                *held = Some((generation, map));
+            }
+        }
+        tokio::sync::MutexGuard::try_map(held, |h| h.as_mut().map(|(_, m)| m)).ok()
+    }
+
     /// Registers one more attempt towards `key` unless enough are in flight
     /// (a line's statement always registers).
     fn begin(&self, key: &InstanceKey, capped: bool) -> Option<Arc<tokio::sync::Mutex<()>>> {
@@ -194,18 +224,19 @@ async fn tend_lines(
     fencer: &Arc<Fencer>,
     meta: &std::collections::BTreeMap<InstanceKey, orc_model::InstanceMetadata>,
 ) {
-    let Ok(instances) = ctx.store.instances().all().await else {
+    let Some(instances) = fencer.stored(&ctx.store).await else {
         return;
     };
     let now = wall_clock();
     let wanted: HashMap<InstanceKey, (FenceLine, InstanceKey)> = instances
-        .iter()
+        .values()
         .map(|i| {
             let m = meta.get(&i.state.key);
             let line = fence_line(&i.state, m, now, LINE_SEEN_WITHIN);
             (i.state.key.clone(), (line, i.state.probe_address().clone()))
         })
         .collect();
+    drop(instances);
     let mut to_open = Vec::new();
     let mut to_check = Vec::new();
     {
