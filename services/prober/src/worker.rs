@@ -19,9 +19,9 @@ pub(crate) struct Shared {
     pub cfg: Arc<ProberConfig>,
     pub bus: Arc<dyn Bus>,
     pub grid: crate::grid::Grid,
-    /// Connection set-ups in flight: when a prober takes on thousands of
-    /// servers at once (a peer died, the prober started), connecting them
-    /// all at once would starve the polls of the others and time out.
+    /// First connection set-ups in flight: when a prober takes on thousands
+    /// of servers at once (a peer died, the prober started), connecting
+    /// them all at once would starve the polls of the others and time out.
     pub connects: Arc<Semaphore>,
 }
 
@@ -58,6 +58,8 @@ pub(crate) async fn run(
     let mut watch: Option<CancellationToken> = None;
     // The open connection was opened or last used while standing by.
     let mut idle_connection = false;
+    // Whether this worker has probed (as an owner) yet.
+    let mut probed = false;
     let mut standby_connect_at = Some(tokio::time::Instant::now() + spread(STANDBY_SPREAD, &key));
     tracing::debug!(instance = %key, prober = %cfg.id, "probing");
     loop {
@@ -90,7 +92,10 @@ pub(crate) async fn run(
             continue;
         }
         let next = next_slot(cfg.poll_interval, &key);
-        let permit = if probe.is_connected() {
+        // Only a worker's first connection waits for the gate: a server
+        // this worker was already probing reconnects at once, so the
+        // report of a failing server is never queued behind a storm.
+        let permit = if probe.is_connected() || probed {
             None
         } else {
             match acquire(&connects, &stop).await {
@@ -99,6 +104,7 @@ pub(crate) async fn run(
             }
         };
         let mut snap = probe_once(&cfg, &mut probe).await;
+        probed = true;
         if std::mem::take(&mut idle_connection)
             && matches!(&snap.outcome, ProbeOutcome::Failed(e) if e.kind == ProbeErrorKind::ConnectionLost)
         {
