@@ -103,6 +103,16 @@ impl Journal {
         let _ = self.tx.send(Write::Step(wall_clock(), message));
     }
 
+    /// Waits, at most `within`, until everything sent so far (the record
+    /// first) is written; returns whether it was.
+    pub async fn written(&self, within: std::time::Duration) -> bool {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Write::Flush(done)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(within, wait).await, Ok(Ok(_)))
+    }
+
     /// Ends the recovery and waits until everything is written.
     pub async fn finish(mut self, successful: bool) -> RecoveryRecord {
         self.update(|r| {

@@ -26,6 +26,9 @@ use crate::journal::Journal;
 use crate::lease::LeaseKeeper;
 use crate::{Ctx, Request, take};
 
+/// How long a recovery waits for its record to be stored before acting.
+const RECORD_BEFORE_ACTING: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// What a procedure ended with.
 #[derive(Debug)]
 pub(crate) enum Ended {
@@ -453,6 +456,13 @@ async fn recover(
     hook.successor = plan.successor.clone();
     hook.lost_replicas = plan.lost.iter().map(|(k, _)| k.clone()).collect();
     hook.is_successful = true;
+    // Write-ahead: the record is stored before anything acts, so a service
+    // killed while acting leaves a record for the next one to close. A
+    // backend that does not answer delays the failover by this much at
+    // most; the record is then written when it answers.
+    if !journal.written(RECORD_BEFORE_ACTING).await {
+        tracing::warn!(recovery = %journal.record().uid, "recovery record not yet stored; acting anyway");
+    }
     let notes: Arc<dyn crate::journal::Notes> = Arc::new(journal.stepper());
     let executor = Executor::new(
         Arc::new(cfg.clone()),
