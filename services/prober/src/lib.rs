@@ -1,11 +1,14 @@
 //! The prober: probes the MySQL servers it owns and publishes what it saw.
 //!
 //! Stateless apart from its connections. It learns the instances to probe
-//! from analyzers' registry, learns its peers from their heartbeats, owns an
-//! instance when rendezvous hashing over live peers says so
-//! ([`membership`]), and runs one task per owned instance that probes over a
-//! persistent connection every `InstancePollSeconds` and on demand. Any
-//! prober answers a "probe this one now" request (used by `discover`).
+//! from analyzers' registry, learns its peers from their heartbeats (and of
+//! a peer's death from the bus: nobody answers on the peer's liveness
+//! subject any more), owns an instance when rendezvous hashing over live
+//! peers says so ([`membership`]), and runs one task per owned instance that
+//! probes over a persistent connection every `InstancePollSeconds` and on
+//! demand. The next prober in rank for an instance stands by with a
+//! connection open, so it probes at once when the owner dies. Any prober
+//! answers a "probe this one now" request (used by `discover`).
 //! It holds topology credentials only: no backend access.
 //!
 //! Entry point: [`run`] with a [`ProberConfig`], a bus and a shutdown token.
