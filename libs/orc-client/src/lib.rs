@@ -519,14 +519,11 @@ async fn with_progress<F: std::future::Future<Output = Result<(), Failure>>>(
     tokio::pin!(work);
     let mut shown = false;
     loop {
+        // A second that passed is shown even when the work ended too (a
+        // slow or busy client polls both at once): the operator asked to
+        // see that it took long.
         tokio::select! {
-            done = &mut work => {
-                if shown {
-                    let _ = write!(err, "\r\x1b[K");
-                    let _ = err.flush();
-                }
-                return done;
-            }
+            biased;
             _ = tick.tick() => {
                 let _ = write!(
                     err,
@@ -535,6 +532,13 @@ async fn with_progress<F: std::future::Future<Output = Result<(), Failure>>>(
                 );
                 let _ = err.flush();
                 shown = true;
+            }
+            done = &mut work => {
+                if shown {
+                    let _ = write!(err, "\r\x1b[K");
+                    let _ = err.flush();
+                }
+                return done;
             }
         }
     }
