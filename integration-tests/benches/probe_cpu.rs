@@ -223,7 +223,7 @@ async fn measure(
     seconds: u64,
 ) -> anyhow::Result<[(u64, Duration); WINDOWS]> {
     let bus = NatsBus::connect(&nats.url(), "bench-analyzer", Duration::from_secs(5)).await?;
-    let mut sub = bus.subscribe(subjects::SNAPSHOT).await?;
+    let mut sub = bus.subscribe(subjects::SNAPSHOTS).await?;
     bus.flush().await?;
     let mut child = ChildProber::start(&nats.url(), interval_ms)?;
     let registry = wire::InstanceRegistry {
@@ -231,6 +231,7 @@ async fn measure(
         generation: 1,
         keys: keys.iter().map(Into::into).collect(),
         sent_at_ms: 0,
+        ..Default::default()
     };
     let stop = CancellationToken::new();
     // Stands in for the analyzer: the registry, at the analyzer's pace.

@@ -76,6 +76,11 @@ impl RoleProcess {
         Ok((resp.status, serde_json::from_slice(&resp.body)?))
     }
 
+    /// Its process id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

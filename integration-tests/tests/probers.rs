@@ -30,7 +30,7 @@ async fn prober(nats: &str, id: &str) -> Orc {
 
 /// Collects, for `window`, which vantages each instance's snapshots came from.
 async fn owners(bus: &NatsBus, window: Duration) -> BTreeMap<InstanceKey, BTreeSet<String>> {
-    let mut sub = bus.subscribe(subjects::SNAPSHOT).await.unwrap();
+    let mut sub = bus.subscribe(subjects::SNAPSHOTS).await.unwrap();
     bus.flush().await.unwrap();
     let mut seen: BTreeMap<InstanceKey, BTreeSet<String>> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + window;
@@ -98,7 +98,7 @@ async fn when_a_prober_dies_another_probes_its_instances_within_seconds() {
         .map(|(k, _)| k.clone())
         .collect();
 
-    let mut sub = watcher.subscribe(subjects::SNAPSHOT).await.unwrap();
+    let mut sub = watcher.subscribe(subjects::SNAPSHOTS).await.unwrap();
     watcher.flush().await.unwrap();
     let split_brain =
         integration_tests::SplitBrain::sample(sb.clone(), &["m", "r1", "r2", "r3", "c1"]);
@@ -197,7 +197,7 @@ async fn a_killed_prober_process_is_known_dead_from_the_bus_before_its_ttl() {
         .map(|(k, _)| k.clone())
         .collect();
 
-    let mut sub = watcher.subscribe(subjects::SNAPSHOT).await.unwrap();
+    let mut sub = watcher.subscribe(subjects::SNAPSHOTS).await.unwrap();
     watcher.flush().await.unwrap();
     probers.remove(victim_id.as_str()).unwrap().kill().await;
     let killed = Instant::now();

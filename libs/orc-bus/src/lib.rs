@@ -9,6 +9,7 @@
 //! messages from `orc-proto`. Subject names live in [`subjects`].
 
 mod local;
+pub mod membership;
 mod nats;
 pub mod subjects;
 

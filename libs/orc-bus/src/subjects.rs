@@ -1,7 +1,28 @@
 //! Subject names. Every message type has one home here.
 
-/// `InstanceSnapshot`s from probers.
-pub const SNAPSHOT: &str = "orc.snapshot";
+/// `InstanceSnapshot`s from probers, on the subject of the instance's shard
+/// bucket (see [`snapshot`]).
+pub fn snapshot(bucket: u32) -> String {
+    format!("orc.snapshot.{bucket}")
+}
+/// Every bucket's snapshots (an unsharded analyzer, a watcher).
+pub const SNAPSHOTS: &str = "orc.snapshot.*";
+/// The bucket a snapshot subject names.
+pub fn snapshot_bucket(subject: &str) -> Option<u32> {
+    subject.strip_prefix("orc.snapshot.")?.parse().ok()
+}
+/// `AnalyzerHeartbeat`s: analyzer membership.
+pub const ANALYZER_HEARTBEAT: &str = "orc.analyzer.heartbeat";
+/// A request (`brief`, `discover`, `forget`, `adopt`) answered only by
+/// the holders of shard bucket `bucket`: an analyzer asked about a
+/// cluster it does not hold passes the request on here.
+pub fn shard_request(bucket: u32, verb: &str) -> String {
+    format!("orc.analyzer.shard.{bucket}.{verb}")
+}
+/// Every request to the holders of `bucket`.
+pub fn shard_requests(bucket: u32) -> String {
+    format!("orc.analyzer.shard.{bucket}.*")
+}
 /// `ProberHeartbeat`s: prober membership.
 pub const PROBER_HEARTBEAT: &str = "orc.prober.heartbeat";
 /// Request subject a prober answers while its bus connection lives (empty
@@ -93,5 +114,12 @@ mod tests {
             super::prober_alive("db1.dc2 *>"),
             "orc.prober.alive.db1_dc2___"
         );
+    }
+
+    #[test]
+    fn a_snapshot_subject_names_its_bucket() {
+        assert_eq!(super::snapshot_bucket(&super::snapshot(17)), Some(17));
+        assert_eq!(super::snapshot_bucket("orc.snapshot.x"), None);
+        assert_eq!(super::snapshot_bucket("orc.registry"), None);
     }
 }

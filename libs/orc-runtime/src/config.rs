@@ -555,6 +555,11 @@ pub struct Config {
     /// to it, so that it probes at once when the owner dies.
     #[serde(rename = "ProberStandbyConnections")]
     pub prober_standby_connections: bool,
+    /// `AnalyzerShardReplicas` (ours, default 0): 0, every analyzer holds
+    /// every cluster (replicated); above 0, analyzers divide the clusters
+    /// among themselves, this many holding each.
+    #[serde(rename = "AnalyzerShardReplicas")]
+    pub analyzer_shard_replicas: u32,
 
     // --- ours: telemetry ---
     /// `LogFormat` (ours): `text` (default; coloured only on a terminal)
@@ -734,6 +739,7 @@ impl Default for Config {
             prober_heartbeat_milliseconds: 1000,
             prober_membership_ttl_milliseconds: 2500,
             prober_standby_connections: true,
+            analyzer_shard_replicas: 0,
             log_format: String::new(),
             otlp_endpoint: String::new(),
             metrics_listen_address: String::new(),

@@ -5,11 +5,16 @@
 //! One task owns the [`view::View`] and handles bus messages in order;
 //! slow work (waiting for a probe, writing the store) happens in helper
 //! tasks that talk back over channels, so the loop never blocks on IO.
-//! Several analyzers may run: each sees every snapshot; a forget handled by
-//! one is broadcast to the others. Entry point: [`run`].
+//! Several analyzers may run. Unsharded (the default), each sees every
+//! snapshot and holds every cluster; a forget handled by one is broadcast
+//! to the others. Sharded (`AnalyzerShardReplicas` above 0), they divide
+//! the clusters ([`shards`]): each receives only the snapshots of its
+//! buckets, takes a dead peer's buckets over, and passes a request about a
+//! cluster it does not hold to the holders. Entry point: [`run`].
 
 pub mod brief;
 pub mod detection;
+pub mod shards;
 pub mod view;
 mod writer;
 
@@ -57,6 +62,9 @@ pub struct AnalyzerConfig {
     pub resolver: Arc<orc_runtime::resolve::Resolver>,
     /// `DiscoveryIgnore*HostnameFilters`.
     pub discovery_filters: DiscoveryFilters,
+    /// `AnalyzerShardReplicas`: analyzers holding each shard bucket; 0:
+    /// unsharded, every analyzer holds every cluster.
+    pub shard_replicas: usize,
 }
 
 impl AnalyzerConfig {
@@ -84,6 +92,7 @@ impl AnalyzerConfig {
             ),
             resolver: Arc::new(orc_runtime::resolve::Resolver::from_config(c)),
             discovery_filters: DiscoveryFilters::from_config(c),
+            shard_replicas: usize::try_from(c.analyzer_shard_replicas).unwrap_or(usize::MAX),
         }
     }
 }
@@ -106,6 +115,11 @@ enum Internal {
         oneshot::Sender<Result<InstanceKey, String>>,
     ),
     Drop(InstanceKey),
+    /// Stored states of instances taken over with a bucket.
+    Restore(Vec<orc_store::StoredInstance>),
+    /// An instance was handed to the holder of its new bucket (`true`), or
+    /// the hand-over failed.
+    Handed(InstanceKey, bool),
 }
 
 struct Ctx {
@@ -131,8 +145,25 @@ pub async fn run(
         tracing::info!(instances = ?keys, "forgetting stored instances that match DiscoveryIgnoreHostnameFilters");
         store.instances().delete(&keys).await?;
     }
+    let mut shards = shards::Shards::new(&cfg.id, cfg.shard_replicas);
+    if shards.is_sharded() {
+        shards.derive_from_store(stored.iter().map(|s| &s.state));
+    }
     let mut view = View::from_stored(stored, cfg.resolve_method)
         .with_discovery_filters(cfg.discovery_filters.clone());
+    if shards.is_sharded() {
+        let held: Vec<(InstanceKey, u32)> = view
+            .states()
+            .values()
+            .map(|st| {
+                let b = shards.route(&st.key, st.probe_address());
+                (st.key.clone(), b)
+            })
+            .collect();
+        for (k, b) in held {
+            shards.hold(&k, b);
+        }
+    }
     for seed in &cfg.seeds {
         let seed = cfg.resolver.key(seed).await;
         if cfg.discovery_filters.ignores(&seed) {
@@ -157,7 +188,24 @@ pub async fn run(
             }
         });
     }
-    let mut snapshots = bus.subscribe(subjects::SNAPSHOT).await?;
+    // Unsharded: every bucket's snapshots on one subscription. Sharded:
+    // one per held bucket, fed into a channel, made on rebalance.
+    let mut snapshots = if shards.is_sharded() {
+        None
+    } else {
+        Some(bus.subscribe(subjects::SNAPSHOTS).await?)
+    };
+    let (fed_tx, mut fed_rx) = mpsc::channel::<Message>(4096);
+    let (shard_tx, mut shard_rx) = mpsc::channel::<Message>(256);
+    let mut feeds: std::collections::HashMap<u32, CancellationToken> =
+        std::collections::HashMap::new();
+    let mut analyzer_heartbeats = if shards.is_sharded() {
+        Some(bus.subscribe(subjects::ANALYZER_HEARTBEAT).await?)
+    } else {
+        None
+    };
+    // Instances being handed to the holder of their new bucket.
+    let mut handing: std::collections::HashSet<InstanceKey> = std::collections::HashSet::new();
     let mut discover = bus
         .queue_subscribe(subjects::DISCOVER, subjects::ANALYZERS)
         .await?;
@@ -176,7 +224,7 @@ pub async fn run(
     let mut metadata_changed = bus.subscribe(subjects::METADATA_CHANGED).await?;
     let mut recovery_events = bus.subscribe(subjects::RECOVERY_EVENTS).await?;
     bus.flush().await?;
-    tracing::info!(analyzer = %cfg.id, instances = view.len(), "analyzer started");
+    tracing::info!(analyzer = %cfg.id, instances = view.len(), shard_replicas = cfg.shard_replicas, "analyzer started");
 
     let tracker = TaskTracker::new();
     let (write_tx, write_rx) = mpsc::channel::<writer::Job>(64);
@@ -194,6 +242,8 @@ pub async fn run(
     let mut flush_tick = tokio::time::interval(cfg.flush_interval);
     let mut registry_tick = tokio::time::interval(cfg.registry_interval);
     let mut debounce_tick = tokio::time::interval(Duration::from_millis(20));
+    let mut shard_tick = tokio::time::interval(shards::HEARTBEAT_EVERY);
+    let started = std::time::Instant::now();
     // Instances whose change waits for the graph to be rebuilt once.
     let mut pending: std::collections::HashSet<InstanceKey> = std::collections::HashSet::new();
     // When the registry was last published on a change: probers re-assign
@@ -204,7 +254,13 @@ pub async fn run(
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
-            Some(msg) = snapshots.next() => {
+            Some(msg) = next_snapshot(&mut snapshots, &mut fed_rx) => {
+                if shards.is_sharded()
+                    && !subjects::snapshot_bucket(&msg.subject).is_some_and(|b| shards.owns(b))
+                {
+                    // A bucket just given up: its new holder has it.
+                    continue;
+                }
                 let snap = orc_bus::decode::<wire::InstanceSnapshot>(&msg.subject, &msg.payload)
                     .ok()
                     .and_then(|w| InstanceSnapshot::try_from(&w).ok());
@@ -215,6 +271,18 @@ pub async fn run(
                         now.since(snap.observed_at).as_secs_f64(),
                     );
                     let got = view.ingest(&snap, now);
+                    if shards.is_sharded() {
+                        place_in_shards(
+                            &mut shards,
+                            &mut view,
+                            &snap.key,
+                            &got,
+                            &mut handing,
+                            &bus,
+                            &tracker,
+                            &ctx.internal,
+                        );
+                    }
                     if !got.discovered.is_empty() {
                         tracing::debug!(from = %snap.key, new = ?got.discovered, "discovered instances");
                     }
@@ -246,10 +314,19 @@ pub async fn run(
             }
             Some(cmd) = internal_rx.recv() => match cmd {
                 Internal::Add(key, reply) => {
-                    let _ = reply.send(view.add(&key, wall_clock()));
+                    let added = view.add(&key, wall_clock());
+                    if shards.is_sharded() && shards.held_bucket(&view.identity_of(&key)).is_none() {
+                        let b = shards.route(&view.identity_of(&key), &key);
+                        shards.hold(&view.identity_of(&key), b);
+                    }
+                    let _ = reply.send(added);
                 }
                 Internal::Apply(snap, reply) => {
-                    let identity = view.ingest(&snap, wall_clock()).identity.unwrap_or_else(|| snap.key.clone());
+                    let got = view.ingest(&snap, wall_clock());
+                    if shards.is_sharded() {
+                        place_in_shards(&mut shards, &mut view, &snap.key, &got, &mut handing, &bus, &tracker, &ctx.internal);
+                    }
+                    let identity = got.identity.unwrap_or_else(|| snap.key.clone());
                     let upserts: Vec<_> = view.take_one(&identity).into_iter().collect();
                     let (done, wait) = oneshot::channel();
                     let _ = write_tx.send(writer::Job { upserts, deletes: Vec::new(), done: Some(done) }).await;
@@ -258,17 +335,85 @@ pub async fn run(
                         let _ = reply.send(r.map(|()| identity));
                     });
                 }
+                Internal::Restore(stored) => {
+                    let restored = stored.into_iter().filter(|s| view.restore(s.clone())).count();
+                    tracing::debug!(analyzer = %cfg.id, restored, "stored states of instances taken over");
+                }
+                Internal::Handed(identity, done) => {
+                    handing.remove(&identity);
+                    if done {
+                        flush_now(&mut view, &write_tx).await;
+                        view.drop_key(&identity);
+                        shards.release(&identity);
+                    }
+                }
                 Internal::Drop(key) => {
+                    shards.release(&view.identity_of(&key));
                     view.drop_key(&key);
                     let _ = write_tx.send(writer::Job { upserts: Vec::new(), deletes: vec![key], done: None }).await;
                 }
             },
             Some(msg) = discover.next() => {
+                if let Some(bucket) = elsewhere(&shards, &view, discover_key(&msg).as_ref()) {
+                    pass_on(&bus, &tracker, msg, bucket, "discover", cfg.probe_timeout + Duration::from_secs(5), |e| {
+                        orc_bus::encode(&wire::DiscoverReply { error: e, ..Default::default() })
+                    });
+                    continue;
+                }
                 let ctx = ctx.clone();
                 tracker.spawn(async move { handle_discover(&ctx, msg).await });
             }
             Some(msg) = forget.next() => {
-                handle_forget(&cfg, &*bus, &mut view, &write_tx, msg).await;
+                if let Some(bucket) = elsewhere(&shards, &view, forget_key(&msg).as_ref()) {
+                    pass_on(&bus, &tracker, msg, bucket, "forget", Duration::from_secs(15), |e| {
+                        orc_bus::encode(&wire::ForgetReply { error: e, ..Default::default() })
+                    });
+                    continue;
+                }
+                handle_forget(&cfg, &*bus, &mut view, &shards, &write_tx, msg).await;
+            }
+            Some(msg) = shard_rx.recv() => {
+                // Passed on by a peer: answered here, never passed again.
+                match msg.subject.rsplit('.').next().unwrap_or_default() {
+                    "discover" => {
+                        let ctx = ctx.clone();
+                        tracker.spawn(async move { handle_discover(&ctx, msg).await });
+                    }
+                    "forget" => handle_forget(&cfg, &*bus, &mut view, &shards, &write_tx, msg).await,
+                    "brief" => {
+                        let answer = match orc_bus::decode::<wire::ClusterBriefRequest>(&msg.subject, &msg.payload) {
+                            Ok(req) => brief::answer(&req, &view, &metadata, &cfg.policy, wall_clock()),
+                            Err(e) => wire::ClusterBrief { error: e.to_string(), ..Default::default() },
+                        };
+                        let _ = bus.respond(&msg, orc_bus::encode(&answer)).await;
+                    }
+                    "adopt" => {
+                        let error = adopt(&mut shards, &mut view, &msg);
+                        if error.is_empty() {
+                            publish_registry(&cfg, &*bus, &view, &shards).await;
+                        }
+                        let _ = bus.respond(&msg, orc_bus::encode(&wire::AdoptReply { error })).await;
+                    }
+                    other => tracing::debug!(verb = other, "unknown shard request"),
+                }
+            }
+            Some(msg) = next_heartbeat(&mut analyzer_heartbeats) => {
+                if let Ok(hb) = orc_bus::decode::<wire::AnalyzerHeartbeat>(&msg.subject, &msg.payload)
+                    && shards.heartbeat(&hb.analyzer_id, hb.leaving, std::time::Instant::now())
+                {
+                    rebalance(&cfg, &bus, &store, &tracker, &mut shards, &mut view, &write_tx, &mut feeds, &fed_tx, &shard_tx, &ctx.internal).await;
+                }
+            }
+            _ = shard_tick.tick(), if shards.is_sharded() => {
+                publish_analyzer_heartbeat(&*bus, &cfg, false).await;
+                let mut changed = shards.expire(std::time::Instant::now());
+                if started.elapsed() >= shards::MEMBERSHIP_TTL && feeds.is_empty() && shards.owned().next().is_none() {
+                    shards.settle_membership();
+                    changed = true;
+                }
+                if changed {
+                    rebalance(&cfg, &bus, &store, &tracker, &mut shards, &mut view, &write_tx, &mut feeds, &fed_tx, &shard_tx, &ctx.internal).await;
+                }
             }
             Some(msg) = forgotten.next() => {
                 if let Ok(ev) = orc_bus::decode::<wire::ForgetEvent>(&msg.subject, &msg.payload)
@@ -279,6 +424,12 @@ pub async fn run(
                 }
             }
             Some(msg) = briefs.next() => {
+                if let Some(bucket) = elsewhere(&shards, &view, brief_key(&msg).as_ref()) {
+                    pass_on(&bus, &tracker, msg, bucket, "brief", Duration::from_secs(5), |e| {
+                        orc_bus::encode(&wire::ClusterBrief { error: e, ..Default::default() })
+                    });
+                    continue;
+                }
                 let answer = match orc_bus::decode::<wire::ClusterBriefRequest>(&msg.subject, &msg.payload) {
                     Ok(req) => brief::answer(&req, &view, &metadata, &cfg.policy, wall_clock()),
                     Err(e) => wire::ClusterBrief { error: e.to_string(), ..Default::default() },
@@ -313,6 +464,18 @@ pub async fn run(
             Some(msg) = peer_registries.next() => {
                 if let Ok(reg) = orc_bus::decode::<wire::InstanceRegistry>(&msg.subject, &msg.payload)
                     && reg.analyzer_id != cfg.id
+                    && shards.is_sharded()
+                {
+                    // Sharded peers hold other clusters: only where they
+                    // put each instance is kept.
+                    let keys = reg.keys.iter().enumerate().filter_map(|(i, k)| {
+                        let key = InstanceKey::try_from(k).ok()?;
+                        let b = reg.buckets.get(i).copied().unwrap_or_else(|| orc_bus::membership::home_bucket(&key));
+                        Some((key, b))
+                    });
+                    shards.peer_registry(&reg.analyzer_id, keys, std::time::Instant::now());
+                } else if let Ok(reg) = orc_bus::decode::<wire::InstanceRegistry>(&msg.subject, &msg.payload)
+                    && reg.analyzer_id != cfg.id
                 {
                     let now = wall_clock();
                     for key in reg.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()) {
@@ -323,7 +486,7 @@ pub async fn run(
                 }
             }
             Some(msg) = registry_get.next() => {
-                let reg = registry(&cfg, &view);
+                let reg = registry(&cfg, &view, &shards);
                 let _ = bus.respond(&msg, orc_bus::encode(&reg)).await;
                 let _ = bus.publish(subjects::REGISTRY, orc_bus::encode(&reg)).await;
             }
@@ -331,7 +494,7 @@ pub async fn run(
                 let registry_every = Duration::from_micros(40 * view.len() as u64)
                     .max(Duration::from_millis(20));
                 if registry_published.elapsed() >= registry_every && view.take_registry_changed() {
-                    publish_registry(&cfg, &*bus, &view).await;
+                    publish_registry(&cfg, &*bus, &view, &shards).await;
                     registry_published = std::time::Instant::now();
                 }
                 let waiting = if view.reshape_due() {
@@ -349,7 +512,7 @@ pub async fn run(
                 }
             }
             _ = registry_tick.tick() => {
-                publish_registry(&cfg, &*bus, &view).await;
+                publish_registry(&cfg, &*bus, &view, &shards).await;
             }
             _ = hot_tick.tick(), if detector.has_hot() => {
                 let probes = detector.due_probes(&view, wall_clock());
@@ -371,6 +534,12 @@ pub async fn run(
                 }
             }
         }
+    }
+    if shards.is_sharded() {
+        publish_analyzer_heartbeat(&*bus, &cfg, true).await;
+    }
+    for f in feeds.values() {
+        f.cancel();
     }
     let upserts = view.take_all_dirty();
     let (done, wait) = oneshot::channel();
@@ -590,18 +759,40 @@ async fn publish_finding(bus: &dyn Bus, finding: &wire::Finding) {
     }
 }
 
-fn registry(cfg: &AnalyzerConfig, view: &View) -> wire::InstanceRegistry {
+fn registry(cfg: &AnalyzerConfig, view: &View, shards: &shards::Shards) -> wire::InstanceRegistry {
+    let buckets = if shards.is_sharded() {
+        view.states()
+            .values()
+            .map(|st| {
+                shards
+                    .held_bucket(&st.key)
+                    .unwrap_or_else(|| orc_bus::membership::home_bucket(st.probe_address()))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     wire::InstanceRegistry {
         analyzer_id: cfg.id.clone(),
         generation: view.generation(),
         keys: view.probe_addresses().map(Into::into).collect(),
         sent_at_ms: wall_clock().as_millis(),
+        buckets,
+        sharded: shards.is_sharded(),
     }
 }
 
-async fn publish_registry(cfg: &AnalyzerConfig, bus: &dyn Bus, view: &View) {
+async fn publish_registry(
+    cfg: &AnalyzerConfig,
+    bus: &dyn Bus,
+    view: &View,
+    shards: &shards::Shards,
+) {
     if let Err(e) = bus
-        .publish(subjects::REGISTRY, orc_bus::encode(&registry(cfg, view)))
+        .publish(
+            subjects::REGISTRY,
+            orc_bus::encode(&registry(cfg, view, shards)),
+        )
         .await
     {
         tracing::warn!(error = %e, "registry not published");
@@ -737,6 +928,7 @@ async fn handle_forget(
     cfg: &AnalyzerConfig,
     bus: &dyn Bus,
     view: &mut View,
+    shards: &shards::Shards,
     writes: &mpsc::Sender<writer::Job>,
     msg: Message,
 ) {
@@ -798,7 +990,7 @@ async fn handle_forget(
     let _ = bus
         .publish(subjects::FORGOTTEN, orc_bus::encode(&event))
         .await;
-    publish_registry(cfg, bus, view).await;
+    publish_registry(cfg, bus, view, shards).await;
     let error = written
         .err()
         .map(|e| format!("forgotten, but not removed from the store: {e}"))
@@ -806,4 +998,332 @@ async fn handle_forget(
     let _ = bus
         .respond(&msg, orc_bus::encode(&reply(error, gone)))
         .await;
+}
+
+/// The next snapshot: from the one subscription of an unsharded analyzer,
+/// or from the feeds of a sharded one's buckets.
+async fn next_snapshot(
+    direct: &mut Option<orc_bus::Subscription>,
+    fed: &mut mpsc::Receiver<Message>,
+) -> Option<Message> {
+    match direct {
+        Some(sub) => sub.next().await,
+        None => fed.recv().await,
+    }
+}
+
+/// The next analyzer heartbeat (sharded analyzers only).
+async fn next_heartbeat(sub: &mut Option<orc_bus::Subscription>) -> Option<Message> {
+    match sub {
+        Some(sub) => sub.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn publish_analyzer_heartbeat(bus: &dyn Bus, cfg: &AnalyzerConfig, leaving: bool) {
+    let hb = wire::AnalyzerHeartbeat {
+        analyzer_id: cfg.id.clone(),
+        ttl_ms: u32::try_from(shards::MEMBERSHIP_TTL.as_millis()).unwrap_or(u32::MAX),
+        leaving,
+        shard_replicas: u32::try_from(cfg.shard_replicas).unwrap_or(u32::MAX),
+        sent_at_ms: wall_clock().as_millis(),
+    };
+    if let Err(e) = bus
+        .publish(subjects::ANALYZER_HEARTBEAT, orc_bus::encode(&hb))
+        .await
+    {
+        tracing::warn!(error = %e, "analyzer heartbeat not published");
+    }
+}
+
+/// Keeps a sharded analyzer's buckets right after a snapshot was folded
+/// in: instances it named start in its bucket (or are left to the peer
+/// holding them), and an instance linked to a smaller bucket moves there,
+/// handed over to that bucket's holders when they are others.
+#[allow(clippy::too_many_arguments)]
+fn place_in_shards(
+    shards: &mut shards::Shards,
+    view: &mut View,
+    address: &InstanceKey,
+    got: &view::Ingested,
+    handing: &mut std::collections::HashSet<InstanceKey>,
+    bus: &Arc<dyn Bus>,
+    tracker: &TaskTracker,
+    internal: &mpsc::Sender<Internal>,
+) {
+    let Some(identity) = &got.identity else {
+        return;
+    };
+    if shards.held_bucket(identity).is_none() {
+        // Known by its address until this probe told its identity.
+        let b = shards
+            .held_bucket(address)
+            .unwrap_or_else(|| shards.route(identity, address));
+        shards.release(address);
+        shards.hold(identity, b);
+    }
+    for named in &got.discovered {
+        let b = shards.initial_bucket(named, Some(identity));
+        if shards.owns(b) && !shards.held_elsewhere(named) {
+            shards.hold(named, b);
+        } else {
+            // Another analyzer holds it: it is theirs to probe and judge.
+            view.drop_key(named);
+        }
+    }
+    let Some(state) = view.get(identity) else {
+        return;
+    };
+    let Some(to) = shards.settle(state) else {
+        return;
+    };
+    if shards.owns(to) {
+        shards.hold(identity, to);
+        view.mark_registry_changed();
+        return;
+    }
+    if !handing.insert(identity.clone()) {
+        return;
+    }
+    let req = wire::AdoptRequest {
+        keys: vec![state.probe_address().into()],
+        bucket: to,
+    };
+    let (bus, internal, identity) = (bus.clone(), internal.clone(), identity.clone());
+    tracker.spawn(async move {
+        let subject = subjects::shard_request(to, "adopt");
+        let done = match bus
+            .request(&subject, orc_bus::encode(&req), Duration::from_secs(2))
+            .await
+        {
+            Ok(bytes) => match orc_bus::decode::<wire::AdoptReply>(&subject, &bytes) {
+                Ok(r) if r.error.is_empty() => true,
+                Ok(r) => {
+                    tracing::debug!(instance = %identity, bucket = to, error = %r.error, "not handed over yet");
+                    false
+                }
+                Err(_) => false,
+            },
+            Err(e) => {
+                tracing::debug!(instance = %identity, bucket = to, error = %e, "not handed over yet");
+                false
+            }
+        };
+        if done {
+            tracing::info!(instance = %identity, bucket = to, "instance handed to the holder of its cluster's bucket");
+        }
+        let _ = internal.send(Internal::Handed(identity, done)).await;
+    });
+}
+
+/// Takes instances handed over by a peer into a held bucket; an error
+/// message when refused.
+fn adopt(shards: &mut shards::Shards, view: &mut View, msg: &Message) -> String {
+    let req = match orc_bus::decode::<wire::AdoptRequest>(&msg.subject, &msg.payload) {
+        Ok(r) => r,
+        Err(e) => return e.to_string(),
+    };
+    if !shards.owns(req.bucket) {
+        return format!("bucket {} is not held here", req.bucket);
+    }
+    let now = wall_clock();
+    for key in req
+        .keys
+        .iter()
+        .filter_map(|k| InstanceKey::try_from(k).ok())
+    {
+        view.learn(&key, now);
+        let identity = view.identity_of(&key);
+        if view.get(&identity).is_some() {
+            shards.hold(&identity, req.bucket);
+        }
+    }
+    view.mark_registry_changed();
+    String::new()
+}
+
+/// The bucket a request is about, when a sharded analyzer holds neither
+/// the instance nor its bucket: the request goes to the bucket's holders.
+fn elsewhere(shards: &shards::Shards, view: &View, key: Option<&InstanceKey>) -> Option<u32> {
+    if !shards.is_sharded() {
+        return None;
+    }
+    let key = key?;
+    let identity = view.identity_of(key);
+    if view.get(&identity).is_some() {
+        return None;
+    }
+    let bucket = shards.route(&identity, key);
+    (!shards.owns(bucket)).then_some(bucket)
+}
+
+fn discover_key(msg: &Message) -> Option<InstanceKey> {
+    orc_bus::decode::<wire::DiscoverRequest>(&msg.subject, &msg.payload)
+        .ok()?
+        .key
+        .and_then(|k| InstanceKey::try_from(&k).ok())
+}
+
+/// A forget's cluster (its master's key) or its first instance.
+fn forget_key(msg: &Message) -> Option<InstanceKey> {
+    let req = orc_bus::decode::<wire::ForgetRequest>(&msg.subject, &msg.payload).ok()?;
+    if req.cluster.is_empty() {
+        req.keys.first().and_then(|k| InstanceKey::try_from(k).ok())
+    } else {
+        InstanceKey::parse(&req.cluster).ok()
+    }
+}
+
+/// A brief's instance, or its cluster's master.
+fn brief_key(msg: &Message) -> Option<InstanceKey> {
+    let req = orc_bus::decode::<wire::ClusterBriefRequest>(&msg.subject, &msg.payload).ok()?;
+    match &req.instance {
+        Some(k) => InstanceKey::try_from(k).ok(),
+        None => InstanceKey::parse(&req.cluster).ok(),
+    }
+}
+
+/// Passes a request on to the holders of `bucket` and relays their answer;
+/// `failed` encodes the answer when none comes.
+fn pass_on(
+    bus: &Arc<dyn Bus>,
+    tracker: &TaskTracker,
+    msg: Message,
+    bucket: u32,
+    verb: &'static str,
+    timeout: Duration,
+    failed: impl FnOnce(String) -> bytes::Bytes + Send + 'static,
+) {
+    let bus = bus.clone();
+    tracker.spawn(async move {
+        let subject = subjects::shard_request(bucket, verb);
+        let answer = match bus.request(&subject, msg.payload.clone(), timeout).await {
+            Ok(bytes) => bytes,
+            Err(orc_bus::Error::NoResponders { .. }) => failed(format!(
+                "no analyzer holds shard bucket {bucket} right now (its holder is being replaced): try again"
+            )),
+            Err(e) => failed(format!("asking the analyzer holding shard bucket {bucket}: {e}")),
+        };
+        let _ = bus.respond(&msg, answer).await;
+    });
+}
+
+/// Divides the buckets anew: feeds of gained buckets start and their
+/// instances are taken in (with their stored states); instances of lost
+/// buckets are written and let go.
+#[allow(clippy::too_many_arguments)]
+async fn rebalance(
+    cfg: &AnalyzerConfig,
+    bus: &Arc<dyn Bus>,
+    store: &Store,
+    tracker: &TaskTracker,
+    shards: &mut shards::Shards,
+    view: &mut View,
+    write_tx: &mpsc::Sender<writer::Job>,
+    feeds: &mut std::collections::HashMap<u32, CancellationToken>,
+    fed_tx: &mpsc::Sender<Message>,
+    shard_tx: &mpsc::Sender<Message>,
+    internal: &mpsc::Sender<Internal>,
+) {
+    let r = shards.rebalance();
+    if r.gained.is_empty() && r.lost.is_empty() {
+        return;
+    }
+    for b in &r.lost {
+        if let Some(f) = feeds.remove(b) {
+            f.cancel();
+        }
+    }
+    for b in &r.gained {
+        let token = CancellationToken::new();
+        match bus.subscribe(&subjects::snapshot(*b)).await {
+            Ok(sub) => feed(sub, fed_tx.clone(), token.clone()),
+            Err(e) => tracing::error!(bucket = b, error = %e, "shard bucket not subscribed"),
+        }
+        match bus
+            .queue_subscribe(&subjects::shard_requests(*b), subjects::ANALYZERS)
+            .await
+        {
+            Ok(sub) => feed(sub, shard_tx.clone(), token.clone()),
+            Err(e) => tracing::error!(bucket = b, error = %e, "shard requests not subscribed"),
+        }
+        feeds.insert(*b, token);
+    }
+    // Instances of buckets no longer held go to their holders: written
+    // first, so the store has the last of what was seen here.
+    let owned: Vec<u32> = shards.owned().collect();
+    let gone: Vec<InstanceKey> = view
+        .states()
+        .keys()
+        .filter(|k| shards.held_bucket(k).is_none_or(|b| !owned.contains(&b)))
+        .cloned()
+        .collect();
+    if !gone.is_empty() {
+        flush_now(view, write_tx).await;
+        for k in &gone {
+            view.drop_key(k);
+            shards.release(k);
+        }
+    }
+    let now = wall_clock();
+    let mut taken = Vec::new();
+    for (address, b) in shards.instances_in(&r.gained) {
+        if view.learn(&address, now) {
+            taken.push(address.clone());
+        }
+        shards.hold(&view.identity_of(&address), b);
+    }
+    shards.drop_departed_peers();
+    view.mark_registry_changed();
+    tracing::info!(
+        analyzer = %cfg.id,
+        gained = r.gained.len(),
+        lost = r.lost.len(),
+        held_buckets = owned.len(),
+        taken_over = taken.len(),
+        let_go = gone.len(),
+        "shard buckets rebalanced"
+    );
+    if !taken.is_empty() {
+        let (store, internal) = (store.clone(), internal.clone());
+        tracker.spawn(async move {
+            let wanted: std::collections::HashSet<InstanceKey> = taken.into_iter().collect();
+            match store.instances().all().await {
+                Ok(all) => {
+                    let mine: Vec<_> = all
+                        .into_iter()
+                        .filter(|s| {
+                            wanted.contains(&s.state.key)
+                                || wanted.contains(s.state.probe_address())
+                        })
+                        .collect();
+                    let _ = internal.send(Internal::Restore(mine)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "stored states of instances taken over not read")
+                }
+            }
+        });
+    }
+    publish_registry(cfg, &**bus, view, shards).await;
+}
+
+/// Forwards a subscription's messages into a channel until stopped
+/// (dropping the subscription unsubscribes).
+fn feed(mut sub: orc_bus::Subscription, tx: mpsc::Sender<Message>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                m = sub.next() => match m {
+                    Some(m) => {
+                        if tx.send(m).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+            }
+        }
+    });
 }

@@ -484,6 +484,31 @@ impl View {
         })
     }
 
+    /// The registry must be published again (an instance moved bucket).
+    pub fn mark_registry_changed(&mut self) {
+        self.registry_changed = true;
+    }
+
+    /// Fills an instance known only by its key (taken over from another
+    /// analyzer) with its stored state; returns whether it did. An
+    /// instance already probed here keeps what it has.
+    pub fn restore(&mut self, stored: StoredInstance) -> bool {
+        let key = stored.state.key.clone();
+        let Some(st) = self.states.get_mut(&key) else {
+            return false;
+        };
+        if st.data.is_some() || st.last_checked.is_some() {
+            return false;
+        }
+        if let Some(addr) = &stored.state.address {
+            self.identities.insert(addr.clone(), key.clone());
+        }
+        *st = stored.state;
+        self.written.insert(key, std::time::Instant::now());
+        self.reshaped();
+        true
+    }
+
     /// Whether the registry changed since the last call; resets the flag.
     pub fn take_registry_changed(&mut self) -> bool {
         std::mem::take(&mut self.registry_changed)

@@ -4,22 +4,23 @@
 //! from analyzers' registry, learns its peers from their heartbeats (and of
 //! a peer's death from the bus: nobody answers on the peer's liveness
 //! subject any more), owns an instance when rendezvous hashing over live
-//! peers says so ([`membership`]), and runs one task per owned instance that
+//! peers says so ([`orc_bus::membership`]), and runs one task per owned instance that
 //! probes over a persistent connection every `InstancePollSeconds` and on
 //! demand. The next prober in rank for an instance stands by with a
 //! connection open, so it probes at once when the owner dies. Any prober
 //! answers a "probe this one now" request (used by `discover`).
+//! Snapshots go out on the subject of the instance's shard bucket, as the
+//! registry that names it says: the analyzer holding that bucket gets them.
 //! It holds topology credentials only: no backend access.
 //!
 //! Entry point: [`run`] with a [`ProberConfig`], a bus and a shutdown token.
 
 mod grid;
-pub mod membership;
 mod worker;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use orc_bus::{Bus, subjects};
@@ -31,7 +32,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use membership::{Membership, Role};
+use orc_bus::membership::{Membership, Role};
 
 /// What a prober needs to know.
 #[derive(Debug, Clone)]
@@ -111,6 +112,65 @@ struct Worker {
     stop: CancellationToken,
     /// An owner probes; otherwise the worker stands by.
     active: Arc<AtomicBool>,
+    /// The shard bucket its snapshots are published in.
+    bucket: Arc<AtomicU32>,
+}
+
+/// How long an analyzer's registry counts after it was last received. An
+/// analyzer re-publishes its registry every 10 s; one that died leaves its
+/// instances probed meanwhile, so the analyzer taking its shards over finds
+/// fresh snapshots of them.
+const REGISTRY_KEEP: Duration = Duration::from_secs(30);
+
+/// The registries of the analyzers, and their union: every instance some
+/// live analyzer holds, with its shard bucket.
+#[derive(Debug, Default)]
+struct Registries {
+    by_analyzer: HashMap<String, (Instant, HashMap<InstanceKey, u32>)>,
+    union: HashMap<InstanceKey, u32>,
+}
+
+impl Registries {
+    /// Takes an analyzer's registry in; returns whether the union changed.
+    fn receive(&mut self, reg: &wire::InstanceRegistry, now: Instant) -> bool {
+        let keys = reg.keys.iter().enumerate().filter_map(|(i, k)| {
+            let key = InstanceKey::try_from(k).ok()?;
+            let bucket = reg
+                .buckets
+                .get(i)
+                .copied()
+                .unwrap_or_else(|| orc_bus::membership::home_bucket(&key));
+            Some((key, bucket))
+        });
+        self.by_analyzer
+            .insert(reg.analyzer_id.clone(), (now, keys.collect()));
+        self.recompute()
+    }
+
+    /// Drops registries not heard of for [`REGISTRY_KEEP`] (unless it is
+    /// the only one); returns whether the union changed.
+    fn expire(&mut self, now: Instant) -> bool {
+        let before = self.by_analyzer.len();
+        if before > 1 {
+            self.by_analyzer
+                .retain(|_, (at, _)| now.duration_since(*at) < REGISTRY_KEEP);
+        }
+        before != self.by_analyzer.len() && self.recompute()
+    }
+
+    fn recompute(&mut self) -> bool {
+        let mut regs: Vec<&(Instant, HashMap<InstanceKey, u32>)> =
+            self.by_analyzer.values().collect();
+        // The newest registry names a moved instance's bucket.
+        regs.sort_by_key(|(at, _)| *at);
+        let mut union = HashMap::with_capacity(self.union.len());
+        for (_, keys) in regs {
+            union.extend(keys.iter().map(|(k, b)| (k.clone(), *b)));
+        }
+        let changed = union != self.union;
+        self.union = union;
+        changed
+    }
 }
 
 /// How often a prober asks each peer whether it lives. The bus answers
@@ -173,7 +233,7 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let started_at = wall_clock();
     let mut membership = Membership::new(&cfg.id);
-    let mut registry: HashSet<InstanceKey> = HashSet::new();
+    let mut registries = Registries::default();
     let mut workers: HashMap<InstanceKey, Worker> = HashMap::new();
     // Heartbeats share the polls' time grid and timer (one wake-up for both).
     let grid = grid::Grid::start(shutdown.child_token());
@@ -192,7 +252,13 @@ pub async fn run(
 
     loop {
         if dirty {
-            assign(&shared, &tracker, &membership, &registry, &mut workers);
+            assign(
+                &shared,
+                &tracker,
+                &membership,
+                &registries.union,
+                &mut workers,
+            );
             dirty = false;
         }
         tokio::select! {
@@ -202,6 +268,7 @@ pub async fn run(
                 let owned = workers.values().filter(|w| w.active.load(Ordering::Relaxed)).count();
                 publish_heartbeat(&*bus, &cfg, started_at, owned, false).await;
                 dirty |= membership.expire(Instant::now());
+                dirty |= registries.expire(Instant::now());
             }
             () = grid.sleep_until(liveness_at) => {
                 liveness_at = worker::aligned(LIVENESS_EVERY);
@@ -235,12 +302,8 @@ pub async fn run(
             }
             Some(msg) = registry_sub.next() => {
                 if let Ok(reg) = orc_bus::decode::<wire::InstanceRegistry>(&msg.subject, &msg.payload) {
-                    let keys: HashSet<InstanceKey> = reg.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()).collect();
                     registry_seen = true;
-                    if keys != registry {
-                        registry = keys;
-                        dirty = true;
-                    }
+                    dirty |= registries.receive(&reg, Instant::now());
                 }
             }
             Some(msg) = probe_now.next() => {
@@ -254,7 +317,13 @@ pub async fn run(
             }
             Some(msg) = probe_one.next() => {
                 let (bus, cfg) = (bus.clone(), cfg.clone());
-                tracker.spawn(async move { worker::probe_one(&cfg, &*bus, msg).await });
+                let bucket = worker::requested_key(&msg).and_then(|k| registries.union.get(&k).copied());
+                tracker.spawn(async move {
+                    worker::probe_one(&cfg, &*bus, msg, |k| {
+                        bucket.unwrap_or_else(|| orc_bus::membership::home_bucket(k))
+                    })
+                    .await;
+                });
             }
         }
     }
@@ -276,7 +345,7 @@ fn assign(
     shared: &worker::Shared,
     tracker: &TaskTracker,
     membership: &Membership,
-    registry: &HashSet<InstanceKey>,
+    registry: &HashMap<InstanceKey, u32>,
     workers: &mut HashMap<InstanceKey, Worker>,
 ) {
     let cfg = &shared.cfg;
@@ -284,7 +353,7 @@ fn assign(
     let k = cfg.probers_per_instance.max(1);
     let standby = cfg.standby_connections && live.len() > k;
     let roles: HashMap<&InstanceKey, Role> = registry
-        .iter()
+        .keys()
         .filter_map(|key| membership.role(&live, key, k).map(|r| (key, r)))
         .filter(|(_, r)| standby || *r == Role::Owner)
         .collect();
@@ -294,6 +363,9 @@ fn assign(
             false
         }
         Some(role) => {
+            if let Some(b) = registry.get(key) {
+                w.bucket.store(*b, Ordering::Relaxed);
+            }
             let owner = *role == Role::Owner;
             if w.active.swap(owner, Ordering::AcqRel) != owner {
                 w.wake.notify_one();
@@ -308,14 +380,26 @@ fn assign(
         let wake = Arc::new(Notify::new());
         let stop = CancellationToken::new();
         let active = Arc::new(AtomicBool::new(*role == Role::Owner));
+        let bucket = Arc::new(AtomicU32::new(registry.get(*key).copied().unwrap_or(0)));
         tracker.spawn(worker::run(
             shared.clone(),
             (*key).clone(),
-            wake.clone(),
-            stop.clone(),
-            active.clone(),
+            worker::Control {
+                wake: wake.clone(),
+                stop: stop.clone(),
+                active: active.clone(),
+                bucket: bucket.clone(),
+            },
         ));
-        workers.insert((*key).clone(), Worker { wake, stop, active });
+        workers.insert(
+            (*key).clone(),
+            Worker {
+                wake,
+                stop,
+                active,
+                bucket,
+            },
+        );
     }
     let owned = roles.values().filter(|r| **r == Role::Owner).count();
     worker::set_owned(owned);

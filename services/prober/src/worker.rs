@@ -1,7 +1,7 @@
 //! Probing one instance: on schedule over a persistent connection, or once on request.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use orc_bus::{Bus, Message, subjects};
 use orc_model::{InstanceKey, InstanceSnapshot, ProbeErrorKind, ProbeOutcome};
@@ -36,17 +36,29 @@ const STANDBY_RETRY_POLLS: u32 = 10;
 /// a membership change does not open thousands at once.
 const STANDBY_SPREAD: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How the prober steers one worker.
+pub(crate) struct Control {
+    /// Probe now.
+    pub wake: Arc<Notify>,
+    /// Stop for good.
+    pub stop: CancellationToken,
+    /// Owner (probes) or standby (holds a connection).
+    pub active: Arc<AtomicBool>,
+    /// The shard bucket snapshots are published in.
+    pub bucket: Arc<AtomicU32>,
+}
+
 /// Probes `key` every poll interval (and whenever woken) while `active`
 /// (an owner); otherwise stands by, holding a connection open to it so
 /// that the probe made when it becomes an owner costs no set-up. Runs
 /// until stopped.
-pub(crate) async fn run(
-    shared: Shared,
-    key: InstanceKey,
-    wake: Arc<Notify>,
-    stop: CancellationToken,
-    active: Arc<AtomicBool>,
-) {
+pub(crate) async fn run(shared: Shared, key: InstanceKey, control: Control) {
+    let Control {
+        wake,
+        stop,
+        active,
+        bucket,
+    } = control;
     let Shared {
         cfg,
         bus,
@@ -131,7 +143,7 @@ pub(crate) async fn run(
             watch = Some(token);
         }
         compact(&mut snap, &mut last_full);
-        publish(&*bus, &snap).await;
+        publish(&*bus, &snap, bucket.load(Ordering::Relaxed)).await;
         tokio::select! {
             () = stop.cancelled() => break,
             () = wake.notified() => {}
@@ -344,21 +356,35 @@ async fn resolve_names(r: &orc_runtime::resolve::Resolver, d: &mut orc_model::In
     d.replicas = replicas;
 }
 
-async fn publish(bus: &dyn Bus, snap: &InstanceSnapshot) {
+async fn publish(bus: &dyn Bus, snap: &InstanceSnapshot, bucket: u32) {
     let msg = wire::InstanceSnapshot::from(snap);
-    if let Err(e) = bus.publish(subjects::SNAPSHOT, orc_bus::encode(&msg)).await {
+    if let Err(e) = bus
+        .publish(&subjects::snapshot(bucket), orc_bus::encode(&msg))
+        .await
+    {
         tracing::warn!(instance = %snap.key, error = %e, "snapshot not published");
     }
 }
 
-/// Answers a `PROBE_ONE` request: probes on a fresh connection, publishes
-/// the snapshot (a one-off: this prober may not own the instance) and
-/// replies with it.
-pub(crate) async fn probe_one(cfg: &ProberConfig, bus: &dyn Bus, msg: Message) {
-    let key = orc_bus::decode::<wire::ProbeOneRequest>(&msg.subject, &msg.payload)
+/// The instance a `PROBE_ONE` request names.
+pub(crate) fn requested_key(msg: &Message) -> Option<InstanceKey> {
+    orc_bus::decode::<wire::ProbeOneRequest>(&msg.subject, &msg.payload)
         .ok()
         .and_then(|r| r.key)
-        .and_then(|k| InstanceKey::try_from(&k).ok());
+        .and_then(|k| InstanceKey::try_from(&k).ok())
+}
+
+/// Answers a `PROBE_ONE` request: probes on a fresh connection, publishes
+/// the snapshot (a one-off: this prober may not own the instance) and
+/// replies with it. `buckets` names the shard bucket of the instances the
+/// registry names.
+pub(crate) async fn probe_one(
+    cfg: &ProberConfig,
+    bus: &dyn Bus,
+    msg: Message,
+    bucket: impl FnOnce(&InstanceKey) -> u32,
+) {
+    let key = requested_key(&msg);
     let Some(key) = key else {
         let _ = bus
             .respond(&msg, orc_bus::encode(&wire::InstanceSnapshot::default()))
@@ -368,7 +394,7 @@ pub(crate) async fn probe_one(cfg: &ProberConfig, bus: &dyn Bus, msg: Message) {
     let mut probe = InstanceProbe::new(key.clone(), cfg.connect_options(&key));
     let mut snap = probe_once(cfg, &mut probe).await;
     snap.one_off = true;
-    publish(bus, &snap).await;
+    publish(bus, &snap, bucket(&key)).await;
     let reply = orc_bus::encode(&wire::InstanceSnapshot::from(&snap));
     if let Err(e) = bus.respond(&msg, reply).await {
         tracing::warn!(instance = %key, error = %e, "probe reply not sent");

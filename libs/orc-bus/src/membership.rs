@@ -1,8 +1,9 @@
-//! Who the live probers are, and which of them owns an instance.
+//! Who the live members of a role are (probers, sharded analyzers), and
+//! which of them owns an instance or a shard.
 //!
 //! Ownership is rendezvous (highest random weight) hashing over the live
-//! members: every prober computes the same owner from the same membership,
-//! and when a member dies only its instances move.
+//! members: every member computes the same owner from the same membership,
+//! and when a member dies only what it owned moves.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -55,7 +56,39 @@ pub fn owners<'a>(
     ranked.into_iter().take(k).map(|(_, m)| m.0).collect()
 }
 
-/// Membership as seen by one prober.
+/// Shard buckets: an instance's snapshots travel on its bucket's subject,
+/// and sharded analyzers divide the buckets among themselves. A cluster
+/// lives in one bucket (see the analyzer's shards).
+pub const SHARD_BUCKETS: u32 = 64;
+
+/// The bucket an instance starts in when nothing links it to a cluster.
+pub fn home_bucket(key: &InstanceKey) -> u32 {
+    let key = key.to_string();
+    let h = fnv1a(&[b"home", key.as_bytes()]);
+    u32::try_from(h % u64::from(SHARD_BUCKETS)).unwrap_or(0)
+}
+
+/// The weight of `member` for shard bucket `bucket`.
+pub fn bucket_weight(member: &str, bucket: u32) -> u64 {
+    fnv1a(&[b"bucket", member.as_bytes(), &bucket.to_be_bytes()])
+}
+
+/// The `k` owners of shard bucket `bucket` among `members` (the highest
+/// weights), best first.
+pub fn bucket_owners<'a>(
+    members: impl IntoIterator<Item = &'a str>,
+    bucket: u32,
+    k: usize,
+) -> Vec<&'a str> {
+    let mut ranked: Vec<(u64, std::cmp::Reverse<&str>)> = members
+        .into_iter()
+        .map(|m| (bucket_weight(m, bucket), std::cmp::Reverse(m)))
+        .collect();
+    ranked.sort_unstable_by(|a, b| b.cmp(a));
+    ranked.into_iter().take(k).map(|(_, m)| m.0).collect()
+}
+
+/// Membership as seen by one member.
 #[derive(Debug)]
 pub struct Membership {
     me: String,
