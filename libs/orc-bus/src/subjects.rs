@@ -29,8 +29,16 @@ pub const PROBER_HEARTBEAT: &str = "orc.prober.heartbeat";
 /// payloads): peers learn of its death from the bus's "no responders" at
 /// once rather than from its heartbeats' silence.
 pub fn prober_alive(prober_id: &str) -> String {
-    let token: String = prober_id
-        .chars()
+    format!("orc.prober.alive.{}", token(prober_id))
+}
+/// Request subject a sharded analyzer answers while its bus connection
+/// lives (as [`prober_alive`] for probers).
+pub fn analyzer_alive(analyzer_id: &str) -> String {
+    format!("orc.analyzer.alive.{}", token(analyzer_id))
+}
+/// An id as one subject token.
+fn token(id: &str) -> String {
+    id.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -38,8 +46,7 @@ pub fn prober_alive(prober_id: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("orc.prober.alive.{token}")
+        .collect()
 }
 /// `InstanceRegistry`: every known instance, published by analyzers.
 pub const REGISTRY: &str = "orc.registry";

@@ -204,6 +204,25 @@ pub async fn run(
     } else {
         None
     };
+    // Peers ask a sharded analyzer here whether it lives.
+    if shards.is_sharded() {
+        let mut alive = bus.subscribe(&subjects::analyzer_alive(&cfg.id)).await?;
+        let (bus, stop) = (bus.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    m = alive.next() => match m {
+                        Some(m) => {
+                            let _ = bus.respond(&m, bytes::Bytes::new()).await;
+                        }
+                        None => return,
+                    },
+                }
+            }
+        });
+    }
+    let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<String>();
     // Instances being handed to the holder of their new bucket.
     let mut handing: std::collections::HashSet<InstanceKey> = std::collections::HashSet::new();
     let mut discover = bus
@@ -224,6 +243,9 @@ pub async fn run(
     let mut metadata_changed = bus.subscribe(subjects::METADATA_CHANGED).await?;
     let mut recovery_events = bus.subscribe(subjects::RECOVERY_EVENTS).await?;
     bus.flush().await?;
+    // What the store holds may be older than the probers' last whole
+    // snapshots, which they would not repeat for a while: ask for whole ones.
+    ask_whole_snapshots(&*bus, Vec::new(), "analyzer started").await;
     tracing::info!(analyzer = %cfg.id, instances = view.len(), shard_replicas = cfg.shard_replicas, "analyzer started");
 
     let tracker = TaskTracker::new();
@@ -243,6 +265,7 @@ pub async fn run(
     let mut registry_tick = tokio::time::interval(cfg.registry_interval);
     let mut debounce_tick = tokio::time::interval(Duration::from_millis(20));
     let mut shard_tick = tokio::time::interval(shards::HEARTBEAT_EVERY);
+    let mut liveness_tick = tokio::time::interval(shards::LIVENESS_EVERY);
     let started = std::time::Instant::now();
     // Instances whose change waits for the graph to be rebuilt once.
     let mut pending: std::collections::HashSet<InstanceKey> = std::collections::HashSet::new();
@@ -401,6 +424,25 @@ pub async fn run(
                 if let Ok(hb) = orc_bus::decode::<wire::AnalyzerHeartbeat>(&msg.subject, &msg.payload)
                     && shards.heartbeat(&hb.analyzer_id, hb.leaving, std::time::Instant::now())
                 {
+                    rebalance(&cfg, &bus, &store, &tracker, &mut shards, &mut view, &write_tx, &mut feeds, &fed_tx, &shard_tx, &ctx.internal).await;
+                }
+            }
+            _ = liveness_tick.tick(), if shards.is_sharded() => {
+                for peer in shards.peers_to_ask() {
+                    let (bus, gone) = (bus.clone(), gone_tx.clone());
+                    tracker.spawn(async move {
+                        if let Err(orc_bus::Error::NoResponders { .. }) = bus
+                            .request(&subjects::analyzer_alive(&peer), bytes::Bytes::new(), shards::LIVENESS_EVERY)
+                            .await
+                        {
+                            let _ = gone.send(peer);
+                        }
+                    });
+                }
+            }
+            Some(peer) = gone_rx.recv() => {
+                if shards.depart(&peer, std::time::Instant::now()) {
+                    tracing::info!(analyzer = %cfg.id, peer = %peer, "peer analyzer gone from the bus; taking its shard buckets over");
                     rebalance(&cfg, &bus, &store, &tracker, &mut shards, &mut view, &write_tx, &mut feeds, &fed_tx, &shard_tx, &ctx.internal).await;
                 }
             }
@@ -668,6 +710,7 @@ async fn act(
         let req = wire::ProbeRequest {
             keys: probes.iter().map(Into::into).collect(),
             reason: "failure detection".into(),
+            full: false,
         };
         if let Err(e) = bus
             .publish(subjects::PROBE_NOW, orc_bus::encode(&req))
@@ -1275,6 +1318,21 @@ async fn rebalance(
     }
     shards.drop_departed_peers();
     view.mark_registry_changed();
+    // The store may be older than what the probers last sent whole to the
+    // buckets' former holder: probe them now, whole.
+    let fresh: Vec<InstanceKey> = view
+        .states()
+        .values()
+        .filter(|st| {
+            shards
+                .held_bucket(&st.key)
+                .is_some_and(|b| r.gained.contains(&b))
+        })
+        .map(|st| st.probe_address().clone())
+        .collect();
+    if !fresh.is_empty() {
+        ask_whole_snapshots(&**bus, fresh, "shard takeover").await;
+    }
     tracing::info!(
         analyzer = %cfg.id,
         gained = r.gained.len(),
@@ -1326,4 +1384,20 @@ fn feed(mut sub: orc_bus::Subscription, tx: mpsc::Sender<Message>, stop: Cancell
             }
         }
     });
+}
+
+/// Asks probers for whole (never compacted) snapshots of `keys` now, or of
+/// every instance at its next probe when `keys` is empty.
+async fn ask_whole_snapshots(bus: &dyn Bus, keys: Vec<InstanceKey>, reason: &str) {
+    let req = wire::ProbeRequest {
+        keys: keys.iter().map(Into::into).collect(),
+        reason: reason.into(),
+        full: true,
+    };
+    if let Err(e) = bus
+        .publish(subjects::PROBE_NOW, orc_bus::encode(&req))
+        .await
+    {
+        tracing::warn!(error = %e, "request for whole snapshots not published");
+    }
 }

@@ -28,8 +28,13 @@ use orc_model::{InstanceKey, InstanceState};
 
 /// How often a sharded analyzer announces itself.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
-/// A sharded analyzer silent this long is dead: its buckets move.
+/// A sharded analyzer silent this long is dead: its buckets move. One
+/// whose bus connection closed (killed, crashed) is known dead sooner:
+/// peers ask it every [`LIVENESS_EVERY`] whether it lives, and the bus
+/// answers at once that nobody listens.
 pub const MEMBERSHIP_TTL: Duration = Duration::from_secs(2);
+/// How often a sharded analyzer asks each peer whether it lives.
+pub const LIVENESS_EVERY: Duration = Duration::from_millis(200);
 
 /// The shard bookkeeping of one analyzer.
 #[derive(Debug)]
@@ -237,7 +242,20 @@ impl Shards {
 
     /// Takes a peer's heartbeat in; returns whether the live set changed.
     pub fn heartbeat(&mut self, peer: &str, leaving: bool, now: Instant) -> bool {
-        self.membership.observe(peer, MEMBERSHIP_TTL, leaving, now)
+        let changed = self.membership.observe(peer, MEMBERSHIP_TTL, leaving, now);
+        self.membership.set_answering(peer, !leaving);
+        changed
+    }
+
+    /// Live peers, to be asked whether they still are.
+    pub fn peers_to_ask(&self) -> Vec<String> {
+        self.membership.answering_peers()
+    }
+
+    /// The bus says `peer` is gone: it leaves at once (its heartbeats
+    /// still in flight are ignored). Returns whether the live set changed.
+    pub fn depart(&mut self, peer: &str, now: Instant) -> bool {
+        self.membership.depart(peer, HEARTBEAT_EVERY, now)
     }
 
     /// Drops silent peers; returns whether the live set changed.
@@ -368,12 +386,21 @@ mod tests {
         assert_eq!(ra.gained.len() + rb.gained.len(), SHARD_BUCKETS as usize);
         assert!(!ra.gained.is_empty() && !rb.gained.is_empty());
         assert!((0..SHARD_BUCKETS).all(|x| a.owns(x) != b.owns(x)));
-        // b dies: a holds everything, gaining exactly b's buckets.
-        assert!(a.expire(now + MEMBERSHIP_TTL + Duration::from_millis(1)));
+        // The bus says b is gone: a holds everything, gaining exactly b's
+        // buckets, and a heartbeat of b still in flight changes nothing.
+        assert_eq!(a.peers_to_ask(), vec!["b".to_string()]);
+        assert!(a.depart("b", now));
+        assert!(!a.heartbeat("b", false, now));
+        assert!(a.peers_to_ask().is_empty());
         let r = a.rebalance();
         assert_eq!(r.gained, rb.gained);
         assert!(r.lost.is_empty());
         assert!((0..SHARD_BUCKETS).all(|x| a.owns(x)));
+        // a falls silent for b: after the TTL, b holds everything.
+        assert!(!b.expire(now + MEMBERSHIP_TTL - Duration::from_millis(1)));
+        assert!(b.expire(now + MEMBERSHIP_TTL + Duration::from_millis(1)));
+        assert_eq!(b.rebalance().gained, ra.gained);
+        assert!((0..SHARD_BUCKETS).all(|x| b.owns(x)));
     }
 
     #[test]

@@ -114,6 +114,8 @@ struct Worker {
     active: Arc<AtomicBool>,
     /// The shard bucket its snapshots are published in.
     bucket: Arc<AtomicU32>,
+    /// Its next snapshot goes out whole.
+    full: Arc<AtomicBool>,
 }
 
 /// How long an analyzer's registry counts after it was last received. An
@@ -308,8 +310,16 @@ pub async fn run(
             }
             Some(msg) = probe_now.next() => {
                 if let Ok(req) = orc_bus::decode::<wire::ProbeRequest>(&msg.subject, &msg.payload) {
+                    if req.full && req.keys.is_empty() {
+                        for w in workers.values() {
+                            w.full.store(true, Ordering::Release);
+                        }
+                    }
                     for k in req.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()) {
                         if let Some(w) = workers.get(&k).filter(|w| w.active.load(Ordering::Relaxed)) {
+                            if req.full {
+                                w.full.store(true, Ordering::Release);
+                            }
                             w.wake.notify_one();
                         }
                     }
@@ -381,6 +391,7 @@ fn assign(
         let stop = CancellationToken::new();
         let active = Arc::new(AtomicBool::new(*role == Role::Owner));
         let bucket = Arc::new(AtomicU32::new(registry.get(*key).copied().unwrap_or(0)));
+        let full = Arc::new(AtomicBool::new(false));
         tracker.spawn(worker::run(
             shared.clone(),
             (*key).clone(),
@@ -389,6 +400,7 @@ fn assign(
                 stop: stop.clone(),
                 active: active.clone(),
                 bucket: bucket.clone(),
+                full: full.clone(),
             },
         ));
         workers.insert(
@@ -398,6 +410,7 @@ fn assign(
                 stop,
                 active,
                 bucket,
+                full,
             },
         );
     }

@@ -46,6 +46,8 @@ pub(crate) struct Control {
     pub active: Arc<AtomicBool>,
     /// The shard bucket snapshots are published in.
     pub bucket: Arc<AtomicU32>,
+    /// The next snapshot goes out whole (an analyzer asked).
+    pub full: Arc<AtomicBool>,
 }
 
 /// Probes `key` every poll interval (and whenever woken) while `active`
@@ -58,6 +60,7 @@ pub(crate) async fn run(shared: Shared, key: InstanceKey, control: Control) {
         stop,
         active,
         bucket,
+        full,
     } = control;
     let Shared {
         cfg,
@@ -141,6 +144,9 @@ pub(crate) async fn run(shared: Shared, key: InstanceKey, control: Control) {
                 token.clone(),
             ));
             watch = Some(token);
+        }
+        if full.swap(false, Ordering::AcqRel) {
+            last_full = None;
         }
         compact(&mut snap, &mut last_full);
         publish(&*bus, &snap, bucket.load(Ordering::Relaxed)).await;
