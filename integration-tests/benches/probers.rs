@@ -22,47 +22,12 @@
 //! `cargo bench -p integration-tests --bench probers [-- [N] [--probers 1,2,4] [--seconds S]]`
 //! (builds the release `orchestrator` and `fleet-sim` binaries first).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use integration_tests::fleet::{FleetProcess, ProbeGaps, process_cpu};
-use integration_tests::process::{free_port, sample, scrape};
+use integration_tests::process::{Role, free_port, role, sample, scrape};
 use orc_testkit::NatsServer;
-
-/// A role process, killed when dropped.
-struct Role(Child);
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn role(
-    dir: &std::path::Path,
-    name: &str,
-    role: &str,
-    config: &serde_json::Value,
-) -> anyhow::Result<Role> {
-    let conf = dir.join(format!("{name}.conf.json"));
-    std::fs::write(&conf, config.to_string())?;
-    let child = Command::new(integration_tests::workspace_binary("orchestrator"))
-        .arg("--config")
-        .arg(&conf)
-        .arg(role)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(if std::env::var_os("ORC_BENCH_TRACE").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .with_context(|| format!("starting orchestrator {role}"))?;
-    Ok(Role(child))
-}
 
 struct Prober {
     process: Role,

@@ -4,7 +4,7 @@
 //! keeps every span it is sent.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +22,39 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or(0)
+}
+
+/// A detached `orchestrator <role>` process for benchmarks (its output
+/// discarded unless `ORC_BENCH_TRACE` is set), killed when dropped.
+pub struct Role(pub std::process::Child);
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `orchestrator <role>` with `config`, written under `dir` as
+/// `<name>.conf.json`.
+pub fn role(dir: &Path, name: &str, role: &str, config: &Value) -> anyhow::Result<Role> {
+    use anyhow::Context as _;
+    let conf = dir.join(format!("{name}.conf.json"));
+    std::fs::write(&conf, config.to_string())?;
+    let child = std::process::Command::new(crate::workspace_binary("orchestrator"))
+        .arg("--config")
+        .arg(&conf)
+        .arg(role)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(if std::env::var_os("ORC_BENCH_TRACE").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        })
+        .spawn()
+        .with_context(|| format!("starting orchestrator {role}"))?;
+    Ok(Role(child))
 }
 
 /// One `orchestrator <role>` process.

@@ -28,6 +28,19 @@ async fn prober(nats: &str, id: &str) -> Orc {
         .unwrap()
 }
 
+/// The analyzer and the gateway in one process (SQLite store), on `nats`.
+async fn analyzer_and_gateway(nats: &NatsServer) -> Orc {
+    let dir = tempfile::tempdir().unwrap();
+    Orc::start_with(
+        test_config(&dir.path().join("o.sqlite3"), 0.5),
+        ANALYZER_AND_GATEWAY,
+        Some(&nats.url()),
+        Some(dir),
+    )
+    .await
+    .unwrap()
+}
+
 /// Collects, for `window`, which vantages each instance's snapshots came from.
 async fn owners(bus: &NatsBus, window: Duration) -> BTreeMap<InstanceKey, BTreeSet<String>> {
     let mut sub = bus.subscribe(subjects::SNAPSHOTS).await.unwrap();
@@ -52,15 +65,7 @@ async fn when_a_prober_dies_another_probes_its_instances_within_seconds() {
             .unwrap(),
     );
     let nats = NatsServer::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let core = Orc::start_with(
-        test_config(&dir.path().join("o.sqlite3"), 0.5),
-        ANALYZER_AND_GATEWAY,
-        Some(&nats.url()),
-        Some(dir),
-    )
-    .await
-    .unwrap();
+    let core = analyzer_and_gateway(&nats).await;
     let p1 = prober(&nats.url(), "p1").await;
     let p2 = prober(&nats.url(), "p2").await;
     let (code, _, err) = core
@@ -142,15 +147,7 @@ async fn a_killed_prober_process_is_known_dead_from_the_bus_before_its_ttl() {
         .await
         .unwrap();
     let nats = NatsServer::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let core = Orc::start_with(
-        test_config(&dir.path().join("o.sqlite3"), 0.5),
-        ANALYZER_AND_GATEWAY,
-        Some(&nats.url()),
-        Some(dir),
-    )
-    .await
-    .unwrap();
+    let core = analyzer_and_gateway(&nats).await;
     let ttl = Duration::from_secs(60);
     let config = |id: &str| {
         let mut config = test_config(std::path::Path::new("/nonexistent"), 0.5);

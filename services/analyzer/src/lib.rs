@@ -14,6 +14,7 @@
 
 pub mod brief;
 pub mod detection;
+mod membership;
 pub mod shards;
 pub mod view;
 mod writer;
@@ -151,6 +152,17 @@ pub async fn run(
     }
     let mut view = View::from_stored(stored, cfg.resolve_method)
         .with_discovery_filters(cfg.discovery_filters.clone());
+    for seed in &cfg.seeds {
+        let seed = cfg.resolver.key(seed).await;
+        if cfg.discovery_filters.ignores(&seed) {
+            tracing::info!(instance = %seed, "seed matches DiscoveryIgnoreHostnameFilters: not discovered");
+            continue;
+        }
+        view.add(&seed, wall_clock());
+    }
+    // Stored instances and seeds start in the bucket the store's links put
+    // them in (or their home bucket); those of buckets held elsewhere are
+    // let go once the buckets are divided.
     if shards.is_sharded() {
         let held: Vec<(InstanceKey, u32)> = view
             .states()
@@ -163,14 +175,6 @@ pub async fn run(
         for (k, b) in held {
             shards.hold(&k, b);
         }
-    }
-    for seed in &cfg.seeds {
-        let seed = cfg.resolver.key(seed).await;
-        if cfg.discovery_filters.ignores(&seed) {
-            tracing::info!(instance = %seed, "seed matches DiscoveryIgnoreHostnameFilters: not discovered");
-            continue;
-        }
-        view.add(&seed, wall_clock());
     }
     // `reset-hostname-resolve-cache`: every process forgets its resolutions.
     let mut resets = bus.subscribe(subjects::RESOLVE_RESET).await?;
@@ -199,30 +203,15 @@ pub async fn run(
     let (shard_tx, mut shard_rx) = mpsc::channel::<Message>(256);
     let mut feeds: std::collections::HashMap<u32, CancellationToken> =
         std::collections::HashMap::new();
-    let mut analyzer_heartbeats = if shards.is_sharded() {
-        Some(bus.subscribe(subjects::ANALYZER_HEARTBEAT).await?)
+    // Sharded: who the live analyzers are, learnt apart from this loop.
+    let mut live_rx = if shards.is_sharded() {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        let peers = membership::Peers::start(&*bus, &cfg.id, cfg.shard_replicas).await?;
+        tokio::spawn(peers.run(bus.clone(), tx, shutdown.clone()));
+        Some(rx)
     } else {
         None
     };
-    // Peers ask a sharded analyzer here whether it lives.
-    if shards.is_sharded() {
-        let mut alive = bus.subscribe(&subjects::analyzer_alive(&cfg.id)).await?;
-        let (bus, stop) = (bus.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    m = alive.next() => match m {
-                        Some(m) => {
-                            let _ = bus.respond(&m, bytes::Bytes::new()).await;
-                        }
-                        None => return,
-                    },
-                }
-            }
-        });
-    }
-    let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<String>();
     // Instances being handed to the holder of their new bucket.
     let mut handing: std::collections::HashSet<InstanceKey> = std::collections::HashSet::new();
     let mut discover = bus
@@ -264,9 +253,6 @@ pub async fn run(
     let mut flush_tick = tokio::time::interval(cfg.flush_interval);
     let mut registry_tick = tokio::time::interval(cfg.registry_interval);
     let mut debounce_tick = tokio::time::interval(Duration::from_millis(20));
-    let mut shard_tick = tokio::time::interval(shards::HEARTBEAT_EVERY);
-    let mut liveness_tick = tokio::time::interval(shards::LIVENESS_EVERY);
-    let started = std::time::Instant::now();
     // Instances whose change waits for the graph to be rebuilt once.
     let mut pending: std::collections::HashSet<InstanceKey> = std::collections::HashSet::new();
     // When the registry was last published on a change: probers re-assign
@@ -359,8 +345,19 @@ pub async fn run(
                     });
                 }
                 Internal::Restore(stored) => {
-                    let restored = stored.into_iter().filter(|s| view.restore(s.clone())).count();
-                    tracing::debug!(analyzer = %cfg.id, restored, "stored states of instances taken over");
+                    let mut restored = 0;
+                    for st in stored {
+                        let key = st.state.key.clone();
+                        if view.restore(st) {
+                            restored += 1;
+                            // A server that failed here meanwhile is judged
+                            // again with what it was.
+                            if view.get(&key).is_some_and(|s| s.last_error.is_some()) {
+                                pending.insert(key);
+                            }
+                        }
+                    }
+                    tracing::info!(analyzer = %cfg.id, restored, "stored states of instances taken over");
                 }
                 Internal::Handed(identity, done) => {
                     handing.remove(&identity);
@@ -420,42 +417,9 @@ pub async fn run(
                     other => tracing::debug!(verb = other, "unknown shard request"),
                 }
             }
-            Some(msg) = next_heartbeat(&mut analyzer_heartbeats) => {
-                if let Ok(hb) = orc_bus::decode::<wire::AnalyzerHeartbeat>(&msg.subject, &msg.payload)
-                    && shards.heartbeat(&hb.analyzer_id, hb.leaving, std::time::Instant::now())
-                {
-                    rebalance(&cfg, &bus, &store, &tracker, &mut shards, &mut view, &write_tx, &mut feeds, &fed_tx, &shard_tx, &ctx.internal).await;
-                }
-            }
-            _ = liveness_tick.tick(), if shards.is_sharded() => {
-                for peer in shards.peers_to_ask() {
-                    let (bus, gone) = (bus.clone(), gone_tx.clone());
-                    tracker.spawn(async move {
-                        if let Err(orc_bus::Error::NoResponders { .. }) = bus
-                            .request(&subjects::analyzer_alive(&peer), bytes::Bytes::new(), shards::LIVENESS_EVERY)
-                            .await
-                        {
-                            let _ = gone.send(peer);
-                        }
-                    });
-                }
-            }
-            Some(peer) = gone_rx.recv() => {
-                if shards.depart(&peer, std::time::Instant::now()) {
-                    tracing::info!(analyzer = %cfg.id, peer = %peer, "peer analyzer gone from the bus; taking its shard buckets over");
-                    rebalance(&cfg, &bus, &store, &tracker, &mut shards, &mut view, &write_tx, &mut feeds, &fed_tx, &shard_tx, &ctx.internal).await;
-                }
-            }
-            _ = shard_tick.tick(), if shards.is_sharded() => {
-                publish_analyzer_heartbeat(&*bus, &cfg, false).await;
-                let mut changed = shards.expire(std::time::Instant::now());
-                if started.elapsed() >= shards::MEMBERSHIP_TTL && feeds.is_empty() && shards.owned().next().is_none() {
-                    shards.settle_membership();
-                    changed = true;
-                }
-                if changed {
-                    rebalance(&cfg, &bus, &store, &tracker, &mut shards, &mut view, &write_tx, &mut feeds, &fed_tx, &shard_tx, &ctx.internal).await;
-                }
+            Some(live) = next_live(&mut live_rx) => {
+                shards.set_live(live);
+                rebalance(&cfg, &bus, &store, &tracker, &mut shards, &mut view, &write_tx, &mut feeds, &fed_tx, &shard_tx, &ctx.internal).await;
             }
             Some(msg) = forgotten.next() => {
                 if let Ok(ev) = orc_bus::decode::<wire::ForgetEvent>(&msg.subject, &msg.payload)
@@ -576,9 +540,6 @@ pub async fn run(
                 }
             }
         }
-    }
-    if shards.is_sharded() {
-        publish_analyzer_heartbeat(&*bus, &cfg, true).await;
     }
     for f in feeds.values() {
         f.cancel();
@@ -1055,27 +1016,18 @@ async fn next_snapshot(
     }
 }
 
-/// The next analyzer heartbeat (sharded analyzers only).
-async fn next_heartbeat(sub: &mut Option<orc_bus::Subscription>) -> Option<Message> {
-    match sub {
-        Some(sub) => sub.next().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn publish_analyzer_heartbeat(bus: &dyn Bus, cfg: &AnalyzerConfig, leaving: bool) {
-    let hb = wire::AnalyzerHeartbeat {
-        analyzer_id: cfg.id.clone(),
-        ttl_ms: u32::try_from(shards::MEMBERSHIP_TTL.as_millis()).unwrap_or(u32::MAX),
-        leaving,
-        shard_replicas: u32::try_from(cfg.shard_replicas).unwrap_or(u32::MAX),
-        sent_at_ms: wall_clock().as_millis(),
+/// The next live set of analyzers (sharded analyzers only).
+async fn next_live(
+    rx: &mut Option<tokio::sync::watch::Receiver<Option<Vec<String>>>>,
+) -> Option<Vec<String>> {
+    let Some(rx) = rx else {
+        return std::future::pending().await;
     };
-    if let Err(e) = bus
-        .publish(subjects::ANALYZER_HEARTBEAT, orc_bus::encode(&hb))
-        .await
-    {
-        tracing::warn!(error = %e, "analyzer heartbeat not published");
+    loop {
+        rx.changed().await.ok()?;
+        if let Some(live) = rx.borrow_and_update().clone() {
+            return Some(live);
+        }
     }
 }
 
@@ -1226,6 +1178,10 @@ fn brief_key(msg: &Message) -> Option<InstanceKey> {
     }
 }
 
+/// How long a request passed on to a bucket's holders waits for one to
+/// subscribe (a dead holder's buckets move within a second or two).
+const HOLDER_PATIENCE: Duration = Duration::from_secs(4);
+
 /// Passes a request on to the holders of `bucket` and relays their answer;
 /// `failed` encodes the answer when none comes.
 fn pass_on(
@@ -1240,7 +1196,17 @@ fn pass_on(
     let bus = bus.clone();
     tracker.spawn(async move {
         let subject = subjects::shard_request(bucket, verb);
-        let answer = match bus.request(&subject, msg.payload.clone(), timeout).await {
+        // While a dead holder's buckets are being taken over, nobody
+        // answers for a moment: wait for the new holder.
+        let answer = match orc_bus::request_patiently(
+            &*bus,
+            &subject,
+            msg.payload.clone(),
+            timeout,
+            HOLDER_PATIENCE,
+        )
+        .await
+        {
             Ok(bytes) => bytes,
             Err(orc_bus::Error::NoResponders { .. }) => failed(format!(
                 "no analyzer holds shard bucket {bucket} right now (its holder is being replaced): try again"

@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use orc_bus::membership::{Membership, SHARD_BUCKETS, bucket_owners, home_bucket};
+use orc_bus::membership::{SHARD_BUCKETS, bucket_owners, home_bucket};
 use orc_model::{InstanceKey, InstanceState};
 
 /// How often a sharded analyzer announces itself.
@@ -31,8 +31,9 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 /// A sharded analyzer silent this long is dead: its buckets move. One
 /// whose bus connection closed (killed, crashed) is known dead sooner:
 /// peers ask it every [`LIVENESS_EVERY`] whether it lives, and the bus
-/// answers at once that nobody listens.
-pub const MEMBERSHIP_TTL: Duration = Duration::from_secs(2);
+/// answers at once that nobody listens. Heartbeats go out from a task of
+/// their own, so a busy analyzer does not fall silent.
+pub const MEMBERSHIP_TTL: Duration = Duration::from_secs(3);
 /// How often a sharded analyzer asks each peer whether it lives.
 pub const LIVENESS_EVERY: Duration = Duration::from_millis(200);
 
@@ -42,12 +43,12 @@ pub struct Shards {
     me: String,
     /// Holders per bucket; 0: unsharded (every analyzer holds everything).
     replicas: usize,
-    membership: Membership,
+    /// The live analyzers, this one included; `None` until the membership
+    /// has been listened to long enough to divide the buckets (a starting
+    /// analyzer must not claim them all at once).
+    live: Option<Vec<String>>,
     /// Buckets held now.
     owned: BTreeSet<u32>,
-    /// Whether the membership has been listened to long enough to divide
-    /// the buckets (a starting analyzer must not claim them all at once).
-    settled: bool,
     /// The bucket of every held instance, by identity.
     held: HashMap<InstanceKey, u32>,
     /// Peers' registries: probe address → bucket, with when received.
@@ -77,9 +78,8 @@ impl Shards {
         Self {
             me: me.to_string(),
             replicas,
-            membership: Membership::new(me),
+            live: None,
             owned,
-            settled: replicas == 0,
             held: HashMap::new(),
             peers: HashMap::new(),
             stored: HashMap::new(),
@@ -240,43 +240,21 @@ impl Shards {
             .insert(peer.to_string(), (now, keys.into_iter().collect()));
     }
 
-    /// Takes a peer's heartbeat in; returns whether the live set changed.
-    pub fn heartbeat(&mut self, peer: &str, leaving: bool, now: Instant) -> bool {
-        let changed = self.membership.observe(peer, MEMBERSHIP_TTL, leaving, now);
-        self.membership.set_answering(peer, !leaving);
-        changed
-    }
-
-    /// Live peers, to be asked whether they still are.
-    pub fn peers_to_ask(&self) -> Vec<String> {
-        self.membership.answering_peers()
-    }
-
-    /// The bus says `peer` is gone: it leaves at once (its heartbeats
-    /// still in flight are ignored). Returns whether the live set changed.
-    pub fn depart(&mut self, peer: &str, now: Instant) -> bool {
-        self.membership.depart(peer, HEARTBEAT_EVERY, now)
-    }
-
-    /// Drops silent peers; returns whether the live set changed.
-    pub fn expire(&mut self, now: Instant) -> bool {
-        self.membership.expire(now)
-    }
-
-    /// Ends the start-up wait: the buckets can be divided now.
-    pub fn settle_membership(&mut self) {
-        self.settled = true;
+    /// The live analyzers now (this one included).
+    pub fn set_live(&mut self, live: Vec<String>) {
+        self.live = Some(live);
     }
 
     /// Divides the buckets anew among the live analyzers.
     pub fn rebalance(&mut self) -> Rebalance {
-        if !self.is_sharded() || !self.settled {
+        let (true, Some(live)) = (self.is_sharded(), self.live.as_ref()) else {
             return Rebalance::default();
-        }
-        let live = self.membership.live();
+        };
         let me = self.me.as_str();
         let now: BTreeSet<u32> = (0..SHARD_BUCKETS)
-            .filter(|b| bucket_owners(live.iter().copied(), *b, self.replicas).contains(&me))
+            .filter(|b| {
+                bucket_owners(live.iter().map(String::as_str), *b, self.replicas).contains(&me)
+            })
             .collect();
         let gained = now.difference(&self.owned).copied().collect();
         let lost = self.owned.difference(&now).copied().collect();
@@ -323,12 +301,7 @@ impl Shards {
 
     /// Forgets registries of peers that left the membership.
     pub fn drop_departed_peers(&mut self) {
-        let live: HashSet<String> = self
-            .membership
-            .live()
-            .into_iter()
-            .map(str::to_string)
-            .collect();
+        let live: HashSet<&String> = self.live.iter().flatten().collect();
         self.peers.retain(|p, _| live.contains(p));
     }
 }
@@ -371,47 +344,38 @@ mod tests {
         assert_eq!(s.rebalance(), Rebalance::default());
     }
 
+    fn live(members: &[&str]) -> Vec<String> {
+        members.iter().map(|m| (*m).to_string()).collect()
+    }
+
     #[test]
     fn sharded_analyzers_divide_the_buckets_and_take_a_dead_ones() {
-        let now = Instant::now();
         let mut a = Shards::new("a", 1);
         let mut b = Shards::new("b", 1);
-        // Nothing is claimed before the start-up wait ends.
+        // Nothing is claimed before the membership is known.
         assert!(a.rebalance().gained.is_empty());
-        a.heartbeat("b", false, now);
-        b.heartbeat("a", false, now);
-        a.settle_membership();
-        b.settle_membership();
+        a.set_live(live(&["a", "b"]));
+        b.set_live(live(&["a", "b"]));
         let (ra, rb) = (a.rebalance(), b.rebalance());
         assert_eq!(ra.gained.len() + rb.gained.len(), SHARD_BUCKETS as usize);
         assert!(!ra.gained.is_empty() && !rb.gained.is_empty());
         assert!((0..SHARD_BUCKETS).all(|x| a.owns(x) != b.owns(x)));
-        // The bus says b is gone: a holds everything, gaining exactly b's
-        // buckets, and a heartbeat of b still in flight changes nothing.
-        assert_eq!(a.peers_to_ask(), vec!["b".to_string()]);
-        assert!(a.depart("b", now));
-        assert!(!a.heartbeat("b", false, now));
-        assert!(a.peers_to_ask().is_empty());
+        // b dies: a holds everything, gaining exactly b's buckets.
+        a.set_live(live(&["a"]));
         let r = a.rebalance();
         assert_eq!(r.gained, rb.gained);
         assert!(r.lost.is_empty());
         assert!((0..SHARD_BUCKETS).all(|x| a.owns(x)));
-        // a falls silent for b: after the TTL, b holds everything.
-        assert!(!b.expire(now + MEMBERSHIP_TTL - Duration::from_millis(1)));
-        assert!(b.expire(now + MEMBERSHIP_TTL + Duration::from_millis(1)));
-        assert_eq!(b.rebalance().gained, ra.gained);
-        assert!((0..SHARD_BUCKETS).all(|x| b.owns(x)));
+        // b comes back: a gives exactly b's buckets back.
+        a.set_live(live(&["a", "b"]));
+        assert_eq!(a.rebalance().lost, rb.gained);
     }
 
     #[test]
     fn two_replicas_per_bucket_on_three_analyzers_hold_each_bucket_twice() {
-        let now = Instant::now();
         let mut all: Vec<Shards> = ["a", "b", "c"].iter().map(|m| Shards::new(m, 2)).collect();
         for s in &mut all {
-            for peer in ["a", "b", "c"] {
-                s.heartbeat(peer, false, now);
-            }
-            s.settle_membership();
+            s.set_live(live(&["a", "b", "c"]));
             s.rebalance();
         }
         for bucket in 0..SHARD_BUCKETS {

@@ -489,22 +489,39 @@ impl View {
         self.registry_changed = true;
     }
 
-    /// Fills an instance known only by its key (taken over from another
-    /// analyzer) with its stored state; returns whether it did. An
-    /// instance already probed here keeps what it has.
+    /// Fills in what an instance taken over from another analyzer lacks
+    /// from its stored state; returns whether it did. An instance probed
+    /// successfully here keeps what it has; one whose probes here failed
+    /// (a server that died as its analyzer did) gets its stored data and
+    /// sightings, keeping the failures seen here.
     pub fn restore(&mut self, stored: StoredInstance) -> bool {
         let key = stored.state.key.clone();
         let Some(st) = self.states.get_mut(&key) else {
             return false;
         };
-        if st.data.is_some() || st.last_checked.is_some() {
+        if st.data.is_some() {
             return false;
         }
-        if let Some(addr) = &stored.state.address {
+        let old = stored.state;
+        if let Some(addr) = &old.address {
             self.identities.insert(addr.clone(), key.clone());
+            st.address.get_or_insert_with(|| addr.clone());
         }
-        *st = stored.state;
-        self.written.insert(key, std::time::Instant::now());
+        st.data = old.data;
+        st.first_known = st.first_known.min(old.first_known);
+        if st.last_seen.is_none() {
+            st.last_seen = old.last_seen;
+        }
+        st.failing_since = match (st.failing_since, old.failing_since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b.filter(|_| st.last_error.is_some())),
+        };
+        if st.last_checked.is_none() {
+            st.last_checked = old.last_checked;
+            st.last_error = old.last_error;
+            st.last_attempted = old.last_attempted;
+        }
+        self.dirty.insert(key);
         self.reshaped();
         true
     }
@@ -651,6 +668,37 @@ mod tests {
         );
         // The graph follows what is learned.
         assert!(v.topology().placement(&k(1)).is_some());
+    }
+
+    #[test]
+    fn an_instance_taken_over_gets_its_stored_data_but_keeps_the_failures_seen_here() {
+        // The former holder stored a healthy master with two replicas.
+        let mut before = View::default();
+        before.add(&k(1), Timestamp(10));
+        before.ingest(&snap(1, None, &[2, 3], 10), Timestamp(10));
+        let stored = before.take_dirty().pop().unwrap();
+        // Taken over: it died meanwhile, so its first probe here failed.
+        let mut v = View::default();
+        v.learn(&k(1), Timestamp(20));
+        let mut failed = snap(1, None, &[], 30);
+        failed.data = None;
+        failed.outcome = ProbeOutcome::Failed(orc_model::ProbeError {
+            kind: orc_model::ProbeErrorKind::Refused,
+            message: "refused".into(),
+        });
+        v.ingest(&failed, Timestamp(30));
+        assert!(v.restore(stored.clone()), "no data yet: restored");
+        let st = v.get(&k(1)).unwrap();
+        assert_eq!(st.data.as_ref().map(|d| d.replicas.len()), Some(2));
+        assert_eq!(st.last_seen, Some(Timestamp(10)), "its last sighting");
+        assert!(st.last_error.is_some(), "the failure seen here stays");
+        assert_eq!(st.last_checked, Some(Timestamp(30)));
+        assert_eq!(v.take_dirty().len(), 1, "written again, with its data");
+        // Once it has data of its own, the store's is not wanted.
+        assert!(!v.restore(stored));
+        // Unknown here: nothing to restore.
+        let mut other = View::default();
+        assert!(!other.restore(v.take_one(&k(1)).unwrap()));
     }
 
     #[test]
