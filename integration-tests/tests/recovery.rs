@@ -413,6 +413,12 @@ async fn hooks_run_in_orchestrators_order_with_its_placeholders() {
         {
             lines.remove(0);
         }
+        // A probe of the successor's replicas while they are being
+        // repointed (stopped, moved, not yet started) can show the new
+        // master with no replica replicating for a moment, and that
+        // verdict's detection hooks run too (seen once on a loaded CI run);
+        // the failover's own hooks must still come in order.
+        lines.retain(|l| !l.starts_with("OnFailureDetection AllMasterReplicasNotReplicating "));
         lines
     };
     let lines = eventually(Duration::from_secs(5), || async {
