@@ -218,10 +218,17 @@ async fn the_stack_follows_the_leader_through_haproxy_and_fails_over() {
         )
     });
     assert!(replicas.contains(&successor));
-    let (_, audit, _) = client(&api, &["-c", "audit-recovery"]).await;
+    // The audit record gets its successor from the recovery's journal,
+    // written as the recovery ends: a moment after the topology shows it.
+    let audit = eventually(Duration::from_secs(10), || async {
+        let (_, audit, _) = client(&api, &["-c", "audit-recovery"]).await;
+        audit.contains(&successor).then_some(audit)
+    })
+    .await;
     assert!(
-        audit.contains(&successor),
-        "the recovery is in the audit: {audit}"
+        audit.is_some(),
+        "the recovery is in the audit with its successor: {:?}",
+        client(&api, &["-c", "audit-recovery"]).await.1
     );
 }
 
