@@ -170,15 +170,33 @@ async fn a_killed_prober_process_is_known_dead_from_the_bus_before_its_ttl() {
     let watcher = NatsBus::connect(&nats.url(), "watcher", Duration::from_secs(5))
         .await
         .unwrap();
-    // Both probe once they saw each other (and every instance is known).
+    // Both are heartbeating (so each hears the other, and the survivor
+    // will hear the victim leave the bus).
+    let mut beats = watcher.subscribe(subjects::PROBER_HEARTBEAT).await.unwrap();
+    let mut heard = BTreeSet::new();
+    while heard.len() < 2 {
+        let msg = tokio::time::timeout(Duration::from_secs(10), beats.next())
+            .await
+            .expect("both probers heartbeat")
+            .unwrap();
+        let beat = orc_bus::decode::<wire::ProberHeartbeat>(&msg.subject, &msg.payload).unwrap();
+        heard.insert(beat.prober_id);
+    }
+    drop(beats);
+    // Both probe once they saw each other (and every instance is known):
+    // each instance is probed by the one prober that rendezvous hashing
+    // over both names (the ports are random, so now and then one prober
+    // owns all four, and that is a fine victim or survivor too).
     let before = eventually(Duration::from_secs(20), || async {
         let seen = owners(&watcher, Duration::from_millis(1200)).await;
-        let by = |id: &str| seen.values().filter(|v| v.contains(id)).count();
-        (seen.len() == 4 && seen.values().all(|v| v.len() == 1) && by("p1") > 0 && by("p2") > 0)
-            .then_some(seen)
+        let as_hashed = seen.iter().all(|(key, v)| {
+            let owner = orc_bus::membership::owner(["p1", "p2"], key).unwrap();
+            v.len() == 1 && v.contains(owner)
+        });
+        (seen.len() == 4 && as_hashed).then_some(seen)
     })
     .await
-    .expect("four instances, each probed by one of two probers");
+    .expect("four instances, each probed by its owner among two probers");
     let victim_id = before
         .values()
         .next()
