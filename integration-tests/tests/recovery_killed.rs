@@ -4,6 +4,11 @@
 //! recovers the failure itself with the successor the interrupted plan had
 //! chosen: the cluster converges on one master, the audit is complete (no
 //! recovery left active), and there is no second failover.
+//!
+//! Killed after the promotion (in `PostMasterFailoverProcesses`, when the
+//! successor is master and the replicas are below it), the other service
+//! finds nothing left failing: it closes the interrupted recovery and does
+//! not fail over again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -24,6 +29,18 @@ const PROBE_ANALYZE_SERVE: Roles = Roles {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recovery_process_killed_mid_failover_is_taken_over_once() {
+    killed_in("PreFailoverProcesses").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_process_killed_after_the_promotion_is_closed_without_a_second_failover() {
+    killed_in("PostMasterFailoverProcesses").await;
+}
+
+/// Two recovery services; the one acting on a master's kill -9 is itself
+/// killed in the `stage` hook; the other takes over.
+async fn killed_in(stage: &str) {
+    let before_promotion = stage == "PreFailoverProcesses";
     let nats = NatsServer::start().await.unwrap();
     let backend = SandboxBuilder::new()
         .master("backend")
@@ -57,7 +74,7 @@ async fn a_recovery_process_killed_mid_failover_is_taken_over_once() {
     for name in ["recovery-a", "recovery-b"] {
         let mut c = base.clone();
         c["RecoveryNodeId"] = name.into();
-        c["PreFailoverProcesses"] = json!([format!("echo $PPID >> {}; sleep 2", marker.display())]);
+        c[stage] = json!([format!("echo $PPID >> {}; sleep 2", marker.display())]);
         recoveries.push(RoleProcess::start("recovery", &c, &[]).await.unwrap());
     }
     let master = sb.key("m").unwrap();
@@ -96,6 +113,19 @@ async fn a_recovery_process_killed_mid_failover_is_taken_over_once() {
     .await
     .expect("the other recovery service converges the cluster");
     integration_tests::chaos_figure(killed.elapsed());
+    // Killed before the promotion, the other service recovers the failure
+    // (two audit records); killed after it, there is nothing left to
+    // recover (one record, closed by the other service).
+    let records = if before_promotion { 2 } else { 1 };
+    // The audit: the interrupted recovery closed, both ended; and no
+    // further failover while we watch.
+    let audit = eventually(Duration::from_secs(15), || async {
+        let list = control.recoveries().await;
+        // Ended: `IsActive` is orchestrator's active (blocking) period.
+        (list.len() == records && list.iter().all(|r| r["RecoveryEndTimestamp"] != ""))
+            .then_some(list)
+    })
+    .await;
     let pids: Vec<String> = std::fs::read_to_string(&marker)
         .unwrap()
         .lines()
@@ -103,19 +133,12 @@ async fn a_recovery_process_killed_mid_failover_is_taken_over_once() {
         .collect();
     assert_eq!(
         pids.len(),
-        2,
-        "the second service ran the hooks once: {pids:?}"
+        records,
+        "the hook ran once per recovery: {pids:?}"
     );
-    assert_ne!(pids[0], pids[1], "a different service finished the job");
-
-    // The audit: the interrupted recovery closed, one successful, both
-    // ended; and no further failover while we watch.
-    let audit = eventually(Duration::from_secs(15), || async {
-        let list = control.recoveries().await;
-        // Ended: `IsActive` is orchestrator's active (blocking) period.
-        (list.len() == 2 && list.iter().all(|r| r["RecoveryEndTimestamp"] != "")).then_some(list)
-    })
-    .await;
+    if before_promotion {
+        assert_ne!(pids[0], pids[1], "a different service finished the job");
+    }
     let Some(audit) = audit else {
         let list: Vec<String> = control
             .recoveries()
@@ -132,10 +155,10 @@ async fn a_recovery_process_killed_mid_failover_is_taken_over_once() {
                 )
             })
             .collect();
-        panic!("not two ended recoveries: {list:#?}");
+        panic!("not {records} ended recoveries: {list:#?}");
     };
     let successful: Vec<_> = audit.iter().filter(|r| r["IsSuccessful"] == true).collect();
-    assert_eq!(successful.len(), 1, "{audit:?}");
+    assert_eq!(successful.len(), records - 1, "{audit:?}");
     let interrupted: Vec<_> = audit
         .iter()
         .filter(|r| r["IsSuccessful"] == false)
@@ -143,10 +166,32 @@ async fn a_recovery_process_killed_mid_failover_is_taken_over_once() {
     assert_eq!(interrupted.len(), 1, "{audit:?}");
     let errors = interrupted[0]["AllErrors"].to_string();
     assert!(errors.contains("interrupted"), "{errors}");
+    if !before_promotion {
+        // The closer named the successor that had been promoted.
+        let steps = control
+            .get(&format!(
+                "audit-recovery-steps/{}",
+                interrupted[0]["UID"].as_str().unwrap()
+            ))
+            .await
+            .unwrap()
+            .1
+            .to_string();
+        assert!(
+            steps.contains("was promoted before the interruption"),
+            "{steps}"
+        );
+    }
     let port = sb.instance(&new_master).unwrap().port();
-    assert_eq!(successful[0]["SuccessorKey"]["Port"], port);
+    // Whoever promoted recorded the successor that is master now.
+    let promoter = successful.first().unwrap_or(&interrupted[0]);
+    assert_eq!(promoter["SuccessorKey"]["Port"], port, "{audit:?}");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(control.recoveries().await.len(), 2, "no second failover");
+    assert_eq!(
+        control.recoveries().await.len(),
+        records,
+        "no second failover"
+    );
     assert_eq!(
         settled_master(&sb, &["r1", "r2", "r3"]).await.as_deref(),
         Some(new_master.as_str())

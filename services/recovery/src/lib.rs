@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use orc_analysis::Analysis;
 use orc_bus::{Bus, StartAt, subjects};
-use orc_model::{DetectionRecord, InstanceKey};
+use orc_model::{DetectionRecord, InstanceKey, RecoveryRecord};
 use orc_proto::v1 as wire;
 use orc_recovery_fsm::{
     Action, Admission, BookPolicy, Event, Handler, HookStage, RecoveryBook, SkipReason, Trigger,
@@ -496,13 +496,35 @@ impl Ctx {
             record.is_successful = false;
             record.ended_at = Some(now);
             record.errors.push(why.clone());
+            // Killed after its promotion: the audit names the successor
+            // that is master now (the closer acts on nothing here).
+            let promoted = self.promoted_successor(&record).await;
+            if let Some(successor) = &promoted {
+                record.successor = Some(successor.clone());
+            }
             if let Err(e) = repo.update(&record).await {
                 tracing::error!(uid = %uid, error = %e, "interrupted recovery not closed");
                 continue;
             }
             let _ = repo.add_step(uid, now, token, &why).await;
+            if let Some(successor) = promoted {
+                let note = format!(
+                    "{successor}, its planned successor, was promoted before the interruption: it is the cluster's writable master"
+                );
+                let _ = repo.add_step(uid, now, token, &note).await;
+            }
             procedures::publish_event(self, &record, "finished").await;
         }
+    }
+
+    /// The successor an interrupted recovery had planned, when the
+    /// analyzer now shows it as its cluster's reachable, writable master.
+    async fn promoted_successor(&self, record: &RecoveryRecord) -> Option<InstanceKey> {
+        let planned = orc_proto::plan::from_recorded(&record.decision_json)?.successor?;
+        let brief = brief::fetch(&*self.bus, Some(&planned), "").await.ok()?;
+        let master = brief.master()?;
+        (master.key == planned && master.last_check_valid && !master.is_read_only)
+            .then_some(planned)
     }
 
     async fn register_detection(&self, t: &Trigger) {
