@@ -12,14 +12,17 @@
 //! lease and wakes up late can therefore never overwrite a newer master.
 //!
 //! Stores: etcd (`EtcdAddress`, ours: its v3 JSON API; keys and token in
-//! one transaction) and ZooKeeper (`ZkAddress`: znodes `/`+key; token and
-//! values in one multi-operation checked on the token znode's version).
+//! one transaction), ZooKeeper (`ZkAddress`: znodes `/`+key; token and
+//! values in one multi-operation checked on the token znode's version) and
+//! Consul (`ConsulAddress` and orchestrator's other `Consul*` keys: one
+//! `/v1/txn` transaction checked on the token key's `ModifyIndex`).
 //! NATS JetStream KV (`NatsKVBucket`, ours) holds one JSON value per
 //! cluster (master and token together, swapped on its revision).
 //! The pure parts
 //! (keys and values, prefix rules) are here too, so the gateway shows
 //! exactly what is written.
 
+mod consul;
 mod etcd;
 mod nats;
 mod zookeeper;
@@ -28,6 +31,7 @@ use std::sync::Arc;
 
 use orc_model::InstanceKey;
 
+pub use consul::{Consul, ConsulSettings};
 pub use etcd::Etcd;
 pub use nats::{NatsKv, nats_key};
 pub use zookeeper::ZooKeeper;
@@ -134,12 +138,26 @@ impl Publisher {
     /// As [`Publisher::from_config`], with `zk` (`ZkAddress`: comma-separated
     /// `host:port` servers; empty: none).
     pub fn from_stores(prefix: &str, etcd: &str, zk: &str) -> Result<Self, Error> {
+        Self::from_settings(prefix, etcd, zk, &ConsulSettings::default())
+    }
+
+    /// As [`Publisher::from_stores`], with Consul (`ConsulAddress` empty:
+    /// none).
+    pub fn from_settings(
+        prefix: &str,
+        etcd: &str,
+        zk: &str,
+        consul: &ConsulSettings,
+    ) -> Result<Self, Error> {
         let mut stores: Vec<Arc<dyn KvStore>> = Vec::new();
         if !etcd.trim().is_empty() {
             stores.push(Arc::new(Etcd::new(etcd)?));
         }
         if !zk.trim().is_empty() {
             stores.push(Arc::new(ZooKeeper::new(zk)?));
+        }
+        if !consul.address.trim().is_empty() {
+            stores.push(Arc::new(Consul::new(consul)?));
         }
         Ok(Self {
             prefix: normalize_prefix(prefix),
@@ -150,8 +168,8 @@ impl Publisher {
     /// As [`Publisher::from_stores`] for a configuration already validated:
     /// an unusable address (impossible after validation) is logged and
     /// publishes nowhere rather than stopping the service.
-    pub fn from_validated(prefix: &str, etcd: &str, zk: &str) -> Self {
-        Self::from_stores(prefix, etcd, zk).unwrap_or_else(|e| {
+    pub fn from_validated(prefix: &str, etcd: &str, zk: &str, consul: &ConsulSettings) -> Self {
+        Self::from_settings(prefix, etcd, zk, consul).unwrap_or_else(|e| {
             tracing::error!(error = %e, "KV stores unusable: masters are not published");
             Self::default()
         })

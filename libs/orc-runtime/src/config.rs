@@ -523,6 +523,30 @@ pub struct Config {
     /// of an etcd cluster masters are published to (empty: none).
     #[serde(rename = "EtcdAddress")]
     pub etcd_address: String,
+    /// `ConsulAddress`: `host:port` of a Consul agent masters are
+    /// published to (empty: none).
+    #[serde(rename = "ConsulAddress")]
+    pub consul_address: String,
+    /// `ConsulScheme`: `http` (https is refused at start-up for now).
+    #[serde(rename = "ConsulScheme")]
+    pub consul_scheme: String,
+    /// `ConsulAclToken`: sent to Consul as `X-Consul-Token`.
+    #[serde(rename = "ConsulAclToken")]
+    pub consul_acl_token: String,
+    /// `ConsulKVStoreProvider`: `consul` or `consul-txn`; both write one
+    /// transaction per cluster (the fencing check commits with the keys).
+    #[serde(rename = "ConsulKVStoreProvider")]
+    pub consul_kv_store_provider: String,
+    /// `ConsulMaxKVsPerTransaction`: orchestrator's bound (5..64) on a
+    /// transaction's operations; a cluster's publication is five
+    /// operations, within any value (out-of-range values are clamped, as
+    /// orchestrator does).
+    #[serde(rename = "ConsulMaxKVsPerTransaction")]
+    pub consul_max_kvs_per_transaction: u32,
+    /// `ConsulCrossDataCenterDistribution`: also publish in every other
+    /// datacenter the agent's catalog lists.
+    #[serde(rename = "ConsulCrossDataCenterDistribution")]
+    pub consul_cross_data_center_distribution: bool,
     /// `NatsReplicas` (ours): JetStream replicas of every stream and bucket
     /// the roles create (findings, leases, ...): 3 on a 3-node NATS cluster
     /// so that losing a node loses nothing. Default 1 (one server).
@@ -726,6 +750,12 @@ impl Default for Config {
             nats_replicas: 1,
             kv_cluster_master_prefix: "mysql/master".into(),
             etcd_address: String::new(),
+            consul_address: String::new(),
+            consul_scheme: "http".into(),
+            consul_acl_token: String::new(),
+            consul_kv_store_provider: "consul".into(),
+            consul_max_kvs_per_transaction: 5,
+            consul_cross_data_center_distribution: false,
             zk_address: String::new(),
             nats_kv_bucket: String::new(),
             nats_ca_file: String::new(),
@@ -838,12 +868,6 @@ pub const NOT_YET_IMPLEMENTED_KEYS: &[&str] = &[
     "GraphitePath",
     "GraphiteConvertHostnameDotsToUnderscores",
     "GraphitePollSeconds",
-    "ConsulAddress",
-    "ConsulScheme",
-    "ConsulAclToken",
-    "ConsulCrossDataCenterDistribution",
-    "ConsulKVStoreProvider",
-    "ConsulMaxKVsPerTransaction",
     "WebMessage",
     "RecoverLockedSemiSyncMaster",
     "BufferInstanceWrites",
@@ -1004,6 +1028,17 @@ impl Config {
         Ok(())
     }
 
+    /// Consul's settings (orchestrator's `Consul*` keys).
+    pub fn consul(&self) -> crate::consul::ConsulSettings {
+        crate::consul::ConsulSettings {
+            address: self.consul_address.clone(),
+            scheme: self.consul_scheme.clone(),
+            acl_token: self.consul_acl_token.clone(),
+            provider: self.consul_kv_store_provider.clone(),
+            cross_datacenter: self.consul_cross_data_center_distribution,
+        }
+    }
+
     /// Checks values; the error names the key.
     pub fn validate(&self) -> Result<(), String> {
         let positive = |name: &str, v: f64, max: f64| {
@@ -1063,6 +1098,7 @@ impl Config {
                 return Err(format!("ZkAddress: {z:?} is not a host:port server"));
             }
         }
+        self.consul().validate()?;
         if !self
             .nats_kv_bucket
             .chars()

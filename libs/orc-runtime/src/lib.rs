@@ -10,6 +10,7 @@
 //! ([`filters`]). It must not know any service.
 
 pub mod config;
+pub mod consul;
 pub mod filters;
 pub mod reload;
 pub mod resolve;

@@ -189,6 +189,15 @@ fn keys_that_guard_access_work_or_stop_start_up() {
         ),
         (r#"{"LogFormat":"xml"}"#, "LogFormat must be"),
         (r#"{"ZkAddress":"zk1"}"#, "ZkAddress"),
+        (r#"{"ConsulAddress":"consul"}"#, "ConsulAddress"),
+        (
+            r#"{"ConsulAddress":"consul:8500","ConsulScheme":"https"}"#,
+            "ConsulScheme: https is not supported yet",
+        ),
+        (
+            r#"{"ConsulAddress":"consul:8500","ConsulKVStoreProvider":"etcd"}"#,
+            "ConsulKVStoreProvider",
+        ),
         (
             r#"{"NatsKVBucket":"a.b","NatsUrl":"nats://x:4222"}"#,
             "NatsKVBucket",

@@ -21,6 +21,7 @@
 //! command. SQL goes through `orc-mysql`.
 
 mod binaries;
+mod consul;
 mod error;
 mod etcd;
 mod instance;
@@ -34,6 +35,7 @@ mod template;
 mod zookeeper;
 
 pub use binaries::{mariadbd, nats_server, version_of};
+pub use consul::{ConsulServer, consul_binary};
 pub use error::Error;
 pub use etcd::EtcdServer;
 pub use instance::{Instance, InstanceInfo};

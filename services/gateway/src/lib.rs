@@ -118,6 +118,7 @@ impl GatewayConfig {
                 &c.kv_cluster_master_prefix,
                 &c.etcd_address,
                 &c.zk_address,
+                &c.consul(),
             ),
             nats_kv_bucket: c.nats_kv_bucket.clone(),
         })

@@ -210,6 +210,7 @@ impl RecoveryConfig {
                 &c.kv_cluster_master_prefix,
                 &c.etcd_address,
                 &c.zk_address,
+                &c.consul(),
             ),
             nats_kv_bucket: c.nats_kv_bucket.clone(),
             pseudo_gtid: (!c.pseudo_gtid_pattern.is_empty())
