@@ -1112,21 +1112,35 @@ fn place_in_shards(
 }
 
 /// Takes instances handed over by a peer into a held bucket; an error
-/// message when refused.
+/// message when refused (then nothing changes: every key is checked
+/// before any is taken).
 fn adopt(shards: &mut shards::Shards, view: &mut View, msg: &Message) -> String {
     let req = match orc_bus::decode::<wire::AdoptRequest>(&msg.subject, &msg.payload) {
         Ok(r) => r,
-        Err(e) => return e.to_string(),
+        Err(e) => return format!("malformed adopt request: {e}"),
     };
+    if req.bucket >= orc_bus::membership::SHARD_BUCKETS {
+        return format!(
+            "bucket {} does not exist (0..{})",
+            req.bucket,
+            orc_bus::membership::SHARD_BUCKETS - 1
+        );
+    }
     if !shards.owns(req.bucket) {
         return format!("bucket {} is not held here", req.bucket);
     }
+    if req.keys.is_empty() {
+        return "no instance to adopt".into();
+    }
+    let mut keys = Vec::with_capacity(req.keys.len());
+    for k in &req.keys {
+        match InstanceKey::try_from(k) {
+            Ok(key) => keys.push(key),
+            Err(e) => return format!("malformed instance key {}:{}: {e}", k.hostname, k.port),
+        }
+    }
     let now = wall_clock();
-    for key in req
-        .keys
-        .iter()
-        .filter_map(|k| InstanceKey::try_from(k).ok())
-    {
+    for key in keys {
         view.learn(&key, now);
         let identity = view.identity_of(&key);
         if view.get(&identity).is_some() {
@@ -1365,5 +1379,68 @@ async fn ask_whole_snapshots(bus: &dyn Bus, keys: Vec<InstanceKey>, reason: &str
         .await
     {
         tracing::warn!(error = %e, "request for whole snapshots not published");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(keys: &[(&str, u32)], bucket: u32) -> Message {
+        let req = wire::AdoptRequest {
+            keys: keys
+                .iter()
+                .map(|(h, p)| wire::InstanceKey {
+                    hostname: (*h).to_string(),
+                    port: *p,
+                })
+                .collect(),
+            bucket,
+        };
+        Message {
+            subject: subjects::shard_request(bucket, "adopt"),
+            reply: None,
+            payload: orc_bus::encode(&req),
+            trace: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_refused_adoption_changes_nothing() {
+        // Unsharded bookkeeping holds every bucket.
+        let mut shards = shards::Shards::new("a1", 0);
+        let mut view = View::default();
+        let garbage = Message {
+            payload: bytes::Bytes::from_static(b"\xff\xff not protobuf"),
+            ..request(&[], 3)
+        };
+        for (msg, why) in [
+            (garbage, "malformed adopt request"),
+            (request(&[("db1", 3306)], 64), "bucket 64 does not exist"),
+            (request(&[], 3), "no instance"),
+            (
+                request(&[("db1", 3306), ("", 3306)], 3),
+                "malformed instance key",
+            ),
+            (
+                request(&[("db1", 3306), ("db2", 70000)], 3),
+                "malformed instance key db2:70000",
+            ),
+        ] {
+            let error = adopt(&mut shards, &mut view, &msg);
+            assert!(error.contains(why), "{why}: {error}");
+            assert!(view.is_empty(), "{why}: nothing learnt");
+        }
+        // Sharded, before any membership: no bucket held yet.
+        let mut sharded = shards::Shards::new("a1", 1);
+        let error = adopt(&mut sharded, &mut view, &request(&[("db1", 3306)], 3));
+        assert_eq!(error, "bucket 3 is not held here");
+        assert!(view.is_empty());
+
+        let error = adopt(&mut shards, &mut view, &request(&[("db1", 3306)], 3));
+        assert_eq!(error, "");
+        let key = InstanceKey::new("db1", 3306).unwrap();
+        assert!(view.get(&key).is_some(), "adopted");
+        assert_eq!(shards.held_bucket(&key), Some(3));
     }
 }
