@@ -51,6 +51,10 @@ const READ_GENERATION: &str = "SELECT name, value FROM orc_counter";
 
 type RowTuple = (String, i64, String, String, i64);
 
+/// Keys per statement of [`InstanceRepo::get_many`] (two placeholders
+/// each, well under SQLite's and MySQL's limits).
+pub const KEYS_PER_READ: usize = 500;
+
 /// Where a reader of the instance table stands: the write sequence it has
 /// seen and how many deletions had happened. Every upsert transaction takes
 /// the next sequence number for all its rows while holding the counter's
@@ -155,6 +159,32 @@ impl InstanceRepo<'_> {
             )
             .await?);
         rows.into_iter().next().map(decode).transpose()
+    }
+
+    /// The stored ones among `keys` (a shard taken over reads only its
+    /// own), in statements of at most [`KEYS_PER_READ`] keys.
+    pub async fn get_many(&self, keys: &[InstanceKey]) -> Result<Vec<StoredInstance>, Error> {
+        let store = self.store;
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(KEYS_PER_READ) {
+            // Only placeholders are added to the constant statement; the
+            // keys are bound.
+            let sql = format!(
+                "{SELECT_ALL} WHERE (hostname, port) IN ({})",
+                vec!["(?, ?)"; chunk.len()].join(", ")
+            );
+            let rows: Vec<RowTuple> = crate::on_pool!(store, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for key in chunk {
+                    q = q.bind(key.hostname()).bind(i64::from(key.port()));
+                }
+                store.bounded("reading instances", q.fetch_all(pool)).await?
+            });
+            for row in rows {
+                out.push(decode(row)?);
+            }
+        }
+        Ok(out)
     }
 
     /// Every instance.

@@ -29,7 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use audit::{AuditEntry, AuditRepo};
 pub use clusters::{ClusterRepo, PoolMember, SnapshotRow};
-pub use instances::{Changes, Generation, InstanceRepo, StoredInstance};
+pub use instances::{Changes, Generation, InstanceRepo, KEYS_PER_READ, StoredInstance};
 pub use metadata::MetadataRepo;
 pub use recoveries::{AckScope, RecoveryRepo};
 

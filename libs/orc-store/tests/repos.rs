@@ -102,6 +102,28 @@ async fn states_round_trip_and_update(b: Backend) {
     assert_eq!(all, vec![a, newer]);
 }
 
+async fn many_are_read_by_key_across_statements(b: Backend) {
+    let store = Store::open(&b.config, TIMEOUT).await.unwrap();
+    let n = u16::try_from(orc_store::KEYS_PER_READ).unwrap() + 20;
+    let stored: Vec<StoredInstance> = (0..n).map(|i| instance(10_000 + i, None, 1_000)).collect();
+    store.instances().upsert(&stored).await.unwrap();
+    // Every other stored key, past one statement's worth, plus keys never
+    // stored (same host, other ports; another host, same port).
+    let mut wanted: Vec<InstanceKey> = stored
+        .iter()
+        .step_by(2)
+        .map(|s| s.state.key.clone())
+        .collect();
+    wanted.push(InstanceKey::new("127.0.0.1", 9_999).unwrap());
+    wanted.push(InstanceKey::new("127.0.0.2", 10_000).unwrap());
+    let mut got = store.instances().get_many(&wanted).await.unwrap();
+    got.sort_by(|x, y| x.state.key.cmp(&y.state.key));
+    let expected: Vec<StoredInstance> = stored.iter().step_by(2).cloned().collect();
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected);
+    assert!(store.instances().get_many(&[]).await.unwrap().is_empty());
+}
+
 async fn deletes_report_what_existed(b: Backend) {
     let store = Store::open(&b.config, TIMEOUT).await.unwrap();
     let a = instance(2000, None, 1_000);
@@ -425,6 +447,7 @@ macro_rules! both {
 
 both!(
     states_round_trip_and_update,
+    many_are_read_by_key_across_statements,
     deletes_report_what_existed,
     readers_fetch_only_what_changed,
     a_follower_misses_no_concurrent_write,
