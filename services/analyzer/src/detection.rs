@@ -186,7 +186,10 @@ impl Detector {
             if !a.last_check_valid && probe_failed && (a.counts.replicas > 0 || a.is_master) {
                 failing.insert(a.key.clone());
             }
-            if !a.code.has_handler() || awaits_fresh_testimony(a, now) {
+            if !a.code.has_handler()
+                || awaits_fresh_testimony(a, now)
+                || view.awaits_first_probe(&a.key, now)
+            {
                 continue;
             }
             let incident = incident_id(a);
@@ -434,6 +437,35 @@ mod tests {
             "one finding per incident"
         );
         assert_eq!(incident_id(&dead[0].analysis), dead[0].incident_id);
+    }
+
+    #[test]
+    fn servers_taken_over_are_judged_only_once_probed_here_or_after_their_deadline() {
+        let none = BTreeMap::new();
+        // Stored rows last probed at 1 s, read at 40 s: judged as they
+        // stand, they make findings (the check is stale).
+        let (unmarked, _) = detector().evaluate(&healthy(&[2]), &none, Timestamp(40_000));
+        assert!(!unmarked.is_empty(), "the case means something");
+
+        let mut view = healthy(&[2]);
+        let mut d = detector();
+        for p in [1, 2] {
+            view.await_first_probe(&k(p), Timestamp(45_000));
+        }
+        assert!(view.awaits_first_probe(&k(1), Timestamp(40_000)));
+        let (emits, _) = d.evaluate(&view, &none, Timestamp(40_000));
+        assert!(emits.is_empty(), "{emits:?}");
+
+        // Probed here: the mark goes, and what the probe says counts.
+        view.ingest(&refused(1, 41_000), Timestamp(41_000));
+        assert!(!view.awaits_first_probe(&k(1), Timestamp(41_000)));
+        assert!(view.awaits_first_probe(&k(2), Timestamp(41_000)));
+
+        // Past the deadline, unprobed servers are judged as they stand.
+        view.expire_awaiting(Timestamp(46_000));
+        assert!(!view.awaits_first_probe(&k(2), Timestamp(46_000)));
+        let (emits, _) = d.evaluate(&view, &none, Timestamp(46_000));
+        assert!(!emits.is_empty());
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct AnalyzerConfig {
     pub registry_interval: Duration,
     /// How often changed states are written.
     pub flush_interval: Duration,
+    /// `InstancePollSeconds`.
+    pub poll_interval: Duration,
     /// How often every held cluster is judged again, changed or not (what
     /// changes with time alone: a server no longer probed, a downtime
     /// ending). Changed clusters are judged within milliseconds anyway.
@@ -91,6 +93,7 @@ impl AnalyzerConfig {
             id: format!("analyzer-{}", std::process::id()),
             registry_interval: Duration::from_secs(10),
             flush_interval: Duration::from_millis(100),
+            poll_interval: Duration::from_secs_f64(c.instance_poll_seconds.clamp(0.001, 3600.0)),
             analysis_interval: analysis_interval(c.instance_poll_seconds),
             forget_ttl: Duration::from_secs(60),
             probe_timeout: Duration::from_secs_f64(
@@ -542,6 +545,7 @@ pub async fn run(
                 act(&cfg, &bus, &tracker, Vec::new(), probes).await;
             }
             _ = analysis_tick.tick() => {
+                view.expire_awaiting(wall_clock());
                 let (emits, probes) = detector.evaluate(&view, &metadata, wall_clock());
                 if !emits.is_empty() {
                     flush_now(&mut view, &write_tx).await;
@@ -1307,9 +1311,14 @@ async fn rebalance(
     }
     let now = wall_clock();
     let mut taken = Vec::new();
+    // No finding about a taken server until it is probed here: its stored
+    // row is older than what its former holder saw. Whole snapshots are
+    // asked for below; two polls is long enough for them.
+    let until = now.plus(cfg.poll_interval * 2 + Duration::from_secs(1));
     for (address, b) in shards.instances_in(&r.gained) {
         if view.learn(&address, now) {
             taken.push(address.clone());
+            view.await_first_probe(&address, until);
         }
         shards.hold(&view.identity_of(&address), b);
     }

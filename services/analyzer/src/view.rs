@@ -50,6 +50,10 @@ pub struct View {
     written: HashMap<InstanceKey, std::time::Instant>,
     registry_changed: bool,
     generation: u64,
+    /// Instances taken over from another analyzer and not probed since,
+    /// each until a deadline: what is known of them (stored rows, older
+    /// than what their former holder saw) says nothing of them now.
+    awaiting: HashMap<InstanceKey, Timestamp>,
     /// The replication graph, built once per change of shape (sources,
     /// replicas, roles, membership) rather than at every use: positions
     /// that move on every poll leave it as it is.
@@ -253,6 +257,7 @@ impl View {
             ..Default::default()
         };
         let mut regraph = false;
+        self.awaiting.remove(&identity);
         if let Some(state) = self.states.get_mut(&identity) {
             let before = orc_model::TopologyInput::from_state(state);
             let change = state.apply_classified(snap);
@@ -326,6 +331,7 @@ impl View {
     /// Drops a key without remembering it as forgotten (a discover that failed).
     pub fn drop_key(&mut self, key: &InstanceKey) {
         let key = &self.identity_of(key);
+        self.awaiting.remove(key);
         if self.states.remove(key).is_some() {
             self.dirty.remove(key);
             self.touched.remove(key);
@@ -524,6 +530,26 @@ impl View {
         self.dirty.insert(key);
         self.reshaped();
         true
+    }
+
+    /// Marks an instance taken over: until it is probed (or `until`
+    /// passes), no finding is drawn about it.
+    pub fn await_first_probe(&mut self, key: &InstanceKey, until: Timestamp) {
+        let identity = self.identity_of(key);
+        if self.states.contains_key(&identity) {
+            self.awaiting.insert(identity, until);
+        }
+    }
+
+    /// Whether `key` was taken over and not probed since (and its
+    /// deadline has not passed).
+    pub fn awaits_first_probe(&self, key: &InstanceKey, now: Timestamp) -> bool {
+        self.awaiting.get(key).is_some_and(|until| now < *until)
+    }
+
+    /// Drops the marks whose deadline passed.
+    pub fn expire_awaiting(&mut self, now: Timestamp) {
+        self.awaiting.retain(|_, until| now < *until);
     }
 
     /// Whether the registry changed since the last call; resets the flag.

@@ -116,6 +116,8 @@ struct Worker {
     bucket: Arc<AtomicU32>,
     /// Its next snapshot goes out whole.
     full: Arc<AtomicBool>,
+    /// Others replicate from it (as last seen).
+    source: Arc<AtomicBool>,
 }
 
 /// How long an analyzer's registry counts after it was last received. An
@@ -315,8 +317,17 @@ pub async fn run(
                             w.full.store(true, Ordering::Release);
                         }
                     }
-                    for k in req.keys.iter().filter_map(|k| InstanceKey::try_from(k).ok()) {
-                        if let Some(w) = workers.get(&k).filter(|w| w.active.load(Ordering::Relaxed)) {
+                    let asked: Vec<&Worker> = req
+                        .keys
+                        .iter()
+                        .filter_map(|k| InstanceKey::try_from(k).ok())
+                        .filter_map(|k| workers.get(&k))
+                        .filter(|w| w.active.load(Ordering::Relaxed))
+                        .collect();
+                    // Sources first: an analyzer taking thousands over
+                    // learns of a crashed master before the rest arrive.
+                    for sources_now in [true, false] {
+                        for w in asked.iter().filter(|w| w.source.load(Ordering::Relaxed) == sources_now) {
                             if req.full {
                                 w.full.store(true, Ordering::Release);
                             }
@@ -392,6 +403,7 @@ fn assign(
         let active = Arc::new(AtomicBool::new(*role == Role::Owner));
         let bucket = Arc::new(AtomicU32::new(registry.get(*key).copied().unwrap_or(0)));
         let full = Arc::new(AtomicBool::new(false));
+        let source = Arc::new(AtomicBool::new(false));
         tracker.spawn(worker::run(
             shared.clone(),
             (*key).clone(),
@@ -401,6 +413,7 @@ fn assign(
                 active: active.clone(),
                 bucket: bucket.clone(),
                 full: full.clone(),
+                source: source.clone(),
             },
         ));
         workers.insert(
@@ -411,6 +424,7 @@ fn assign(
                 active,
                 bucket,
                 full,
+                source,
             },
         );
     }

@@ -48,6 +48,9 @@ pub(crate) struct Control {
     pub bucket: Arc<AtomicU32>,
     /// The next snapshot goes out whole (an analyzer asked).
     pub full: Arc<AtomicBool>,
+    /// Others replicate from the server, as last seen (kept while it
+    /// fails): such servers are woken first when many are asked for.
+    pub source: Arc<AtomicBool>,
 }
 
 /// Probes `key` every poll interval (and whenever woken) while `active`
@@ -61,6 +64,7 @@ pub(crate) async fn run(shared: Shared, key: InstanceKey, control: Control) {
         active,
         bucket,
         full,
+        source,
     } = control;
     let Shared {
         cfg,
@@ -135,6 +139,9 @@ pub(crate) async fn run(shared: Shared, key: InstanceKey, control: Control) {
             .data
             .as_ref()
             .is_some_and(|d| d.replication.is_none() || !d.replicas.is_empty());
+        if snap.data.is_some() {
+            source.store(watched, Ordering::Relaxed);
+        }
         if watched && watch.is_none() {
             let token = stop.child_token();
             tokio::spawn(watch_server(
