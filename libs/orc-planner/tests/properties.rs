@@ -427,19 +427,33 @@ fn check(t: &Topology, intent: &Intent, policy: &Policy) -> Result<(), String> {
     let steps = || format!("{:#?}", p.describe());
 
     // No split: no new tree, except a failover's promoted replica, a
-    // server reset or detached on request, and an old master that cannot
-    // replicate from its successor (left out, read-only and downtimed).
+    // server reset or detached on request, an old master that cannot
+    // replicate from its successor (left out, read-only and downtimed),
+    // and a takeover from a promoted replica that kept its stopped link to
+    // a dead source, or from a detached replica (`detach-replica-master-host`)
+    // with replicas of its own: either tree is already apart in all but a
+    // dead or detached link.
     let left_out = p
         .notes
         .iter()
         .any(|n| n.contains("without a source, and downtimed"));
+    let dead_link_takeover = match intent {
+        Intent::GracefulTakeover { master, .. } => {
+            t.source_of(master).is_some()
+                || t.get(master)
+                    .and_then(|s| s.data.as_ref())
+                    .is_some_and(|d| d.is_detached())
+        }
+        _ => false,
+    };
     let allowed = usize::from(
         matches!(
             intent,
             Intent::MasterFailover { .. }
                 | Intent::ResetReplica { .. }
                 | Intent::DetachReplicaMasterHost { .. }
-        ) || left_out,
+        ) || left_out
+            || dead_link_takeover,
     );
     let (before, now) = (trees(t), trees(&after));
     if now > before + allowed {
@@ -505,6 +519,77 @@ fn run(specs: &[ServerSpec], a: &Ask, flags: Flags) -> Result<(), String> {
             "{v}\nintent: {intent:?}\npolicy flags (pseudo_gtid, credentials_known, co_master_must_promote_other): {flags:?}\nservers: {specs:#?}"
         )),
     }
+}
+
+/// Found by the property below (CI, 2026-12-01): a replica whose source
+/// died and whose replication is stopped (a promoted replica that kept its
+/// link) hands mastership over to its own replica; the result stands apart
+/// from the dead source's tree, as the taker already did.
+#[test]
+fn a_takeover_from_a_replica_with_a_dead_stopped_link_passes_the_invariants() {
+    let server = |k: &str, source: Option<&str>| ServerSpec {
+        key: k.into(),
+        source: source.map(Into::into),
+        read_only: Some(true),
+        ..ServerSpec::default()
+    };
+    let specs = vec![
+        server("m:3306", None),
+        ServerSpec {
+            reachable: false,
+            ..server("r1:3306", Some("m:3306"))
+        },
+        ServerSpec {
+            replicating: false,
+            read_only: Some(false),
+            ..server("r2:3306", Some("r1:3306"))
+        },
+        server("r3:3306", Some("m:3306")),
+        server("r6:3306", Some("r2:3306")),
+    ];
+    let t = topology(&specs);
+    let intent = Intent::GracefulTakeover {
+        master: key("r2:3306"),
+        designated: None,
+        auto: true,
+    };
+    let policy = policy((false, false, false));
+    let p = plan(&t, intent.clone(), &policy).expect("the hand-over is planned");
+    assert_eq!(p.successor, Some(key("r6:3306")));
+    check(&t, &intent, &policy).unwrap();
+}
+
+/// Found by the property below too: a detached replica with a replica of
+/// its own hands mastership over within its own tree.
+#[test]
+fn a_takeover_from_a_detached_replica_passes_the_invariants() {
+    let server = |k: &str, source: Option<&str>| ServerSpec {
+        key: k.into(),
+        source: source.map(Into::into),
+        read_only: Some(true),
+        ..ServerSpec::default()
+    };
+    let specs = vec![
+        server("m:3306", None),
+        server("r1:3306", Some("m:3306")),
+        ServerSpec {
+            replicating: false,
+            detached: true,
+            read_only: Some(false),
+            ..server("r3:3306", Some("m:3306"))
+        },
+        server("r5:3306", Some("r3:3306")),
+    ];
+    let t = topology(&specs);
+    let intent = Intent::GracefulTakeover {
+        master: key("r3:3306"),
+        designated: None,
+        auto: true,
+    };
+    let policy = policy((false, false, false));
+    let p = plan(&t, intent.clone(), &policy).expect("the hand-over is planned");
+    assert_eq!(p.successor, Some(key("r5:3306")));
+    check(&t, &intent, &policy).unwrap();
 }
 
 proptest! {
