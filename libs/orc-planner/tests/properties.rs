@@ -521,6 +521,21 @@ fn run(specs: &[ServerSpec], a: &Ask, flags: Flags) -> Result<(), String> {
     }
 }
 
+/// An automatic graceful takeover from `master` is planned, promotes
+/// `successor`, and its plan passes the invariants.
+fn hands_over_within_the_invariants(specs: &[ServerSpec], master: &str, successor: &str) {
+    let t = topology(specs);
+    let intent = Intent::GracefulTakeover {
+        master: key(master),
+        designated: None,
+        auto: true,
+    };
+    let policy = policy((false, false, false));
+    let p = plan(&t, intent.clone(), &policy).expect("the hand-over is planned");
+    assert_eq!(p.successor, Some(key(successor)));
+    check(&t, &intent, &policy).unwrap();
+}
+
 /// Found by the property below (CI, 2026-12-01): a replica whose source
 /// died and whose replication is stopped (a promoted replica that kept its
 /// link) hands mastership over to its own replica; the result stands apart
@@ -547,16 +562,7 @@ fn a_takeover_from_a_replica_with_a_dead_stopped_link_passes_the_invariants() {
         server("r3:3306", Some("m:3306")),
         server("r6:3306", Some("r2:3306")),
     ];
-    let t = topology(&specs);
-    let intent = Intent::GracefulTakeover {
-        master: key("r2:3306"),
-        designated: None,
-        auto: true,
-    };
-    let policy = policy((false, false, false));
-    let p = plan(&t, intent.clone(), &policy).expect("the hand-over is planned");
-    assert_eq!(p.successor, Some(key("r6:3306")));
-    check(&t, &intent, &policy).unwrap();
+    hands_over_within_the_invariants(&specs, "r2:3306", "r6:3306");
 }
 
 /// Found by the property below too: a detached replica with a replica of
@@ -580,16 +586,7 @@ fn a_takeover_from_a_detached_replica_passes_the_invariants() {
         },
         server("r5:3306", Some("r3:3306")),
     ];
-    let t = topology(&specs);
-    let intent = Intent::GracefulTakeover {
-        master: key("r3:3306"),
-        designated: None,
-        auto: true,
-    };
-    let policy = policy((false, false, false));
-    let p = plan(&t, intent.clone(), &policy).expect("the hand-over is planned");
-    assert_eq!(p.successor, Some(key("r5:3306")));
-    check(&t, &intent, &policy).unwrap();
+    hands_over_within_the_invariants(&specs, "r3:3306", "r5:3306");
 }
 
 proptest! {

@@ -41,15 +41,7 @@ impl ConsulServer {
             looked_in: "ORC_CONSUL and PATH".into(),
             env: "ORC_CONSUL",
         })?;
-        let dir = std::env::temp_dir().join(format!(
-            "orcconsul-{}-{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() & 0xffffff)
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        let dir = process::scratch_dir("orcconsul", "", "")?;
         let guardian = process::spawn_guardian(std::process::id(), &dir)?;
         let mut taken: Vec<u16> = Vec::new();
         while taken.len() < 4 {
@@ -129,11 +121,6 @@ impl ConsulServer {
 
 impl Drop for ConsulServer {
     fn drop(&mut self) {
-        for slot in [&self.child, &self.guardian] {
-            if let Some(mut c) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                process::kill_child(&mut c);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        process::stop_and_clean([&self.child, &self.guardian], &self.dir);
     }
 }

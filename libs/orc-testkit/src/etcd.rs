@@ -31,15 +31,7 @@ impl EtcdServer {
                 env: "ORC_ETCD",
             });
         }
-        let dir = std::env::temp_dir().join(format!(
-            "orcetcd-{}-{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() & 0xffffff)
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        let dir = process::scratch_dir("orcetcd", "", "")?;
         let guardian = process::spawn_guardian(std::process::id(), &dir)?;
         let client_port = ports::free_port(&[])?;
         let mut peer_port = ports::free_port(&[])?;
@@ -118,11 +110,6 @@ impl EtcdServer {
 
 impl Drop for EtcdServer {
     fn drop(&mut self) {
-        for slot in [&self.child, &self.guardian] {
-            if let Some(mut c) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                process::kill_child(&mut c);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        process::stop_and_clean([&self.child, &self.guardian], &self.dir);
     }
 }

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, io};
+use crate::error::Error;
 use crate::{binaries, ports, process};
 
 /// TLS of a test's `nats-server`: every client must speak TLS; with
@@ -63,15 +63,7 @@ impl NatsServer {
 
     /// A server not yet spawned, with its own directory and guardian.
     fn prepare(binary: PathBuf, tls: Option<NatsTls>, tag: &str) -> Result<Self, Error> {
-        let dir = std::env::temp_dir().join(format!(
-            "orcnats-{}{tag}-{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() & 0xffffff)
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        let dir = process::scratch_dir("orcnats", tag, "")?;
         let guardian = process::spawn_guardian(std::process::id(), &dir)?;
         let name = dir
             .file_name()

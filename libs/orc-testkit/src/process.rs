@@ -1,7 +1,7 @@
 //! Child processes of a sandbox: start, signal, wait, and the guardian that
 //! reaps them when the owning process dies without running destructors.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -164,6 +164,33 @@ pub fn terminate(procs: &[Process], grace: Duration, kill_wait: Duration) -> Vec
 pub fn kill_child(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A fresh directory for one server under the temporary directory:
+/// `<prefix>-<pid><tag>-<nanoseconds, hex>`, created (with `sub` inside
+/// when not empty). The guardian and a server's own files live there.
+pub fn scratch_dir(prefix: &str, tag: &str, sub: &str) -> Result<PathBuf, Error> {
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}{tag}-{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() & 0xffffff)
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(dir.join(sub)).map_err(io(format!("creating {}", dir.display())))?;
+    Ok(dir)
+}
+
+/// What a test server's `Drop` does: kills its process and its guardian
+/// (whichever are still held) and removes its directory.
+pub fn stop_and_clean(slots: [&std::sync::Mutex<Option<Child>>; 2], dir: &Path) {
+    for slot in slots {
+        if let Some(mut c) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            kill_child(&mut c);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Starts the guardian: a shell that waits for `owner_pid` to disappear,

@@ -33,16 +33,7 @@ impl ZooKeeperServer {
                 env: "ORC_ZOOKEEPER_JAR",
             });
         }
-        let dir = std::env::temp_dir().join(format!(
-            "orczk-{}-{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() & 0xffffff)
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(dir.join("data"))
-            .map_err(io(format!("creating {}", dir.display())))?;
+        let dir = process::scratch_dir("orczk", "", "data")?;
         let guardian = process::spawn_guardian(std::process::id(), &dir)?;
         let port = ports::free_port(&[])?;
         let conf = dir.join("zoo.cfg");
@@ -132,11 +123,6 @@ impl ZooKeeperServer {
 
 impl Drop for ZooKeeperServer {
     fn drop(&mut self) {
-        for slot in [&self.child, &self.guardian] {
-            if let Some(mut c) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                process::kill_child(&mut c);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        process::stop_and_clean([&self.child, &self.guardian], &self.dir);
     }
 }
